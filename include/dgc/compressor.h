@@ -1,0 +1,126 @@
+// The DGC compressor: the local half of Deep Gradient Compression (ALGORITHM.md sections 2-6).
+//
+// Register every parameter once (add / add_parameters); tensors with more than one dimension are
+// compressed, the others travel dense. Each step, for a compressed tensor, compress() updates its
+// memory (momentum correction, local accumulation), selects the entries whose |v| reaches a
+// threshold estimated from a sample, and takes what it returns out of the residual; after the
+// exchange, decompress() turns every rank's (values, indices) into the averaged gradient. Dense
+// tensors are allreduce-averaged by the caller and passed to compensate_dense().
+//
+// Call set_epoch() before each epoch's first step (sparsity warm-up). The same calls must happen
+// in the same order on every rank, but nothing here communicates. Not thread-safe: one thread at
+// a time. The fused kernel uses at::get_num_threads() threads; its result does not depend on it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/serialize/archive.h>
+#include <torch/types.h>
+
+#include "dgc/memory.h"
+#include "dgc/options.h"
+#include "dgc/plan.h"
+#include "dgc/wire.h"
+
+namespace dgc {
+
+namespace detail {
+struct Workspace;
+}
+
+// One compressed tensor as it leaves this rank: 1-D values and indices in the wire dtypes.
+struct SparseGradient {
+  torch::Tensor values;
+  torch::Tensor indices;
+};
+
+class Compressor {
+ public:
+  using Logger = std::function<void(const std::string&)>;
+
+  // Throws dgc::Error naming the first invalid setting.
+  explicit Compressor(CompressorOptions options = {}, MemoryOptions memory = {});
+  ~Compressor();
+  Compressor(Compressor&&) noexcept;
+  Compressor& operator=(Compressor&&) noexcept;
+
+  // Where plans, ratio changes and warnings go (rank 0 prints them; others pass nothing).
+  void set_logger(Logger logger);
+
+  // Registers one tensor; it is compressed when it has more than one dimension.
+  void add(const std::string& name, at::IntArrayRef shape);
+  void add_parameters(const std::vector<std::pair<std::string, torch::Tensor>>& named_parameters);
+
+  // Applies the warm-up schedule for `epoch`; returns true when the ratio changed (the plans
+  // are then recomputed and logged).
+  bool set_epoch(std::int64_t epoch);
+  // The ratio in force; >= 1 means every tensor travels dense.
+  double compress_ratio() const { return ratio_; }
+
+  // True when `name` goes through compress()/decompress() at the current ratio.
+  bool is_sparse(const std::string& name) const;
+  // The plan of a sparse tensor at the current ratio.
+  const TensorPlan& plan(const std::string& name) const;
+  const WireFormat& wire_format() const { return wire_; }
+
+  // Local step of a sparse tensor: returns at most plan(name).num_selects entries, indices
+  // ascending, in the wire dtypes. `grad` (float32, the tensor's numel) is not modified.
+  // A NaN or Inf reaching the memory resets that tensor's memory and throws dgc::Error naming it.
+  SparseGradient compress(const std::string& name, const torch::Tensor& grad);
+  // The same into caller-owned wire buffers of capacity plan(name).num_selects; returns the
+  // number of entries written.
+  std::int64_t compress_into(const std::string& name, const torch::Tensor& grad, void* values,
+                             void* indices);
+
+  // Sums the gathered (values, indices) of all ranks into a zeroed gradient and divides by
+  // world_size (section 5). values/indices are 1-D in the wire dtypes, of equal length. Every
+  // index is checked against the tensor's size before anything is written.
+  torch::Tensor decompress(const std::string& name, const torch::Tensor& values,
+                           const torch::Tensor& indices, std::int64_t world_size) const;
+  // The same from raw wire buffers of `count` entries into `out` (numel floats).
+  void decompress_into(const std::string& name, const void* values, const void* indices,
+                       std::int64_t count, std::int64_t world_size, float* out) const;
+
+  // Dense path: momentum applied to the allreduce-averaged gradient (see Memory).
+  torch::Tensor compensate_dense(const std::string& name, const torch::Tensor& grad);
+
+  Memory& memory() { return memory_; }
+  const Memory& memory() const { return memory_; }
+  const CompressorOptions& options() const { return options_; }
+
+  // Memory state plus the sampling stream's position, for exact resume.
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
+  // One line per sparse tensor: "name: transmit k / n elements ... threshold t / s samples ...".
+  std::string describe_plans() const;
+
+ private:
+  struct Entry {
+    std::vector<std::int64_t> shape;
+    std::int64_t numel = 0;
+    bool compressible = false;
+    TensorPlan plan;
+  };
+  const Entry& entry(const std::string& name) const;
+  void replan();
+  void log(const std::string& message) const;
+
+  CompressorOptions options_;
+  WireFormat wire_;
+  Memory memory_;
+  double ratio_;
+  std::uint64_t draws_ = 0;  // position in the sampling stream
+  std::vector<std::string> names_;
+  std::map<std::string, Entry> entries_;
+  std::unique_ptr<detail::Workspace> workspace_;
+  Logger logger_;
+};
+
+}  // namespace dgc

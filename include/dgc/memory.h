@@ -1,0 +1,61 @@
+// The DGC memory: per-tensor momentum `u` and velocity (accumulated residual) `v`
+// (ALGORITHM.md sections 1, 4, 5 and 8).
+//
+// Every registered tensor owns u and v, zero at start and of the tensor's shape. The fused
+// compression step updates them in place (see Compressor); this class owns them, applies the
+// dense path's momentum, and saves / loads them. Not thread-safe: one thread uses it at a time.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <torch/serialize/archive.h>
+#include <torch/types.h>
+
+#include "dgc/options.h"
+
+namespace dgc {
+
+class Memory {
+ public:
+  explicit Memory(MemoryOptions options = {});
+
+  // Registers a tensor; its buffers are float32 zeros of `shape`. Throws on a repeated name.
+  void add(const std::string& name, at::IntArrayRef shape);
+  bool contains(const std::string& name) const;
+  const std::vector<std::string>& names() const { return names_; }
+
+  // The buffers of a registered tensor (throws dgc::Error naming an unknown tensor).
+  torch::Tensor& momentum(const std::string& name);
+  torch::Tensor& velocity(const std::string& name);
+
+  // Dense path (section 5): `grad` is the allreduce-averaged gradient. Applies the momentum
+  // (plain: u = m*u + g, returns u; nesterov: u = (u+g)*m, returns u + g) and returns a new
+  // tensor, leaving `grad` untouched. A non-finite result resets u to zero and throws.
+  torch::Tensor compensate_dense(const std::string& name, const torch::Tensor& grad);
+
+  // Zeroes u and v of one tensor (used after a non-finite value was found there).
+  void reset(const std::string& name);
+
+  // Saves u and v of every tensor under "dgc.momentum.<name>" / "dgc.velocity.<name>".
+  void save(torch::serialize::OutputArchive& archive) const;
+  // Loads what save() wrote. Every registered tensor must be present with its shape; on any
+  // mismatch dgc::Error names the tensor and the memory is left as it was.
+  void load(torch::serialize::InputArchive& archive);
+
+  const MemoryOptions& options() const { return options_; }
+
+ private:
+  struct Buffers {
+    torch::Tensor momentum;
+    torch::Tensor velocity;
+  };
+  Buffers& buffers(const std::string& name);
+
+  MemoryOptions options_;
+  std::vector<std::string> names_;  // registration order
+  std::map<std::string, Buffers> buffers_;
+};
+
+}  // namespace dgc

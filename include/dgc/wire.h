@@ -1,0 +1,20 @@
+// What a compressed tensor looks like on the wire: values fp32 or fp16, indices int64 or int32.
+#pragma once
+
+#include <cstdint>
+
+#include <c10/core/ScalarType.h>
+
+namespace dgc {
+
+struct WireFormat {
+  bool fp16_values = false;
+  bool int32_indices = false;
+
+  c10::ScalarType value_dtype() const { return fp16_values ? c10::kHalf : c10::kFloat; }
+  c10::ScalarType index_dtype() const { return int32_indices ? c10::kInt : c10::kLong; }
+  std::int64_t value_bytes() const { return fp16_values ? 2 : 4; }
+  std::int64_t index_bytes() const { return int32_indices ? 4 : 8; }
+};
+
+}  // namespace dgc

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dgc builds, tests and runs with (DESIGN.md "Dependencies").
+# Idempotent: does nothing when everything is present. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev
+  libopenmpi-dev openmpi-bin
+  libyaml-cpp-dev zlib1g-dev
+  libgtest-dev libbenchmark-dev
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "dgc: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,224 @@
+#include "dgc/compressor.h"
+
+#include <climits>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "dgc/clip.h"
+#include "dgc/error.h"
+#include "dgc/warmup.h"
+#include "sparsify_kernel.h"
+#include "wire_codec.h"
+
+namespace dgc {
+
+namespace {
+const char* kDrawsKey = "dgc.sampling_draws";
+
+void check_grad(const std::string& name, const torch::Tensor& grad, std::int64_t numel) {
+  DGC_CHECK(grad.defined(), "gradient of '", name, "' is undefined");
+  DGC_CHECK(grad.scalar_type() == torch::kFloat, "gradient of '", name, "' must be float32, got ",
+            grad.scalar_type());
+  DGC_CHECK(grad.device().is_cpu(), "gradient of '", name, "' must be on the CPU, got ",
+            grad.device());
+  DGC_CHECK(grad.numel() == numel, "gradient of '", name, "' has ", grad.numel(),
+            " elements, the tensor has ", numel);
+}
+
+void check_wire_tensor(const std::string& name, const char* what, const torch::Tensor& t,
+                       c10::ScalarType dtype) {
+  DGC_CHECK(t.dim() == 1 && t.scalar_type() == dtype, what, " received for '", name,
+            "' must be 1-D ", dtype, ", got ", t.scalar_type(), " of shape ", t.sizes());
+}
+}  // namespace
+
+Compressor::Compressor(CompressorOptions options, MemoryOptions memory)
+    : options_(std::move(options)),
+      memory_(std::move(memory)),
+      workspace_(std::make_unique<detail::Workspace>()) {
+  validate(options_);
+  wire_ = WireFormat{options_.fp16_values, options_.int32_indices};
+  ratio_ = compress_ratio_for_epoch(options_, 0);
+}
+
+Compressor::~Compressor() = default;
+Compressor::Compressor(Compressor&&) noexcept = default;
+Compressor& Compressor::operator=(Compressor&&) noexcept = default;
+
+void Compressor::set_logger(Logger logger) { logger_ = std::move(logger); }
+
+void Compressor::log(const std::string& message) const {
+  if (logger_) logger_(message);
+}
+
+void Compressor::add(const std::string& name, at::IntArrayRef shape) {
+  memory_.add(name, shape);
+  Entry e;
+  e.shape = shape.vec();
+  e.numel = c10::multiply_integers(shape);
+  e.compressible = shape.size() > 1;
+  DGC_CHECK(!(e.compressible && options_.int32_indices && e.numel > INT32_MAX), "tensor '", name,
+            "' has ", e.numel, " elements, too many for int32_indices");
+  if (e.compressible && ratio_ < 1.0) {
+    e.plan = make_plan(e.numel, ratio_, effective_sample_ratio(options_));
+  }
+  entries_.emplace(name, std::move(e));
+  names_.push_back(name);
+}
+
+void Compressor::add_parameters(
+    const std::vector<std::pair<std::string, torch::Tensor>>& named_parameters) {
+  for (const auto& [name, p] : named_parameters) add(name, p.sizes());
+  log(describe_plans());
+}
+
+bool Compressor::set_epoch(std::int64_t epoch) {
+  const double ratio = compress_ratio_for_epoch(options_, epoch);
+  if (ratio == ratio_) return false;
+  ratio_ = ratio;
+  std::ostringstream msg;
+  msg << "update compress ratio: " << ratio;
+  log(msg.str());
+  replan();
+  return true;
+}
+
+void Compressor::replan() {
+  if (ratio_ >= 1.0) return;
+  for (auto& [name, e] : entries_) {
+    if (e.compressible) e.plan = make_plan(e.numel, ratio_, effective_sample_ratio(options_));
+  }
+  log(describe_plans());
+}
+
+const Compressor::Entry& Compressor::entry(const std::string& name) const {
+  auto it = entries_.find(name);
+  DGC_CHECK(it != entries_.end(), "tensor '", name, "' is not registered with the compressor");
+  return it->second;
+}
+
+bool Compressor::is_sparse(const std::string& name) const {
+  return ratio_ < 1.0 && entry(name).compressible;
+}
+
+const TensorPlan& Compressor::plan(const std::string& name) const {
+  DGC_CHECK(is_sparse(name), "tensor '", name, "' is not compressed at ratio ", ratio_);
+  return entry(name).plan;
+}
+
+std::int64_t Compressor::compress_into(const std::string& name, const torch::Tensor& grad,
+                                       void* values, void* indices) {
+  const TensorPlan& p = plan(name);
+  check_grad(name, grad, p.numel);
+  const auto g = grad.contiguous();
+
+  const MemoryOptions& mo = memory_.options();
+  detail::StepParams params;
+  params.momentum = static_cast<float>(mo.momentum);
+  params.nesterov = mo.nesterov;
+  params.momentum_masking = mo.momentum_masking;
+  const auto& clip = mo.gradient_clipping;
+  if (clip.kind == GradientClipping::Kind::kNorm) {
+    params.grad_scale = clip_coefficient(g, clip.max_norm, clip.norm_type);
+  } else if (clip.kind == GradientClipping::Kind::kValue) {
+    params.grad_clamp = static_cast<float>(clip.clip_value);
+  }
+  params.strided_sample = options_.strided_sample;
+  params.upper = options_.compress_upper_bound;
+  params.lower = options_.compress_lower_bound;
+  params.max_adaptation_iters = options_.max_adaptation_iters;
+  params.resample = options_.resample;
+
+  const std::uint64_t draw = detail::mix64(options_.seed ^ detail::mix64(draws_++));
+  auto& ws = *workspace_;
+  const auto result =
+      detail::sparsify_step(g.data_ptr<float>(), memory_.momentum(name).data_ptr<float>(),
+                            memory_.velocity(name).data_ptr<float>(), p, params, draw, ws);
+  if (result.non_finite) {
+    memory_.reset(name);
+    DGC_FAIL("a NaN or Inf entered the DGC memory of tensor '", name,
+             "'; its momentum and residual were reset to zero");
+  }
+  const auto count = static_cast<std::int64_t>(ws.selected.size());
+  detail::encode(ws.values.data(), ws.selected.data(), count, wire_, values, indices);
+  return count;
+}
+
+SparseGradient Compressor::compress(const std::string& name, const torch::Tensor& grad) {
+  const std::int64_t capacity = plan(name).num_selects;
+  auto values = torch::empty({capacity}, torch::TensorOptions().dtype(wire_.value_dtype()));
+  auto indices = torch::empty({capacity}, torch::TensorOptions().dtype(wire_.index_dtype()));
+  const std::int64_t count = compress_into(name, grad, values.data_ptr(), indices.data_ptr());
+  return {values.narrow(0, 0, count), indices.narrow(0, 0, count)};
+}
+
+torch::Tensor Compressor::decompress(const std::string& name, const torch::Tensor& values,
+                                     const torch::Tensor& indices,
+                                     std::int64_t world_size) const {
+  const Entry& e = entry(name);
+  check_wire_tensor(name, "values", values, wire_.value_dtype());
+  check_wire_tensor(name, "indices", indices, wire_.index_dtype());
+  DGC_CHECK(values.numel() == indices.numel(), "received ", values.numel(), " values but ",
+            indices.numel(), " indices for '", name, "'");
+  auto out = torch::empty(e.shape, torch::kFloat);
+  decompress_into(name, values.contiguous().data_ptr(), indices.contiguous().data_ptr(),
+                  values.numel(), world_size, out.data_ptr<float>());
+  return out;
+}
+
+void Compressor::decompress_into(const std::string& name, const void* values, const void* indices,
+                                 std::int64_t count, std::int64_t world_size, float* out) const {
+  detail::decode_average(values, indices, count, wire_, entry(name).numel, world_size, name, out);
+}
+
+torch::Tensor Compressor::compensate_dense(const std::string& name, const torch::Tensor& grad) {
+  return memory_.compensate_dense(name, grad);
+}
+
+void Compressor::save(torch::serialize::OutputArchive& archive) const {
+  memory_.save(archive);
+  archive.write(kDrawsKey, torch::tensor(static_cast<std::int64_t>(draws_)), /*is_buffer=*/true);
+}
+
+void Compressor::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor draws;
+  try {
+    archive.read(kDrawsKey, draws);
+  } catch (const c10::Error&) {
+    DGC_FAIL("the archive has no '", kDrawsKey, "'");
+  }
+  DGC_CHECK(draws.numel() == 1 && draws.scalar_type() == torch::kLong, "'", kDrawsKey,
+            "' in the archive is not one int64");
+  memory_.load(archive);
+  draws_ = static_cast<std::uint64_t>(draws.item<std::int64_t>());
+}
+
+std::string Compressor::describe_plans() const {
+  std::ostringstream out;
+  if (ratio_ >= 1.0) {
+    out << "=> dgc compressor: ratio " << ratio_ << ", every tensor travels dense\n";
+    return out.str();
+  }
+  out << "=> dgc compressor: ratio " << ratio_ << "\n";
+  for (const auto& name : names_) {
+    const Entry& e = entries_.at(name);
+    if (!e.compressible) continue;
+    const TensorPlan& p = e.plan;
+    if (p.tiny) {
+      out << "   warning: " << name << " with " << p.numel << " elements transmits "
+          << p.num_selects << " gradient element(s)\n";
+    }
+    out << "   " << std::left << std::setw(25) << name << ": transmit " << p.num_selects << " / "
+        << p.numel << " elements\n"
+        << "   " << std::string(25, ' ') << "  threshold " << p.top_k_samples << " / "
+        << p.num_samples << " samples "
+        << (options_.strided_sample || p.num_samples == p.numel
+                ? "at stride " + std::to_string(p.stride)
+                : std::string("uniformly"))
+        << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace dgc

@@ -1,0 +1,298 @@
+#include "sparsify_kernel.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+namespace dgc::detail {
+
+namespace {
+
+// Eight floats as one value; GCC and Clang lower it to whatever SIMD the target has. The max
+// over |v| is written with explicit vectors because compilers do not vectorize a float max
+// reduction without -ffast-math, which would also remove the NaN checks.
+using F32x8 = float __attribute__((vector_size(32)));
+using I32x8 = std::int32_t __attribute__((vector_size(32)));
+constexpr int kLanes = 8;
+
+inline F32x8 load(const float* p) {
+  F32x8 x;
+  std::memcpy(&x, p, sizeof x);
+  return x;
+}
+inline void store(float* p, F32x8 x) { std::memcpy(p, &x, sizeof x); }
+inline F32x8 splat(float x) { return F32x8{} + x; }
+inline F32x8 vabs(F32x8 x) { return (F32x8)((I32x8)x & 0x7fffffff); }
+
+// Elements per group of blocks: the samples of a group are read right after its update, while
+// it is still in cache.
+constexpr std::int64_t kGroupBlocks = 64;
+// Tensors below this many elements are done by the calling thread alone.
+constexpr std::int64_t kParallelMin = 1 << 15;
+
+template <bool kNesterov>
+struct Update {
+  // Same operation order as the original's in-place tensor ops, so results are bitwise equal:
+  // plain  u = u*m + g; v = v + u.   nesterov  u = (u + g)*m; v = (v + u) + g.
+  template <typename T>
+  static inline void apply(T g, T& u, T& v, T m) {
+    if constexpr (kNesterov) {
+      u = (u + g) * m;
+      v = (v + u) + g;
+    } else {
+      u = u * m + g;
+      v = v + u;
+    }
+  }
+};
+
+template <typename T>
+inline T clamp_grad(T g, T scale, T lo, T hi) {
+  g = g * scale;
+  g = g < lo ? lo : g;
+  return g > hi ? hi : g;
+}
+
+struct PassOne {
+  const float* g;
+  float* u;
+  float* v;
+  std::int64_t n;
+  float m, scale, lo, hi;
+  float* block_max;
+
+  // Updates blocks [b0, b1); returns false if a non-finite value appeared.
+  template <bool kNesterov>
+  bool run(std::int64_t b0, std::int64_t b1) const {
+    const F32x8 vm = splat(m), vscale = splat(scale), vlo = splat(lo), vhi = splat(hi);
+    const F32x8 vfinite = splat(FLT_MAX);
+    I32x8 finite = I32x8{} - 1;
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t i0 = b * kBlock;
+      if (i0 + kBlock <= n) {
+        F32x8 mx{};
+        for (std::int64_t i = i0; i < i0 + kBlock; i += kLanes) {
+          F32x8 gi = clamp_grad(load(g + i), vscale, vlo, vhi), ui = load(u + i), vi = load(v + i);
+          Update<kNesterov>::apply(gi, ui, vi, vm);
+          store(u + i, ui);
+          store(v + i, vi);
+          const F32x8 a = vabs(vi);
+          mx = a > mx ? a : mx;
+          finite &= (a <= vfinite);
+        }
+        float best = 0.0f;
+        for (int l = 0; l < kLanes; ++l) best = std::max(best, mx[l]);
+        block_max[b] = best;
+      } else {
+        float best = 0.0f;
+        for (std::int64_t i = i0; i < n; ++i) {
+          float gi = clamp_grad(g[i], scale, lo, hi), ui = u[i], vi = v[i];
+          Update<kNesterov>::apply(gi, ui, vi, m);
+          u[i] = ui;
+          v[i] = vi;
+          const float a = std::fabs(vi);
+          best = std::max(best, a);
+          if (!(a <= FLT_MAX)) finite[0] = 0;
+        }
+        block_max[b] = best;
+      }
+    }
+    for (int l = 0; l < kLanes; ++l) {
+      if (finite[l] == 0) return false;
+    }
+    return true;
+  }
+};
+
+// Splits [0, count) into `chunks` contiguous ranges; chunk c is [begin(c), begin(c + 1)).
+struct Chunking {
+  std::int64_t count;
+  std::int64_t chunks;
+  std::int64_t begin(std::int64_t c) const { return count * c / chunks; }
+};
+
+std::int64_t chunks_for(std::int64_t n) {
+  if (n < kParallelMin) return 1;
+  return std::max<std::int64_t>(1, at::get_num_threads());
+}
+
+// Runs fn(c) for every chunk c in [0, chunks), in parallel when chunks > 1.
+template <typename Fn>
+void for_each_chunk(std::int64_t chunks, const Fn& fn) {
+  if (chunks == 1) {
+    fn(0);
+    return;
+  }
+  at::parallel_for(0, chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) fn(c);
+  });
+}
+
+// Indices i with |v_i| >= thr, ascending, into ws.candidates; only blocks whose max reaches
+// thr are scanned.
+void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
+  const std::int64_t nblocks = static_cast<std::int64_t>(ws.block_max.size());
+  const Chunking chunking{nblocks, chunks_for(n)};
+  ws.chunk_hits.resize(static_cast<std::size_t>(chunking.chunks));
+  for_each_chunk(chunking.chunks, [&](std::int64_t c) {
+    auto& hits = ws.chunk_hits[static_cast<std::size_t>(c)];
+    hits.clear();
+    for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); ++b) {
+      if (!(ws.block_max[static_cast<std::size_t>(b)] >= thr)) continue;
+      const std::int64_t end = std::min(n, (b + 1) * kBlock);
+      for (std::int64_t i = b * kBlock; i < end; ++i) {
+        if (std::fabs(v[i]) >= thr) hits.push_back(i);
+      }
+    }
+  });
+  ws.candidates.clear();
+  for (const auto& hits : ws.chunk_hits) ws.candidates.insert(ws.candidates.end(), hits.begin(), hits.end());
+}
+
+// Keeps the k candidates of largest |v| (ties: lower index first), ascending by index.
+void keep_largest(const float* v, std::int64_t k, std::vector<std::int64_t>& candidates) {
+  auto larger = [v](std::int64_t a, std::int64_t b) {
+    const float fa = std::fabs(v[a]), fb = std::fabs(v[b]);
+    return fa > fb || (fa == fb && a < b);
+  };
+  std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(), larger);
+  candidates.resize(static_cast<std::size_t>(k));
+  std::sort(candidates.begin(), candidates.end());
+}
+
+void gather_samples(const float* v, const TensorPlan& plan, const StepParams& params,
+                    std::uint64_t draw, std::int64_t chunks, Workspace& ws) {
+  const std::int64_t n = plan.numel;
+  if (plan.num_samples == n) {
+    ws.samples.resize(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) ws.samples[static_cast<std::size_t>(i)] = std::fabs(v[i]);
+    return;
+  }
+  // Strided samples were taken during the pass; uniform ones need the whole tensor updated.
+  if (params.strided_sample) return;
+  ws.samples.resize(static_cast<std::size_t>(plan.num_samples));
+  const Chunking chunking{plan.num_samples, chunks};
+  for_each_chunk(chunks, [&](std::int64_t c) {
+    for (std::int64_t k = chunking.begin(c); k < chunking.begin(c + 1); ++k) {
+      ws.samples[static_cast<std::size_t>(k)] = std::fabs(v[sample_index(draw, k, n)]);
+    }
+  });
+}
+
+}  // namespace
+
+std::uint64_t mix64(std::uint64_t x) {
+  // splitmix64's finalizer: a counter-based generator, so samples can be drawn in parallel and
+  // the generator's whole state is one integer.
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+StepResult sparsify_step(const float* grad, float* momentum, float* velocity, const TensorPlan& plan,
+                         const StepParams& params, std::uint64_t draw, Workspace& ws) {
+  const std::int64_t n = plan.numel;
+  const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
+  ws.block_max.resize(static_cast<std::size_t>(nblocks));
+
+  const bool sample_in_pass = plan.num_samples < n && params.strided_sample;
+  const std::int64_t start = sample_in_pass ? strided_start(draw, plan.stride) : 0;
+  if (sample_in_pass) ws.samples.resize(static_cast<std::size_t>(strided_count(n, start, plan.stride)));
+
+  const float clamp = params.grad_clamp > 0 ? params.grad_clamp : std::numeric_limits<float>::infinity();
+  const PassOne pass{grad, momentum, velocity, n, params.momentum, params.grad_scale, -clamp, clamp,
+                     ws.block_max.data()};
+  const Chunking chunking{nblocks, chunks_for(n)};
+  std::vector<char> finite(static_cast<std::size_t>(chunking.chunks), 1);
+  for_each_chunk(chunking.chunks, [&](std::int64_t c) {
+    for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); b += kGroupBlocks) {
+      const std::int64_t b_end = std::min(b + kGroupBlocks, chunking.begin(c + 1));
+      const bool ok = params.nesterov ? pass.run<true>(b, b_end) : pass.run<false>(b, b_end);
+      if (!ok) finite[static_cast<std::size_t>(c)] = 0;
+      if (!sample_in_pass) continue;
+      const std::int64_t lo = b * kBlock, hi = std::min(n, b_end * kBlock);
+      std::int64_t k = lo <= start ? 0 : (lo - start + plan.stride - 1) / plan.stride;
+      for (std::int64_t i = start + k * plan.stride; i < hi; i += plan.stride, ++k) {
+        ws.samples[static_cast<std::size_t>(k)] = std::fabs(velocity[i]);
+      }
+    }
+  });
+
+  StepResult result;
+  ws.selected.clear();
+  ws.values.clear();
+  if (std::find(finite.begin(), finite.end(), 0) != finite.end()) {
+    result.non_finite = true;
+    return result;
+  }
+
+  gather_samples(velocity, plan, params, draw, chunking.chunks, ws);
+  const auto kth = ws.samples.begin() + (plan.top_k_samples - 1);
+  std::nth_element(ws.samples.begin(), kth, ws.samples.end(), std::greater<float>());
+  float thr = *kth;
+
+  collect(velocity, n, thr, ws);
+  const std::int64_t target = plan.num_selects;
+  if (n > plan.num_samples) {
+    // Adapt the threshold until the count falls in [lower, upper] * target (section 4, step 5).
+    for (int it = 0; it < params.max_adaptation_iters; ++it) {
+      const auto count = static_cast<std::int64_t>(ws.candidates.size());
+      if (count > target) {
+        if (static_cast<double>(count) <= static_cast<double>(target) * params.upper) break;
+        if (params.resample) {
+          keep_largest(velocity, target, ws.candidates);
+          result.adaptation_iters = it + 1;
+          break;
+        }
+        thr = thr * static_cast<float>(params.upper);
+      } else if (static_cast<double>(count) < params.lower * static_cast<double>(target)) {
+        thr = thr * static_cast<float>(params.lower);
+      } else {
+        break;
+      }
+      collect(velocity, n, thr, ws);
+      result.adaptation_iters = it + 1;
+    }
+  }
+  result.threshold = thr;
+
+  // Send at most `target` (the first ones), then take what was sent out of the residual.
+  const std::size_t keep = std::min(ws.candidates.size(), static_cast<std::size_t>(target));
+  ws.selected.assign(ws.candidates.begin(), ws.candidates.begin() + static_cast<std::ptrdiff_t>(keep));
+  ws.values.resize(keep);
+  for (std::size_t j = 0; j < keep; ++j) {
+    const std::int64_t i = ws.selected[j];
+    ws.values[j] = velocity[i];
+    velocity[i] = 0.0f;
+    if (params.momentum_masking) momentum[i] = 0.0f;
+  }
+  return result;
+}
+
+bool dense_momentum(const float* grad, float* momentum, float* out, std::int64_t n,
+                    const StepParams& params) {
+  bool finite = true;
+  const float m = params.momentum;
+  for (std::int64_t i = 0; i < n; ++i) {
+    float u = momentum[i];
+    const float g = grad[i];
+    if (params.nesterov) {
+      u = (u + g) * m;
+      out[i] = u + g;
+    } else {
+      u = u * m + g;
+      out[i] = u;
+    }
+    momentum[i] = u;
+    finite &= std::fabs(u) <= FLT_MAX;
+  }
+  return finite;
+}
+
+}  // namespace dgc::detail

@@ -1,0 +1,74 @@
+// The fused local DGC step on raw float buffers (ALGORITHM.md sections 4 and 5, DESIGN.md
+// "How it must perform"). Internal: the Compressor is the public face.
+//
+// One parallel pass updates the memory (momentum correction + accumulation), records the max
+// of |v| over every 64-element block and picks up the threshold samples while the data is in
+// cache; the selection then rescans only the blocks whose max reaches the threshold. The
+// result does not depend on the number of threads.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "dgc/plan.h"
+
+namespace dgc::detail {
+
+constexpr std::int64_t kBlock = 64;
+
+struct StepParams {
+  float momentum = 0.9f;
+  bool nesterov = false;
+  bool momentum_masking = true;
+  // Local clipping folded into the pass: g' = clamp(g * grad_scale, -grad_clamp, grad_clamp).
+  float grad_scale = 1.0f;
+  float grad_clamp = 0.0f;  // 0 = no clamp
+  bool strided_sample = true;
+  double upper = 1.3;
+  double lower = 0.8;
+  int max_adaptation_iters = 10;
+  bool resample = true;
+};
+
+// Scratch reused across calls so that the hot path does not allocate in steady state.
+struct Workspace {
+  std::vector<float> block_max;
+  std::vector<float> samples;
+  std::vector<std::vector<std::int64_t>> chunk_hits;
+  std::vector<std::int64_t> candidates;
+  std::vector<std::int64_t> selected;
+  std::vector<float> values;
+};
+
+// Outcome of one step; the selected indices (ascending) and their values before masking are in
+// ws.selected / ws.values.
+struct StepResult {
+  bool non_finite = false;  // a NaN or Inf reached u or v; nothing was selected
+  float threshold = 0.0f;
+  int adaptation_iters = 0;
+};
+
+// `draw` is the step's random number: the strided start is draw % stride, uniform sample k is
+// sample_index(draw, k, n).
+StepResult sparsify_step(const float* grad, float* momentum, float* velocity, const TensorPlan& plan,
+                         const StepParams& params, std::uint64_t draw, Workspace& ws);
+
+// Dense path after the allreduce (section 5): u = m*u + g, out = u (nesterov: u = (u+g)*m,
+// out = u + g). Returns false if a non-finite value reached u.
+bool dense_momentum(const float* grad, float* momentum, float* out, std::int64_t n,
+                    const StepParams& params);
+
+std::uint64_t mix64(std::uint64_t x);
+inline std::int64_t sample_index(std::uint64_t draw, std::int64_t k, std::int64_t n) {
+  return static_cast<std::int64_t>(mix64(draw + static_cast<std::uint64_t>(k)) %
+                                   static_cast<std::uint64_t>(n));
+}
+inline std::int64_t strided_start(std::uint64_t draw, std::int64_t stride) {
+  return static_cast<std::int64_t>(mix64(draw) % static_cast<std::uint64_t>(stride));
+}
+// Samples taken by the strided slice v[start::stride].
+inline std::int64_t strided_count(std::int64_t n, std::int64_t start, std::int64_t stride) {
+  return (n - start + stride - 1) / stride;
+}
+
+}  // namespace dgc::detail

@@ -1,0 +1,76 @@
+#include "wire_codec.h"
+
+#include <c10/util/Half.h>
+
+#include <algorithm>
+
+#include "dgc/error.h"
+
+namespace dgc::detail {
+
+namespace {
+
+template <typename Index>
+void check_indices(const Index* indices, std::int64_t count, std::int64_t numel,
+                   const std::string& tensor) {
+  for (std::int64_t j = 0; j < count; ++j) {
+    const auto i = static_cast<std::int64_t>(indices[j]);
+    DGC_CHECK(i >= 0 && i < numel, "received index ", i, " at position ", j, " for tensor '",
+              tensor, "' of ", numel, " elements");
+  }
+}
+
+template <typename Value, typename Index>
+void accumulate(const Value* values, const Index* indices, std::int64_t count, float* out) {
+  for (std::int64_t j = 0; j < count; ++j) out[indices[j]] += static_cast<float>(values[j]);
+}
+
+template <typename Index>
+void accumulate_any(const void* values, const Index* indices, std::int64_t count,
+                    const WireFormat& format, float* out) {
+  if (format.fp16_values) {
+    accumulate(static_cast<const c10::Half*>(values), indices, count, out);
+  } else {
+    accumulate(static_cast<const float*>(values), indices, count, out);
+  }
+}
+
+}  // namespace
+
+void encode(const float* values, const std::int64_t* indices, std::int64_t count,
+            const WireFormat& format, void* values_out, void* indices_out) {
+  if (format.fp16_values) {
+    auto* out = static_cast<c10::Half*>(values_out);
+    for (std::int64_t j = 0; j < count; ++j) out[j] = c10::Half(values[j]);
+  } else {
+    std::copy_n(values, count, static_cast<float*>(values_out));
+  }
+  if (format.int32_indices) {
+    auto* out = static_cast<std::int32_t*>(indices_out);
+    for (std::int64_t j = 0; j < count; ++j) out[j] = static_cast<std::int32_t>(indices[j]);
+  } else {
+    std::copy_n(indices, count, static_cast<std::int64_t*>(indices_out));
+  }
+}
+
+void decode_average(const void* values, const void* indices, std::int64_t count,
+                    const WireFormat& format, std::int64_t numel, std::int64_t world_size,
+                    const std::string& tensor, float* out) {
+  DGC_CHECK(world_size > 0, "world_size must be > 0, got ", world_size);
+  DGC_CHECK(count >= 0, "negative entry count ", count, " for tensor '", tensor, "'");
+  const auto run = [&](const auto* idx) {
+    check_indices(idx, count, numel, tensor);
+    std::fill_n(out, numel, 0.0f);
+    accumulate_any(values, idx, count, format, out);
+  };
+  if (format.int32_indices) {
+    run(static_cast<const std::int32_t*>(indices));
+  } else {
+    run(static_cast<const std::int64_t*>(indices));
+  }
+  // Multiply by the reciprocal like the original (grad.mul_(1 / world_size)).
+  const float scale = static_cast<float>(1.0 / static_cast<double>(world_size));
+  for (std::int64_t i = 0; i < numel; ++i) out[i] *= scale;
+}
+
+}  // namespace dgc::detail

@@ -1,0 +1,417 @@
+// The compressor's exact semantics (ALGORITHM.md sections 4-5), the fused kernel against the
+// op-by-op oracle, the wire types, the memory's state and its error paths.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "dgc/clip.h"
+#include "dgc/compressor.h"
+#include "dgc/error.h"
+#include "reference_step.h"
+#include "sparsify_kernel.h"
+
+namespace {
+
+torch::Tensor floats(std::vector<float> v, std::vector<std::int64_t> shape) {
+  return torch::tensor(v).reshape(shape);
+}
+
+std::vector<std::int64_t> as_indices(const torch::Tensor& t) {
+  auto l = t.to(torch::kLong);
+  return {l.data_ptr<std::int64_t>(), l.data_ptr<std::int64_t>() + l.numel()};
+}
+std::vector<float> as_floats(const torch::Tensor& t) {
+  auto f = t.to(torch::kFloat).contiguous();
+  return {f.data_ptr<float>(), f.data_ptr<float>() + f.numel()};
+}
+
+template <typename Fn>
+void expect_error(const Fn& fn, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error, expected one mentioning: " << needle;
+  } catch (const dgc::Error& e) {
+    EXPECT_NE(e.message().find(needle), std::string::npos) << e.message();
+  }
+}
+
+// 8 elements, ratio 0.25 (2 sent), every element sampled: the step is deterministic.
+dgc::Compressor exact_compressor(bool nesterov, bool masking) {
+  dgc::CompressorOptions o;
+  o.compress_ratio = 0.25;
+  o.sample_ratio = 1.0;
+  dgc::MemoryOptions m;
+  m.momentum = 0.5;
+  m.nesterov = nesterov;
+  m.momentum_masking = masking;
+  dgc::Compressor c(o, m);
+  c.add("w", {2, 4});
+  return c;
+}
+
+const std::vector<float> kGrad1 = {1, -4, 2, 0.5, 3, -1, 0, 2};
+const std::vector<float> kGrad2 = {0, 0, 0, 0, 2, 0, 0, 0};
+
+void expect_step(dgc::Compressor& c, const std::vector<float>& grad,
+                 std::vector<std::int64_t> indices, std::vector<float> values,
+                 std::vector<float> u, std::vector<float> v) {
+  const auto out = c.compress("w", floats(grad, {2, 4}));
+  EXPECT_EQ(as_indices(out.indices), indices);
+  EXPECT_EQ(as_floats(out.values), values);
+  EXPECT_EQ(as_floats(c.memory().momentum("w")), u);
+  EXPECT_EQ(as_floats(c.memory().velocity("w")), v);
+}
+
+TEST(ExactSemantics, PlainMomentumWithMasking) {
+  auto c = exact_compressor(false, true);
+  // u = g, v = g; the two largest |v| are -4 (index 1) and 3 (index 4).
+  expect_step(c, kGrad1, {1, 4}, {-4, 3}, {1, 0, 2, 0.5, 0, -1, 0, 2}, {1, 0, 2, 0.5, 0, -1, 0, 2});
+  // u = u/2 + g = [.5,0,1,.25,2,-.5,0,1]; v += u = [1.5,0,3,.75,2,-1.5,0,3]: 3 and 3.
+  expect_step(c, kGrad2, {2, 7}, {3, 3}, {0.5, 0, 0, 0.25, 2, -0.5, 0, 0},
+              {1.5, 0, 0, 0.75, 2, -1.5, 0, 0});
+}
+
+TEST(ExactSemantics, PlainMomentumWithoutMasking) {
+  auto c = exact_compressor(false, false);
+  expect_step(c, kGrad1, {1, 4}, {-4, 3}, kGrad1, {1, 0, 2, 0.5, 0, -1, 0, 2});
+  // u = u/2 + g = [.5,-2,1,.25,3.5,-.5,0,1]; v = [1.5,-2,3,.75,3.5,-1.5,0,3]. The threshold is
+  // the 2nd largest, 3, which three elements reach: the first two (indices 2 and 4) are sent.
+  expect_step(c, kGrad2, {2, 4}, {3, 3.5}, {0.5, -2, 1, 0.25, 3.5, -0.5, 0, 1},
+              {1.5, -2, 0, 0.75, 0, -1.5, 0, 3});
+}
+
+TEST(ExactSemantics, NesterovWithMasking) {
+  auto c = exact_compressor(true, true);
+  // u = g/2, v = u + g = 1.5 g: -6 and 4.5.
+  expect_step(c, kGrad1, {1, 4}, {-6, 4.5}, {0.5, 0, 1, 0.25, 0, -0.5, 0, 1},
+              {1.5, 0, 3, 0.75, 0, -1.5, 0, 3});
+  // u = (u + g)/2 = [.25,0,.5,.125,1,-.25,0,.5]; v += u + g = [1.75,0,3.5,.875,3,-1.75,0,3.5].
+  expect_step(c, kGrad2, {2, 7}, {3.5, 3.5}, {0.25, 0, 0, 0.125, 1, -0.25, 0, 0},
+              {1.75, 0, 0, 0.875, 3, -1.75, 0, 0});
+}
+
+TEST(ExactSemantics, NesterovWithoutMasking) {
+  auto c = exact_compressor(true, false);
+  expect_step(c, kGrad1, {1, 4}, {-6, 4.5}, {0.5, -2, 1, 0.25, 1.5, -0.5, 0, 1},
+              {1.5, 0, 3, 0.75, 0, -1.5, 0, 3});
+  // u = (u + g)/2 = [.25,-1,.5,.125,1.75,-.25,0,.5]; v += u + g = [1.75,-1,3.5,.875,3.75,-1.75,0,3.5]
+  expect_step(c, kGrad2, {2, 4}, {3.5, 3.75}, {0.25, -1, 0.5, 0.125, 1.75, -0.25, 0, 0.5},
+              {1.75, -1, 0, 0.875, 0, -1.75, 0, 3.5});
+}
+
+TEST(ExactSemantics, DecompressSumsAllRanksAndAverages) {
+  auto c = exact_compressor(false, true);
+  // Two ranks' selections, gathered: duplicates (index 1) add.
+  const auto values = torch::tensor({-4.0f, 3.0f, 2.0f, 6.0f});
+  const auto indices = torch::tensor({1L, 4L, 1L, 7L});
+  const auto grad = c.decompress("w", values, indices, 2);
+  EXPECT_EQ(grad.sizes(), (std::vector<std::int64_t>{2, 4}));
+  EXPECT_EQ(as_floats(grad), (std::vector<float>{0, -1, 0, 0, 1.5, 0, 0, 3}));
+}
+
+TEST(ExactSemantics, DensePathAppliesMomentumAfterTheExchange) {
+  dgc::MemoryOptions m;
+  m.momentum = 0.5;
+  dgc::Memory plain(m);
+  plain.add("b", {4});
+  const auto g = torch::tensor({2.0f, -2.0f, 4.0f, 0.0f});
+  EXPECT_EQ(as_floats(plain.compensate_dense("b", g)), (std::vector<float>{2, -2, 4, 0}));
+  EXPECT_EQ(as_floats(plain.compensate_dense("b", g)), (std::vector<float>{3, -3, 6, 0}));
+  m.nesterov = true;
+  dgc::Memory nesterov(m);
+  nesterov.add("b", {4});
+  // u = (0 + g)/2, out = u + g
+  EXPECT_EQ(as_floats(nesterov.compensate_dense("b", g)), (std::vector<float>{3, -3, 6, 0}));
+  EXPECT_EQ(as_floats(nesterov.momentum("b")), (std::vector<float>{1, -1, 2, 0}));
+}
+
+TEST(Compressor, OnlyMultiDimensionalTensorsAreSparse) {
+  dgc::Compressor c;
+  c.add_parameters({{"conv.weight", torch::zeros({64, 3, 3, 3})}, {"conv.bias", torch::zeros({64})}});
+  EXPECT_TRUE(c.is_sparse("conv.weight"));
+  EXPECT_FALSE(c.is_sparse("conv.bias"));
+  EXPECT_TRUE(c.memory().contains("conv.bias"));
+  expect_error([&] { c.plan("conv.bias"); }, "tensor 'conv.bias' is not compressed");
+  expect_error([&] { c.plan("fc.weight"); }, "tensor 'fc.weight' is not registered");
+}
+
+TEST(Compressor, WarmupChangesRatioAndPlans) {
+  dgc::CompressorOptions o;
+  o.warmup_epochs = 2;
+  o.warmup_coeff = std::vector<double>{1.0, 0.1};
+  dgc::Compressor c(o);
+  std::vector<std::string> logged;
+  c.set_logger([&](const std::string& s) { logged.push_back(s); });
+  c.add("w", {100, 100});
+  EXPECT_FALSE(c.is_sparse("w"));  // epoch 0: dense warm-up
+  EXPECT_TRUE(c.set_epoch(1));
+  EXPECT_TRUE(c.is_sparse("w"));
+  EXPECT_EQ(c.plan("w").num_selects, 1000);
+  EXPECT_FALSE(c.set_epoch(1));
+  EXPECT_TRUE(c.set_epoch(2));
+  EXPECT_EQ(c.plan("w").num_selects, 10);
+  ASSERT_FALSE(logged.empty());
+  EXPECT_NE(logged.front().find("update compress ratio: 0.1"), std::string::npos);
+}
+
+struct OracleCase {
+  std::vector<std::int64_t> shape;
+  double ratio;
+  double sample_ratio;
+  bool nesterov, masking, strided, resample;
+  std::uint64_t seed;
+};
+
+// Runs three steps of the fused kernel and of the oracle on the same data and draws, and checks
+// the selections and the memory after every step.
+// Returns the number of steps in which the threshold was adapted.
+int check_against_oracle(const OracleCase& k, int threads) {
+  torch::manual_seed(k.seed);
+  std::int64_t n = 1;
+  for (auto d : k.shape) n *= d;
+  const auto plan = dgc::make_plan(n, k.ratio, k.sample_ratio);
+  dgc::detail::StepParams params;
+  params.nesterov = k.nesterov;
+  params.momentum_masking = k.masking;
+  params.strided_sample = k.strided;
+  params.resample = k.resample;
+  auto u_fused = torch::zeros({n}), v_fused = torch::zeros({n});
+  auto u_ref = torch::zeros({n}), v_ref = torch::zeros({n});
+  dgc::detail::Workspace ws;
+  at::set_num_threads(threads);
+  int adapted = 0;
+  for (int step = 0; step < 3; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    // A heavy-tailed gradient, so that the sampled threshold is sometimes far off.
+    const auto g = torch::randn({n}) * torch::rand({n}).pow(4) * 10;
+    const std::uint64_t draw = dgc::detail::mix64(k.seed * 7919 + static_cast<std::uint64_t>(step));
+    const auto fused = dgc::detail::sparsify_step(g.data_ptr<float>(), u_fused.data_ptr<float>(),
+                                                  v_fused.data_ptr<float>(), plan, params, draw, ws);
+    const auto ref = dgc::detail::reference_step(g, u_ref, v_ref, plan, params, draw);
+    EXPECT_FALSE(fused.non_finite);
+    EXPECT_EQ(fused.adaptation_iters, ref.adaptation_iters);
+    adapted += fused.adaptation_iters > 0;
+    auto ref_indices = as_indices(ref.indices);
+    auto ref_values = as_floats(ref.values);
+    if (k.resample) {
+      // The oracle leaves topk's order; the fused kernel sorts. Compare as sets of pairs.
+      std::vector<std::pair<std::int64_t, float>> pairs;
+      for (std::size_t j = 0; j < ref_indices.size(); ++j) pairs.emplace_back(ref_indices[j], ref_values[j]);
+      std::sort(pairs.begin(), pairs.end());
+      for (std::size_t j = 0; j < pairs.size(); ++j) std::tie(ref_indices[j], ref_values[j]) = pairs[j];
+    }
+    EXPECT_EQ(ws.selected, ref_indices);
+    EXPECT_EQ(ws.values, ref_values);
+    EXPECT_TRUE(torch::equal(u_fused, u_ref));
+    EXPECT_TRUE(torch::equal(v_fused, v_ref));
+  }
+  at::set_num_threads(1);
+  return adapted;
+}
+
+TEST(FusedKernel, MatchesTheOpByOpOracle) {
+  const std::vector<std::vector<std::int64_t>> shapes = {
+      {3, 5}, {64, 9}, {10, 100}, {128, 64, 3, 3}, {1000, 37}, {256, 257, 3}};
+  int cases = 0, adapted = 0;
+  for (const auto& shape : shapes) {
+    for (double ratio : {0.001, 0.01, 0.1}) {
+      for (double sample_ratio : {0.01, 0.1, 1.0}) {
+        for (int flags = 0; flags < 16; ++flags) {
+          const OracleCase k{shape,          ratio,          sample_ratio,
+                             (flags & 1) != 0, (flags & 2) != 0, (flags & 4) != 0,
+                             (flags & 8) != 0, static_cast<std::uint64_t>(cases)};
+          SCOPED_TRACE(::testing::Message() << "case " << cases << " numel " << c10::multiply_integers(shape)
+                                            << " ratio " << ratio << " sample " << sample_ratio
+                                            << " flags " << flags);
+          adapted += check_against_oracle(k, cases % 2 + 1);
+          ++cases;
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cases, 6 * 3 * 3 * 16);
+  EXPECT_GT(adapted, 50) << "the cases must exercise the threshold adaptation";
+}
+
+TEST(FusedKernel, ResultDoesNotDependOnThreadCount) {
+  const std::int64_t n = 300000;
+  const auto plan = dgc::make_plan(n, 0.001, 0.01);
+  dgc::detail::StepParams params;
+  torch::manual_seed(3);
+  const auto g = torch::randn({n});
+  std::vector<std::vector<std::int64_t>> selections;
+  std::vector<torch::Tensor> velocities;
+  for (int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    auto u = torch::zeros({n}), v = torch::zeros({n});
+    dgc::detail::Workspace ws;
+    for (int step = 0; step < 2; ++step) {
+      dgc::detail::sparsify_step(g.data_ptr<float>(), u.data_ptr<float>(), v.data_ptr<float>(), plan,
+                                 params, 42 + step, ws);
+    }
+    selections.push_back(ws.selected);
+    velocities.push_back(v);
+  }
+  at::set_num_threads(1);
+  EXPECT_EQ(selections[0], selections[1]);
+  EXPECT_FALSE(selections[0].empty());
+  EXPECT_TRUE(torch::equal(velocities[0], velocities[1]));
+}
+
+TEST(Wire, Fp16ValuesAndInt32IndicesRoundTrip) {
+  dgc::CompressorOptions o;
+  o.compress_ratio = 0.25;
+  o.sample_ratio = 1.0;
+  o.fp16_values = true;
+  o.int32_indices = true;
+  dgc::MemoryOptions m;
+  m.momentum = 0.5;
+  dgc::Compressor c(o, m);
+  c.add("w", {2, 4});
+  const auto out = c.compress("w", floats(kGrad1, {2, 4}));
+  EXPECT_EQ(out.values.scalar_type(), torch::kHalf);
+  EXPECT_EQ(out.indices.scalar_type(), torch::kInt);
+  EXPECT_EQ(as_indices(out.indices), (std::vector<std::int64_t>{1, 4}));
+  const auto grad = c.decompress("w", out.values, out.indices, 1);
+  EXPECT_EQ(as_floats(grad), (std::vector<float>{0, -4, 0, 0, 3, 0, 0, 0}));
+  // The wrong dtype is named.
+  expect_error([&] { c.decompress("w", out.values.to(torch::kFloat), out.indices, 1); },
+               "values received for 'w' must be 1-D Half");
+}
+
+TEST(Wire, OutOfRangeIndexIsAnErrorNotAWrite) {
+  for (bool int32 : {false, true}) {
+    dgc::CompressorOptions o;
+    o.int32_indices = int32;
+    dgc::Compressor c(o);
+    c.add("layer.weight", {2, 4});
+    const auto dtype = int32 ? torch::kInt : torch::kLong;
+    const auto values = torch::tensor({1.0f, 2.0f});
+    expect_error([&] { c.decompress("layer.weight", values, torch::tensor({1, 8}).to(dtype), 2); },
+                 "received index 8 at position 1 for tensor 'layer.weight' of 8 elements");
+    expect_error([&] { c.decompress("layer.weight", values, torch::tensor({-1, 0}).to(dtype), 2); },
+                 "received index -1 at position 0");
+    // The raw form leaves the output untouched.
+    std::vector<float> out(8, 7.0f);
+    const std::vector<std::int64_t> idx64 = {0, 1 << 20};
+    const std::vector<std::int32_t> idx32 = {0, 1 << 20};
+    const void* idx = int32 ? static_cast<const void*>(idx32.data()) : idx64.data();
+    EXPECT_THROW(c.decompress_into("layer.weight", values.data_ptr<float>(), idx, 2, 1, out.data()),
+                 dgc::Error);
+    EXPECT_EQ(out, std::vector<float>(8, 7.0f));
+  }
+}
+
+TEST(Memory, NonFiniteGradientIsReportedWithTheTensorName) {
+  dgc::Compressor c;
+  c.add("fc.weight", {100, 50});
+  auto g = torch::randn({100, 50});
+  c.compress("fc.weight", g);
+  g[3][7] = std::numeric_limits<float>::quiet_NaN();
+  expect_error([&] { c.compress("fc.weight", g); },
+               "a NaN or Inf entered the DGC memory of tensor 'fc.weight'");
+  EXPECT_EQ(c.memory().velocity("fc.weight").abs().sum().item<float>(), 0.0f);
+  g[3][7] = std::numeric_limits<float>::infinity();
+  expect_error([&] { c.compress("fc.weight", g); }, "tensor 'fc.weight'");
+  g[3][7] = 0;
+  EXPECT_NO_THROW(c.compress("fc.weight", g));
+  EXPECT_TRUE(torch::isfinite(c.memory().velocity("fc.weight")).all().item<bool>());
+  dgc::Memory m;
+  m.add("bn.bias", {4});
+  expect_error([&] { m.compensate_dense("bn.bias", torch::tensor({1.0f, NAN, 0.0f, 0.0f})); },
+               "tensor 'bn.bias' (dense path)");
+}
+
+TEST(Memory, BadGradientsAreNamed) {
+  dgc::Compressor c;
+  c.add("w", {10, 10});
+  expect_error([&] { c.compress("w", torch::zeros({10, 9})); },
+               "gradient of 'w' has 90 elements, the tensor has 100");
+  expect_error([&] { c.compress("w", torch::zeros({10, 10}, torch::kDouble)); },
+               "gradient of 'w' must be float32");
+  expect_error([&] { c.add("w", {3}); }, "tensor 'w' is registered twice");
+}
+
+TEST(Memory, StateSavesAndLoadsExactly) {
+  dgc::CompressorOptions o;
+  o.compress_ratio = 0.01;
+  dgc::Compressor a(o);
+  a.add("w", {200, 100});
+  a.add("b", {200});
+  for (int i = 0; i < 3; ++i) {
+    a.compress("w", torch::randn({200, 100}));
+    a.compensate_dense("b", torch::randn({200}));
+  }
+  torch::serialize::OutputArchive out;
+  a.save(out);
+  const std::string path = ::testing::TempDir() + "/dgc_memory.pt";
+  out.save_to(path);
+
+  dgc::Compressor b(o);
+  b.add("w", {200, 100});
+  b.add("b", {200});
+  torch::serialize::InputArchive in;
+  in.load_from(path);
+  b.load(in);
+  for (const auto& name : {"w", "b"}) {
+    EXPECT_TRUE(torch::equal(a.memory().momentum(name), b.memory().momentum(name)));
+    EXPECT_TRUE(torch::equal(a.memory().velocity(name), b.memory().velocity(name)));
+  }
+  // Same sampling stream position: the next step matches exactly.
+  const auto g = torch::randn({200, 100});
+  EXPECT_TRUE(torch::equal(a.compress("w", g).indices, b.compress("w", g).indices));
+
+  // A mismatching shape is named and leaves the memory as it was.
+  dgc::Compressor wrong(o);
+  wrong.add("w", {100, 200});
+  wrong.add("b", {200});
+  torch::serialize::InputArchive in2;
+  in2.load_from(path);
+  expect_error([&] { wrong.load(in2); }, "saved DGC memory of tensor 'w' has shape [200, 100]");
+  EXPECT_EQ(wrong.memory().velocity("w").abs().sum().item<float>(), 0.0f);
+  dgc::Compressor extra(o);
+  extra.add("w", {200, 100});
+  extra.add("fc.bias", {10});
+  torch::serialize::InputArchive in3;
+  in3.load_from(path);
+  expect_error([&] { extra.load(in3); }, "the archive has no 'dgc.momentum.fc.bias'");
+}
+
+TEST(Clipping, NormAndValueClipFoldIntoTheStep) {
+  for (auto kind : {dgc::GradientClipping::Kind::kNorm, dgc::GradientClipping::Kind::kValue}) {
+    dgc::CompressorOptions o;
+    o.compress_ratio = 0.25;
+    o.sample_ratio = 1.0;
+    dgc::MemoryOptions m;
+    m.momentum = 0.5;
+    m.gradient_clipping.kind = kind;
+    m.gradient_clipping.max_norm = 1.0;
+    m.gradient_clipping.clip_value = 1.5;
+    dgc::Compressor c(o, m);
+    c.add("w", {2, 4});
+    auto g = floats(kGrad1, {2, 4});
+    const auto original = g.clone();
+    const auto out = c.compress("w", g);
+    EXPECT_TRUE(torch::equal(g, original)) << "the caller's gradient must not change";
+    auto clipped = original.clone();
+    if (kind == dgc::GradientClipping::Kind::kNorm) {
+      dgc::clip_grad_norm_(clipped, 1.0);
+      EXPECT_NEAR(clipped.norm().item<float>(), 1.0f, 1e-5);
+    } else {
+      dgc::clip_grad_value_(clipped, 1.5);
+      EXPECT_EQ(clipped.abs().max().item<float>(), 1.5f);
+    }
+    // First step: u = v = clipped g, then the sent entries are masked out of both.
+    clipped = clipped.reshape(-1);
+    EXPECT_TRUE(torch::equal(out.values, clipped.index_select(0, out.indices)));
+    EXPECT_TRUE(torch::equal(c.memory().momentum("w").reshape(-1), clipped.index_fill(0, out.indices, 0)));
+  }
+}
+
+}  // namespace
