@@ -13,46 +13,48 @@ namespace dgc::detail {
 
 namespace {
 
-// Eight floats as one value; GCC and Clang lower it to whatever SIMD the target has. The max
-// over |v| is written with explicit vectors because compilers do not vectorize a float max
-// reduction without -ffast-math, which would also remove the NaN checks.
-using F32x8 = float __attribute__((vector_size(32)));
-using I32x8 = std::int32_t __attribute__((vector_size(32)));
-constexpr int kLanes = 8;
+// Four floats as one value; GCC and Clang lower it to SSE, and to AVX lanes in the avx2 clone.
+// The max over |v| is written with explicit vectors because compilers do not vectorize a float
+// max reduction without -ffast-math, which would also remove the NaN checks.
+using F32x4 = float __attribute__((vector_size(16)));
+using I32x4 = std::int32_t __attribute__((vector_size(16)));
+constexpr int kLanes = 4;
+constexpr std::int64_t kLinesPerBlock = kBlock / kLine;
 
-inline F32x8 load(const float* p) {
-  F32x8 x;
+#define DGC_INLINE inline __attribute__((always_inline))
+
+DGC_INLINE F32x4 load(const float* p) {
+  F32x4 x;
   std::memcpy(&x, p, sizeof x);
   return x;
 }
-inline void store(float* p, F32x8 x) { std::memcpy(p, &x, sizeof x); }
-inline F32x8 splat(float x) { return F32x8{} + x; }
-inline F32x8 vabs(F32x8 x) { return (F32x8)((I32x8)x & 0x7fffffff); }
+DGC_INLINE void store(float* p, F32x4 x) { std::memcpy(p, &x, sizeof x); }
+DGC_INLINE F32x4 splat(float x) { return F32x4{} + x; }
+DGC_INLINE F32x4 vabs(F32x4 x) { return (F32x4)((I32x4)x & 0x7fffffff); }
+DGC_INLINE F32x4 vmax(F32x4 a, F32x4 b) { return a > b ? a : b; }
 
-// Elements per group of blocks: the samples of a group are read right after its update, while
-// it is still in cache.
-constexpr std::int64_t kGroupBlocks = 64;
+// Blocks per group: the samples of a group are read right after its update, while in cache.
+constexpr std::int64_t kGroupBlocks = 16;
 // Tensors below this many elements are done by the calling thread alone.
 constexpr std::int64_t kParallelMin = 1 << 15;
+// How many lines ahead the selection prefetches.
+constexpr std::size_t kPrefetchAhead = 16;
 
-template <bool kNesterov>
-struct Update {
-  // Same operation order as the original's in-place tensor ops, so results are bitwise equal:
-  // plain  u = u*m + g; v = v + u.   nesterov  u = (u + g)*m; v = (v + u) + g.
-  template <typename T>
-  static inline void apply(T g, T& u, T& v, T m) {
-    if constexpr (kNesterov) {
-      u = (u + g) * m;
-      v = (v + u) + g;
-    } else {
-      u = u * m + g;
-      v = v + u;
-    }
+// Same operation order as the original's in-place tensor ops, so results are bitwise equal:
+// plain  u = u*m + g; v = v + u.   nesterov  u = (u + g)*m; v = (v + u) + g.
+template <bool kNesterov, typename T>
+DGC_INLINE void update(T g, T& u, T& v, T m) {
+  if constexpr (kNesterov) {
+    u = (u + g) * m;
+    v = (v + u) + g;
+  } else {
+    u = u * m + g;
+    v = v + u;
   }
-};
+}
 
 template <typename T>
-inline T clamp_grad(T g, T scale, T lo, T hi) {
+DGC_INLINE T clamp_grad(T g, T scale, T lo, T hi) {
   g = g * scale;
   g = g < lo ? lo : g;
   return g > hi ? hi : g;
@@ -64,50 +66,72 @@ struct PassOne {
   float* v;
   std::int64_t n;
   float m, scale, lo, hi;
+  float* line_max;
   float* block_max;
-
-  // Updates blocks [b0, b1); returns false if a non-finite value appeared.
-  template <bool kNesterov>
-  bool run(std::int64_t b0, std::int64_t b1) const {
-    const F32x8 vm = splat(m), vscale = splat(scale), vlo = splat(lo), vhi = splat(hi);
-    const F32x8 vfinite = splat(FLT_MAX);
-    I32x8 finite = I32x8{} - 1;
-    for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t i0 = b * kBlock;
-      if (i0 + kBlock <= n) {
-        F32x8 mx{};
-        for (std::int64_t i = i0; i < i0 + kBlock; i += kLanes) {
-          F32x8 gi = clamp_grad(load(g + i), vscale, vlo, vhi), ui = load(u + i), vi = load(v + i);
-          Update<kNesterov>::apply(gi, ui, vi, vm);
-          store(u + i, ui);
-          store(v + i, vi);
-          const F32x8 a = vabs(vi);
-          mx = a > mx ? a : mx;
-          finite &= (a <= vfinite);
-        }
-        float best = 0.0f;
-        for (int l = 0; l < kLanes; ++l) best = std::max(best, mx[l]);
-        block_max[b] = best;
-      } else {
-        float best = 0.0f;
-        for (std::int64_t i = i0; i < n; ++i) {
-          float gi = clamp_grad(g[i], scale, lo, hi), ui = u[i], vi = v[i];
-          Update<kNesterov>::apply(gi, ui, vi, m);
-          u[i] = ui;
-          v[i] = vi;
-          const float a = std::fabs(vi);
-          best = std::max(best, a);
-          if (!(a <= FLT_MAX)) finite[0] = 0;
-        }
-        block_max[b] = best;
-      }
-    }
-    for (int l = 0; l < kLanes; ++l) {
-      if (finite[l] == 0) return false;
-    }
-    return true;
-  }
 };
+
+// Updates the whole blocks [b0, b1) and records their maxima; returns false if a non-finite
+// value appeared. Cloned for AVX2, chosen at load time where the CPU has it.
+template <bool kNesterov>
+__attribute__((target_clones("avx2", "default"))) bool update_blocks(const PassOne& p,
+                                                                     std::int64_t b0,
+                                                                     std::int64_t b1) {
+  const F32x4 vm = splat(p.m), vscale = splat(p.scale), vlo = splat(p.lo), vhi = splat(p.hi);
+  const F32x4 vfinite = splat(FLT_MAX);
+  I32x4 finite = I32x4{} - 1;
+  for (std::int64_t b = b0; b < b1; ++b) {
+    float block_best = 0.0f;
+    for (std::int64_t line = b * kLinesPerBlock; line < (b + 1) * kLinesPerBlock; ++line) {
+      const std::int64_t i0 = line * kLine;
+      F32x4 mx{};
+      for (std::int64_t i = i0; i < i0 + kLine; i += kLanes) {
+        F32x4 gi = clamp_grad(load(p.g + i), vscale, vlo, vhi), ui = load(p.u + i), vi = load(p.v + i);
+        update<kNesterov>(gi, ui, vi, vm);
+        store(p.u + i, ui);
+        store(p.v + i, vi);
+        const F32x4 a = vabs(vi);
+        mx = vmax(mx, a);
+        finite &= (a <= vfinite);
+      }
+      const float best = std::max(std::max(mx[0], mx[1]), std::max(mx[2], mx[3]));
+      p.line_max[line] = best;
+      block_best = std::max(block_best, best);
+    }
+    p.block_max[b] = block_best;
+  }
+  return (finite[0] & finite[1] & finite[2] & finite[3]) != 0;
+}
+
+// The last, partial block, element by element.
+template <bool kNesterov>
+bool update_tail(const PassOne& p, std::int64_t b) {
+  bool finite = true;
+  float block_best = 0.0f;
+  for (std::int64_t line = b * kLinesPerBlock; line * kLine < p.n; ++line) {
+    float best = 0.0f;
+    for (std::int64_t i = line * kLine; i < std::min(p.n, (line + 1) * kLine); ++i) {
+      float gi = clamp_grad(p.g[i], p.scale, p.lo, p.hi), ui = p.u[i], vi = p.v[i];
+      update<kNesterov>(gi, ui, vi, p.m);
+      p.u[i] = ui;
+      p.v[i] = vi;
+      const float a = std::fabs(vi);
+      best = std::max(best, a);
+      finite &= a <= FLT_MAX;
+    }
+    p.line_max[line] = best;
+    block_best = std::max(block_best, best);
+  }
+  p.block_max[b] = block_best;
+  return finite;
+}
+
+template <bool kNesterov>
+bool update_range(const PassOne& p, std::int64_t b0, std::int64_t b1) {
+  const std::int64_t whole = p.n / kBlock;
+  bool finite = update_blocks<kNesterov>(p, b0, std::min(b1, whole));
+  if (b1 > whole) finite &= update_tail<kNesterov>(p, whole);
+  return finite;
+}
 
 // Splits [0, count) into `chunks` contiguous ranges; chunk c is [begin(c), begin(c + 1)).
 struct Chunking {
@@ -133,25 +157,39 @@ void for_each_chunk(std::int64_t chunks, const Fn& fn) {
   });
 }
 
-// Indices i with |v_i| >= thr, ascending, into ws.candidates; only blocks whose max reaches
-// thr are scanned.
+// Indices i with |v_i| >= thr, ascending, into ws.candidates.
 void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
   const std::int64_t nblocks = static_cast<std::int64_t>(ws.block_max.size());
+  const std::int64_t nlines = static_cast<std::int64_t>(ws.line_max.size());
   const Chunking chunking{nblocks, chunks_for(n)};
-  ws.chunk_hits.resize(static_cast<std::size_t>(chunking.chunks));
+  ws.chunk_hits.resize(static_cast<std::size_t>(chunking.chunks) * 2);
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
-    auto& hits = ws.chunk_hits[static_cast<std::size_t>(c)];
+    // First the lines that reach thr, from the maxima alone; then those lines of v, which lie
+    // scattered over the tensor, with prefetching so that their misses overlap.
+    auto& lines = ws.chunk_hits[static_cast<std::size_t>(2 * c)];
+    auto& hits = ws.chunk_hits[static_cast<std::size_t>(2 * c + 1)];
+    lines.clear();
     hits.clear();
     for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); ++b) {
       if (!(ws.block_max[static_cast<std::size_t>(b)] >= thr)) continue;
-      const std::int64_t end = std::min(n, (b + 1) * kBlock);
-      for (std::int64_t i = b * kBlock; i < end; ++i) {
+      const std::int64_t end = std::min(nlines, (b + 1) * kLinesPerBlock);
+      for (std::int64_t line = b * kLinesPerBlock; line < end; ++line) {
+        if (ws.line_max[static_cast<std::size_t>(line)] >= thr) lines.push_back(line);
+      }
+    }
+    for (std::size_t j = 0; j < lines.size(); ++j) {
+      if (j + kPrefetchAhead < lines.size()) __builtin_prefetch(v + lines[j + kPrefetchAhead] * kLine);
+      const std::int64_t i0 = lines[j] * kLine, i1 = std::min(n, i0 + kLine);
+      for (std::int64_t i = i0; i < i1; ++i) {
         if (std::fabs(v[i]) >= thr) hits.push_back(i);
       }
     }
   });
   ws.candidates.clear();
-  for (const auto& hits : ws.chunk_hits) ws.candidates.insert(ws.candidates.end(), hits.begin(), hits.end());
+  for (std::int64_t c = 0; c < chunking.chunks; ++c) {
+    const auto& hits = ws.chunk_hits[static_cast<std::size_t>(2 * c + 1)];
+    ws.candidates.insert(ws.candidates.end(), hits.begin(), hits.end());
+  }
 }
 
 // Keeps the k candidates of largest |v| (ties: lower index first), ascending by index.
@@ -163,6 +201,27 @@ void keep_largest(const float* v, std::int64_t k, std::vector<std::int64_t>& can
   std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(), larger);
   candidates.resize(static_cast<std::size_t>(k));
   std::sort(candidates.begin(), candidates.end());
+}
+
+// The k-th largest sample (k >= 1). Usually k is a few dozen out of tens of thousands: a min-heap
+// of the k largest seen so far costs one comparison per sample, far less than a selection.
+float kth_largest(std::vector<float>& samples, std::int64_t k, std::vector<float>& heap) {
+  const auto kk = static_cast<std::size_t>(k);
+  if (kk > 256 || kk * 16 > samples.size()) {
+    const auto kth = samples.begin() + (k - 1);
+    std::nth_element(samples.begin(), kth, samples.end(), std::greater<float>());
+    return *kth;
+  }
+  heap.assign(samples.begin(), samples.begin() + k);
+  std::make_heap(heap.begin(), heap.end(), std::greater<float>());
+  for (std::size_t j = kk; j < samples.size(); ++j) {
+    if (samples[j] > heap.front()) {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<float>());
+      heap.back() = samples[j];
+      std::push_heap(heap.begin(), heap.end(), std::greater<float>());
+    }
+  }
+  return heap.front();
 }
 
 void gather_samples(const float* v, const TensorPlan& plan, const StepParams& params,
@@ -199,6 +258,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
                          const StepParams& params, std::uint64_t draw, Workspace& ws) {
   const std::int64_t n = plan.numel;
   const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
+  ws.line_max.resize(static_cast<std::size_t>((n + kLine - 1) / kLine));
   ws.block_max.resize(static_cast<std::size_t>(nblocks));
 
   const bool sample_in_pass = plan.num_samples < n && params.strided_sample;
@@ -207,13 +267,14 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
 
   const float clamp = params.grad_clamp > 0 ? params.grad_clamp : std::numeric_limits<float>::infinity();
   const PassOne pass{grad, momentum, velocity, n, params.momentum, params.grad_scale, -clamp, clamp,
-                     ws.block_max.data()};
+                     ws.line_max.data(), ws.block_max.data()};
   const Chunking chunking{nblocks, chunks_for(n)};
   std::vector<char> finite(static_cast<std::size_t>(chunking.chunks), 1);
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
     for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); b += kGroupBlocks) {
       const std::int64_t b_end = std::min(b + kGroupBlocks, chunking.begin(c + 1));
-      const bool ok = params.nesterov ? pass.run<true>(b, b_end) : pass.run<false>(b, b_end);
+      const bool ok = params.nesterov ? update_range<true>(pass, b, b_end)
+                                      : update_range<false>(pass, b, b_end);
       if (!ok) finite[static_cast<std::size_t>(c)] = 0;
       if (!sample_in_pass) continue;
       const std::int64_t lo = b * kBlock, hi = std::min(n, b_end * kBlock);
@@ -233,9 +294,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
   }
 
   gather_samples(velocity, plan, params, draw, chunking.chunks, ws);
-  const auto kth = ws.samples.begin() + (plan.top_k_samples - 1);
-  std::nth_element(ws.samples.begin(), kth, ws.samples.end(), std::greater<float>());
-  float thr = *kth;
+  float thr = kth_largest(ws.samples, plan.top_k_samples, ws.heap);
 
   collect(velocity, n, thr, ws);
   const std::int64_t target = plan.num_selects;
@@ -267,6 +326,9 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
   ws.selected.assign(ws.candidates.begin(), ws.candidates.begin() + static_cast<std::ptrdiff_t>(keep));
   ws.values.resize(keep);
   for (std::size_t j = 0; j < keep; ++j) {
+    if (params.momentum_masking && j + kPrefetchAhead < keep) {
+      __builtin_prefetch(momentum + ws.selected[j + kPrefetchAhead], /*rw=*/1);
+    }
     const std::int64_t i = ws.selected[j];
     ws.values[j] = velocity[i];
     velocity[i] = 0.0f;

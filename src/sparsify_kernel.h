@@ -2,9 +2,10 @@
 // "How it must perform"). Internal: the Compressor is the public face.
 //
 // One parallel pass updates the memory (momentum correction + accumulation), records the max
-// of |v| over every 64-element block and picks up the threshold samples while the data is in
-// cache; the selection then rescans only the blocks whose max reaches the threshold. The
-// result does not depend on the number of threads.
+// of |v| over every cache line (16 floats) and every 256-element block, and picks up the
+// threshold samples while the data is in cache. The selection then walks the block maxima, the
+// line maxima of the blocks that reach the threshold, and rescans only those lines, prefetched
+// ahead since they are scattered. The result does not depend on the number of threads.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,8 @@
 
 namespace dgc::detail {
 
-constexpr std::int64_t kBlock = 64;
+constexpr std::int64_t kLine = 16;    // floats per 64-byte cache line
+constexpr std::int64_t kBlock = 256;  // elements per block (16 lines)
 
 struct StepParams {
   float momentum = 0.9f;
@@ -32,7 +34,9 @@ struct StepParams {
 
 // Scratch reused across calls so that the hot path does not allocate in steady state.
 struct Workspace {
+  std::vector<float> line_max;
   std::vector<float> block_max;
+  std::vector<float> heap;
   std::vector<float> samples;
   std::vector<std::vector<std::int64_t>> chunk_hits;
   std::vector<std::int64_t> candidates;

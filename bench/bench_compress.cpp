@@ -1,0 +1,158 @@
+// BM_Compress/{fused,reference,floor}/<threads>: one full local DGC step over the 54 compressed
+// tensors of ResNet-50 (ratio 0.001, sample ratio 0.01). After the runs it prints each variant's
+// time against `floor` (one plain momentum pass, the memory-bandwidth floor) and `reference`
+// (the op-by-op translation of the original), measured in the same run.
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dgc/compressor.h"
+#include "reference_step.h"
+#include "resnet50_shapes.h"
+
+namespace {
+
+struct Workload {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> grads;
+};
+
+// The compressed tensors of ResNet-50 with fixed normal gradients.
+const Workload& workload() {
+  static const Workload w = [] {
+    Workload w;
+    torch::manual_seed(0);
+    for (const auto& t : dgc::bench::resnet50_shapes()) {
+      if (t.shape.size() < 2) continue;
+      w.names.push_back(t.name);
+      w.grads.push_back(torch::randn(t.shape));
+    }
+    return w;
+  }();
+  return w;
+}
+
+void BM_Fused(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  const auto& w = workload();
+  dgc::Compressor compressor;
+  std::int64_t capacity = 0;
+  for (std::size_t i = 0; i < w.names.size(); ++i) {
+    compressor.add(w.names[i], w.grads[i].sizes());
+    capacity = std::max(capacity, compressor.plan(w.names[i]).num_selects);
+  }
+  std::vector<float> values(static_cast<std::size_t>(capacity));
+  std::vector<std::int64_t> indices(static_cast<std::size_t>(capacity));
+  std::int64_t sent = 0;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < w.names.size(); ++i) {
+      sent += compressor.compress_into(w.names[i], w.grads[i], values.data(), indices.data());
+    }
+  }
+  state.counters["sent/step"] = static_cast<double>(sent) / static_cast<double>(state.iterations());
+}
+
+void BM_Reference(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  const auto& w = workload();
+  std::vector<dgc::TensorPlan> plans;
+  std::vector<torch::Tensor> u, v;
+  for (const auto& g : w.grads) {
+    plans.push_back(dgc::make_plan(g.numel(), 0.001, 0.01));
+    u.push_back(torch::zeros_like(g));
+    v.push_back(torch::zeros_like(g));
+  }
+  const dgc::detail::StepParams params;
+  std::uint64_t draw = 0;
+  std::int64_t sent = 0;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < w.grads.size(); ++i) {
+      sent += dgc::detail::reference_step(w.grads[i], u[i], v[i], plans[i], params, ++draw).indices.numel();
+    }
+  }
+  state.counters["sent/step"] = static_cast<double>(sent) / static_cast<double>(state.iterations());
+}
+
+// u = m*u + g; v += u: what any implementation must at least read and write.
+void momentum_pass(const float* g, float* u, float* v, std::int64_t n, float m) {
+  at::parallel_for(0, n, 1 << 15, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      u[i] = m * u[i] + g[i];
+      v[i] += u[i];
+    }
+  });
+}
+
+void BM_Floor(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  const auto& w = workload();
+  std::vector<torch::Tensor> u, v;
+  for (const auto& g : w.grads) {
+    u.push_back(torch::zeros_like(g));
+    v.push_back(torch::zeros_like(g));
+  }
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < w.grads.size(); ++i) {
+      momentum_pass(w.grads[i].data_ptr<float>(), u[i].data_ptr<float>(), v[i].data_ptr<float>(),
+                    w.grads[i].numel(), 0.9f);
+    }
+    benchmark::ClobberMemory();
+  }
+}
+
+void register_all() {
+  for (const auto& [name, fn] : std::vector<std::pair<std::string, void (*)(benchmark::State&)>>{
+           {"BM_Compress/fused", BM_Fused},
+           {"BM_Compress/reference", BM_Reference},
+           {"BM_Compress/floor", BM_Floor}}) {
+    benchmark::RegisterBenchmark(name.c_str(), fn)
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+// Prints the console table as usual and remembers each run's real time for the ratios.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const auto& run : runs) {
+      if (run.run_type == Run::RT_Iteration) ms_[run.run_name.function_name + "/" + run.run_name.args] = run.GetAdjustedRealTime();
+    }
+  }
+  void print_ratios() const {
+    for (const char* threads : {"1", "2"}) {
+      const auto at = [&](const std::string& variant) {
+        auto it = ms_.find("BM_Compress/" + variant + "/" + threads);
+        return it == ms_.end() ? 0.0 : it->second;
+      };
+      const double fused = at("fused"), reference = at("reference"), floor = at("floor");
+      if (fused <= 0 || floor <= 0 || reference <= 0) continue;
+      std::printf("threads %s: fused/floor = %.2fx (target <= 1.5x), reference/fused = %.1fx (target >= 5x)\n",
+                  threads, fused / floor, reference / fused);
+    }
+  }
+
+ private:
+  std::map<std::string, double> ms_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.print_ratios();
+  benchmark::Shutdown();
+  return 0;
+}
