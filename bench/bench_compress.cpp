@@ -17,20 +17,28 @@
 
 namespace {
 
+// Steps cycle through this many gradient sets: a real step brings a new gradient, and feeding
+// the same one every step drives the residual into an unusual sawtooth distribution.
+constexpr std::size_t kGradientSets = 4;
+
 struct Workload {
   std::vector<std::string> names;
-  std::vector<torch::Tensor> grads;
+  std::vector<std::vector<torch::Tensor>> sets;  // [set][tensor]
+  const std::vector<torch::Tensor>& grads(std::int64_t step) const {
+    return sets[static_cast<std::size_t>(step) % sets.size()];
+  }
 };
 
-// The compressed tensors of ResNet-50 with fixed normal gradients.
+// The compressed tensors of ResNet-50 with normal random gradients.
 const Workload& workload() {
   static const Workload w = [] {
     Workload w;
     torch::manual_seed(0);
+    w.sets.resize(kGradientSets);
     for (const auto& t : dgc::bench::resnet50_shapes()) {
       if (t.shape.size() < 2) continue;
       w.names.push_back(t.name);
-      w.grads.push_back(torch::randn(t.shape));
+      for (auto& set : w.sets) set.push_back(torch::randn(t.shape));
     }
     return w;
   }();
@@ -43,15 +51,16 @@ void BM_Fused(benchmark::State& state) {
   dgc::Compressor compressor;
   std::int64_t capacity = 0;
   for (std::size_t i = 0; i < w.names.size(); ++i) {
-    compressor.add(w.names[i], w.grads[i].sizes());
+    compressor.add(w.names[i], w.grads(0)[i].sizes());
     capacity = std::max(capacity, compressor.plan(w.names[i]).num_selects);
   }
   std::vector<float> values(static_cast<std::size_t>(capacity));
   std::vector<std::int64_t> indices(static_cast<std::size_t>(capacity));
-  std::int64_t sent = 0;
+  std::int64_t sent = 0, step = 0;
   for (auto _ : state) {
+    const auto& grads = w.grads(step++);
     for (std::size_t i = 0; i < w.names.size(); ++i) {
-      sent += compressor.compress_into(w.names[i], w.grads[i], values.data(), indices.data());
+      sent += compressor.compress_into(w.names[i], grads[i], values.data(), indices.data());
     }
   }
   state.counters["sent/step"] = static_cast<double>(sent) / static_cast<double>(state.iterations());
@@ -62,17 +71,18 @@ void BM_Reference(benchmark::State& state) {
   const auto& w = workload();
   std::vector<dgc::TensorPlan> plans;
   std::vector<torch::Tensor> u, v;
-  for (const auto& g : w.grads) {
+  for (const auto& g : w.grads(0)) {
     plans.push_back(dgc::make_plan(g.numel(), 0.001, 0.01));
     u.push_back(torch::zeros_like(g));
     v.push_back(torch::zeros_like(g));
   }
   const dgc::detail::StepParams params;
   std::uint64_t draw = 0;
-  std::int64_t sent = 0;
+  std::int64_t sent = 0, step = 0;
   for (auto _ : state) {
-    for (std::size_t i = 0; i < w.grads.size(); ++i) {
-      sent += dgc::detail::reference_step(w.grads[i], u[i], v[i], plans[i], params, ++draw).indices.numel();
+    const auto& grads = w.grads(step++);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      sent += dgc::detail::reference_step(grads[i], u[i], v[i], plans[i], params, ++draw).indices.numel();
     }
   }
   state.counters["sent/step"] = static_cast<double>(sent) / static_cast<double>(state.iterations());
@@ -92,14 +102,16 @@ void BM_Floor(benchmark::State& state) {
   at::set_num_threads(static_cast<int>(state.range(0)));
   const auto& w = workload();
   std::vector<torch::Tensor> u, v;
-  for (const auto& g : w.grads) {
+  for (const auto& g : w.grads(0)) {
     u.push_back(torch::zeros_like(g));
     v.push_back(torch::zeros_like(g));
   }
+  std::int64_t step = 0;
   for (auto _ : state) {
-    for (std::size_t i = 0; i < w.grads.size(); ++i) {
-      momentum_pass(w.grads[i].data_ptr<float>(), u[i].data_ptr<float>(), v[i].data_ptr<float>(),
-                    w.grads[i].numel(), 0.9f);
+    const auto& grads = w.grads(step++);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      momentum_pass(grads[i].data_ptr<float>(), u[i].data_ptr<float>(), v[i].data_ptr<float>(),
+                    grads[i].numel(), 0.9f);
     }
     benchmark::ClobberMemory();
   }

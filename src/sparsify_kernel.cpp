@@ -2,6 +2,10 @@
 
 #include <ATen/Parallel.h>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -157,19 +161,42 @@ void for_each_chunk(std::int64_t chunks, const Fn& fn) {
   });
 }
 
-// Indices i with |v_i| >= thr, ascending, into ws.candidates.
+// The positions in a line of 16 floats whose magnitude reaches thr, as a 16-bit mask.
+DGC_INLINE unsigned line_hits(const float* line, float thr) {
+#if defined(__SSE2__)
+  const __m128 t = _mm_set1_ps(thr);
+  const __m128 sign = _mm_set1_ps(-0.0f);
+  unsigned mask = 0;
+  for (int q = 0; q < 4; ++q) {
+    const __m128 a = _mm_andnot_ps(sign, _mm_loadu_ps(line + 4 * q));
+    mask |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpge_ps(a, t))) << (4 * q);
+  }
+  return mask;
+#else
+  unsigned mask = 0;
+  for (int k = 0; k < kLine; ++k) mask |= static_cast<unsigned>(std::fabs(line[k]) >= thr) << k;
+  return mask;
+#endif
+}
+
+// Indices i with |v_i| >= thr, ascending, and their |v_i| into ws.candidates / ws.magnitudes.
 void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
   const std::int64_t nblocks = static_cast<std::int64_t>(ws.block_max.size());
   const std::int64_t nlines = static_cast<std::int64_t>(ws.line_max.size());
+  const std::int64_t whole_lines = n / kLine;
   const Chunking chunking{nblocks, chunks_for(n)};
-  ws.chunk_hits.resize(static_cast<std::size_t>(chunking.chunks) * 2);
+  // Grow only: shrinking would free the chunks' buffers, and reallocating them page-faults.
+  if (ws.chunks.size() < static_cast<std::size_t>(chunking.chunks)) {
+    ws.chunks.resize(static_cast<std::size_t>(chunking.chunks));
+  }
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
     // First the lines that reach thr, from the maxima alone; then those lines of v, which lie
-    // scattered over the tensor, with prefetching so that their misses overlap.
-    auto& lines = ws.chunk_hits[static_cast<std::size_t>(2 * c)];
-    auto& hits = ws.chunk_hits[static_cast<std::size_t>(2 * c + 1)];
+    // scattered over the tensor, prefetched ahead so that their misses overlap.
+    auto& chunk = ws.chunks[static_cast<std::size_t>(c)];
+    auto& lines = chunk.lines;
     lines.clear();
-    hits.clear();
+    chunk.hits.clear();
+    chunk.magnitudes.clear();
     for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); ++b) {
       if (!(ws.block_max[static_cast<std::size_t>(b)] >= thr)) continue;
       const std::int64_t end = std::min(nlines, (b + 1) * kLinesPerBlock);
@@ -179,28 +206,52 @@ void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
     }
     for (std::size_t j = 0; j < lines.size(); ++j) {
       if (j + kPrefetchAhead < lines.size()) __builtin_prefetch(v + lines[j + kPrefetchAhead] * kLine);
-      const std::int64_t i0 = lines[j] * kLine, i1 = std::min(n, i0 + kLine);
-      for (std::int64_t i = i0; i < i1; ++i) {
-        if (std::fabs(v[i]) >= thr) hits.push_back(i);
+      const std::int64_t i0 = lines[j] * kLine;
+      if (lines[j] < whole_lines) {
+        for (unsigned mask = line_hits(v + i0, thr); mask != 0; mask &= mask - 1) {
+          const std::int64_t i = i0 + __builtin_ctz(mask);
+          chunk.hits.push_back(i);
+          chunk.magnitudes.push_back(std::fabs(v[i]));
+        }
+      } else {
+        for (std::int64_t i = i0; i < n; ++i) {
+          if (std::fabs(v[i]) >= thr) {
+            chunk.hits.push_back(i);
+            chunk.magnitudes.push_back(std::fabs(v[i]));
+          }
+        }
       }
     }
   });
   ws.candidates.clear();
+  ws.magnitudes.clear();
   for (std::int64_t c = 0; c < chunking.chunks; ++c) {
-    const auto& hits = ws.chunk_hits[static_cast<std::size_t>(2 * c + 1)];
-    ws.candidates.insert(ws.candidates.end(), hits.begin(), hits.end());
+    const auto& chunk = ws.chunks[static_cast<std::size_t>(c)];
+    ws.candidates.insert(ws.candidates.end(), chunk.hits.begin(), chunk.hits.end());
+    ws.magnitudes.insert(ws.magnitudes.end(), chunk.magnitudes.begin(), chunk.magnitudes.end());
   }
 }
 
-// Keeps the k candidates of largest |v| (ties: lower index first), ascending by index.
-void keep_largest(const float* v, std::int64_t k, std::vector<std::int64_t>& candidates) {
-  auto larger = [v](std::int64_t a, std::int64_t b) {
-    const float fa = std::fabs(v[a]), fb = std::fabs(v[b]);
-    return fa > fb || (fa == fb && a < b);
-  };
-  std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(), larger);
-  candidates.resize(static_cast<std::size_t>(k));
-  std::sort(candidates.begin(), candidates.end());
+// Keeps the k candidates of largest |v|, ties going to the lower index, in ascending order:
+// everything above the k-th largest magnitude, then the first ties in index order.
+void keep_largest(std::int64_t k, Workspace& ws) {
+  ws.heap.assign(ws.magnitudes.begin(), ws.magnitudes.end());
+  const auto kth = ws.heap.begin() + (k - 1);
+  std::nth_element(ws.heap.begin(), kth, ws.heap.end(), std::greater<float>());
+  const float cut = *kth;
+  std::int64_t ties = k - std::count_if(ws.magnitudes.begin(), ws.magnitudes.end(),
+                                        [cut](float m) { return m > cut; });
+  std::size_t kept = 0;
+  for (std::size_t j = 0; j < ws.candidates.size(); ++j) {
+    const float m = ws.magnitudes[j];
+    if (m > cut || (m == cut && ties-- > 0)) {
+      ws.candidates[kept] = ws.candidates[j];
+      ws.magnitudes[kept] = m;
+      ++kept;
+    }
+  }
+  ws.candidates.resize(kept);
+  ws.magnitudes.resize(kept);
 }
 
 // The k-th largest sample (k >= 1). Usually k is a few dozen out of tens of thousands: a min-heap
@@ -305,7 +356,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
       if (count > target) {
         if (static_cast<double>(count) <= static_cast<double>(target) * params.upper) break;
         if (params.resample) {
-          keep_largest(velocity, target, ws.candidates);
+          keep_largest(target, ws);
           result.adaptation_iters = it + 1;
           break;
         }

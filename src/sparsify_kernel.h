@@ -38,8 +38,14 @@ struct Workspace {
   std::vector<float> block_max;
   std::vector<float> heap;
   std::vector<float> samples;
-  std::vector<std::vector<std::int64_t>> chunk_hits;
-  std::vector<std::int64_t> candidates;
+  struct Chunk {
+    std::vector<std::int64_t> lines;
+    std::vector<std::int64_t> hits;
+    std::vector<float> magnitudes;
+  };
+  std::vector<Chunk> chunks;
+  std::vector<std::int64_t> candidates;   // ascending indices with |v| >= threshold
+  std::vector<float> magnitudes;          // their |v|
   std::vector<std::int64_t> selected;
   std::vector<float> values;
 };
@@ -48,7 +54,7 @@ struct Workspace {
 // ws.selected / ws.values.
 struct StepResult {
   bool non_finite = false;  // a NaN or Inf reached u or v; nothing was selected
-  float threshold = 0.0f;
+  float threshold = 0.0f;  // the final threshold
   int adaptation_iters = 0;
 };
 
