@@ -130,13 +130,17 @@ void register_all() {
   }
 }
 
-// Prints the console table as usual and remembers each run's real time for the ratios.
+// Prints the console table as usual and remembers each variant's time for the ratios: the
+// median over repetitions when there are several, else the single run.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const auto& run : runs) {
-      if (run.run_type == Run::RT_Iteration) ms_[run.run_name.function_name + "/" + run.run_name.args] = run.GetAdjustedRealTime();
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (median || run.run_type == Run::RT_Iteration) {
+        ms_[run.run_name.function_name + "/" + run.run_name.args] = run.GetAdjustedRealTime();
+      }
     }
   }
   void print_ratios() const {
@@ -160,6 +164,19 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   register_all();
+  // This machine's timings drift by tens of percent within a minute, so by default every
+  // variant runs 5 times, interleaved at random, and the ratios use the medians.
+  std::vector<char*> args(argv, argv + argc);
+  std::string repetitions = "--benchmark_repetitions=5";
+  std::string interleave = "--benchmark_enable_random_interleaving=true";
+  std::string aggregates = "--benchmark_report_aggregates_only=true";
+  bool user_repetitions = false;
+  for (int i = 1; i < argc; ++i) user_repetitions |= std::string(argv[i]).rfind("--benchmark_repetitions", 0) == 0;
+  if (!user_repetitions) {
+    for (auto* flag : {&repetitions, &interleave, &aggregates}) args.push_back(flag->data());
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RatioReporter reporter;

@@ -17,25 +17,38 @@ namespace dgc::detail {
 
 namespace {
 
-// Four floats as one value; GCC and Clang lower it to SSE, and to AVX lanes in the avx2 clone.
-// The max over |v| is written with explicit vectors because compilers do not vectorize a float
-// max reduction without -ffast-math, which would also remove the NaN checks.
-using F32x4 = float __attribute__((vector_size(16)));
-using I32x4 = std::int32_t __attribute__((vector_size(16)));
-constexpr int kLanes = 4;
-constexpr std::int64_t kLinesPerBlock = kBlock / kLine;
+// W floats as one value (GCC/Clang vector extensions): 4 lanes map to SSE, 8 to AVX. The max
+// over |v| is written with explicit vectors because compilers do not vectorize a float max
+// reduction without -ffast-math, which would also remove the NaN checks.
+template <int W>
+struct Lanes;
+template <>
+struct Lanes<4> {
+  using F = float __attribute__((vector_size(16)));
+  using I = std::int32_t __attribute__((vector_size(16)));
+};
+template <>
+struct Lanes<8> {
+  using F = float __attribute__((vector_size(32)));
+  using I = std::int32_t __attribute__((vector_size(32)));
+};
+
+constexpr std::int64_t kLinesPerBlock = kBlock / kLine;  // 16, one mask
+// The selection walks block maxima 16 at a time; chunks of the selection are whole groups.
+constexpr std::int64_t kBlocksPerGroup = 16;
 
 #define DGC_INLINE inline __attribute__((always_inline))
 
-DGC_INLINE F32x4 load(const float* p) {
-  F32x4 x;
+template <typename F>
+DGC_INLINE F load(const float* p) {
+  F x;
   std::memcpy(&x, p, sizeof x);
   return x;
 }
-DGC_INLINE void store(float* p, F32x4 x) { std::memcpy(p, &x, sizeof x); }
-DGC_INLINE F32x4 splat(float x) { return F32x4{} + x; }
-DGC_INLINE F32x4 vabs(F32x4 x) { return (F32x4)((I32x4)x & 0x7fffffff); }
-DGC_INLINE F32x4 vmax(F32x4 a, F32x4 b) { return a > b ? a : b; }
+template <typename F>
+DGC_INLINE void store(float* p, F x) {
+  std::memcpy(p, &x, sizeof x);
+}
 
 // Blocks per group: the samples of a group are read right after its update, while in cache.
 constexpr std::int64_t kGroupBlocks = 16;
@@ -70,40 +83,57 @@ struct PassOne {
   float* v;
   std::int64_t n;
   float m, scale, lo, hi;
+  bool clip;  // scale or clamp g
   float* line_max;
   float* block_max;
 };
 
 // Updates the whole blocks [b0, b1) and records their maxima; returns false if a non-finite
-// value appeared. Cloned for AVX2, chosen at load time where the CPU has it.
-template <bool kNesterov>
-__attribute__((target_clones("avx2", "default"))) bool update_blocks(const PassOne& p,
-                                                                     std::int64_t b0,
-                                                                     std::int64_t b1) {
-  const F32x4 vm = splat(p.m), vscale = splat(p.scale), vlo = splat(p.lo), vhi = splat(p.hi);
-  const F32x4 vfinite = splat(FLT_MAX);
-  I32x4 finite = I32x4{} - 1;
+// value appeared.
+template <int W, bool kNesterov, bool kClip>
+DGC_INLINE bool update_blocks(const PassOne& p, std::int64_t b0, std::int64_t b1) {
+  using F = typename Lanes<W>::F;
+  using I = typename Lanes<W>::I;
+  const F zero{};
+  const F vm = zero + p.m, vscale = zero + p.scale, vlo = zero + p.lo, vhi = zero + p.hi;
+  const F vfinite = zero + FLT_MAX;
+  I finite = I{} - 1;
   for (std::int64_t b = b0; b < b1; ++b) {
     float block_best = 0.0f;
     for (std::int64_t line = b * kLinesPerBlock; line < (b + 1) * kLinesPerBlock; ++line) {
       const std::int64_t i0 = line * kLine;
-      F32x4 mx{};
-      for (std::int64_t i = i0; i < i0 + kLine; i += kLanes) {
-        F32x4 gi = clamp_grad(load(p.g + i), vscale, vlo, vhi), ui = load(p.u + i), vi = load(p.v + i);
+      F mx{};
+      for (std::int64_t i = i0; i < i0 + kLine; i += W) {
+        F gi = load<F>(p.g + i), ui = load<F>(p.u + i), vi = load<F>(p.v + i);
+        if constexpr (kClip) gi = clamp_grad(gi, vscale, vlo, vhi);
         update<kNesterov>(gi, ui, vi, vm);
         store(p.u + i, ui);
         store(p.v + i, vi);
-        const F32x4 a = vabs(vi);
-        mx = vmax(mx, a);
+        const F a = (F)((I)vi & 0x7fffffff);
+        mx = a > mx ? a : mx;
         finite &= (a <= vfinite);
       }
-      const float best = std::max(std::max(mx[0], mx[1]), std::max(mx[2], mx[3]));
+      float best = mx[0];
+      for (int l = 1; l < W; ++l) best = std::max(best, mx[l]);
       p.line_max[line] = best;
       block_best = std::max(block_best, best);
     }
     p.block_max[b] = block_best;
   }
-  return (finite[0] & finite[1] & finite[2] & finite[3]) != 0;
+  int all = -1;
+  for (int l = 0; l < W; ++l) all &= finite[l];
+  return all != 0;
+}
+
+template <bool kNesterov, bool kClip>
+__attribute__((target("avx2"))) bool update_blocks_avx2(const PassOne& p, std::int64_t b0,
+                                                        std::int64_t b1) {
+  return update_blocks<8, kNesterov, kClip>(p, b0, b1);
+}
+
+template <bool kNesterov, bool kClip>
+bool update_blocks_sse(const PassOne& p, std::int64_t b0, std::int64_t b1) {
+  return update_blocks<4, kNesterov, kClip>(p, b0, b1);
 }
 
 // The last, partial block, element by element.
@@ -129,10 +159,20 @@ bool update_tail(const PassOne& p, std::int64_t b) {
   return finite;
 }
 
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+
+template <bool kNesterov, bool kClip>
+bool update_whole_blocks(const PassOne& p, std::int64_t b0, std::int64_t b1) {
+  return kHaveAvx2 ? update_blocks_avx2<kNesterov, kClip>(p, b0, b1)
+                   : update_blocks_sse<kNesterov, kClip>(p, b0, b1);
+}
+
 template <bool kNesterov>
 bool update_range(const PassOne& p, std::int64_t b0, std::int64_t b1) {
   const std::int64_t whole = p.n / kBlock;
-  bool finite = update_blocks<kNesterov>(p, b0, std::min(b1, whole));
+  const std::int64_t end = std::min(b1, whole);
+  bool finite = p.clip ? update_whole_blocks<kNesterov, true>(p, b0, end)
+                       : update_whole_blocks<kNesterov, false>(p, b0, end);
   if (b1 > whole) finite &= update_tail<kNesterov>(p, whole);
   return finite;
 }
@@ -161,30 +201,32 @@ void for_each_chunk(std::int64_t chunks, const Fn& fn) {
   });
 }
 
-// The positions in a line of 16 floats whose magnitude reaches thr, as a 16-bit mask.
-DGC_INLINE unsigned line_hits(const float* line, float thr) {
+// Bit k set where p[k] >= thr (kAbs: |p[k]| >= thr), for 16 floats. Walking the set bits
+// instead of branching on every element keeps the branch predictor out of the hot loops: hits
+// are rare and random, so a branch per element or per line mispredicts constantly.
+template <bool kAbs>
+DGC_INLINE unsigned ge_mask16(const float* p, float thr) {
 #if defined(__SSE2__)
   const __m128 t = _mm_set1_ps(thr);
-  const __m128 sign = _mm_set1_ps(-0.0f);
   unsigned mask = 0;
   for (int q = 0; q < 4; ++q) {
-    const __m128 a = _mm_andnot_ps(sign, _mm_loadu_ps(line + 4 * q));
+    __m128 a = _mm_loadu_ps(p + 4 * q);
+    if constexpr (kAbs) a = _mm_andnot_ps(_mm_set1_ps(-0.0f), a);
     mask |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpge_ps(a, t))) << (4 * q);
   }
   return mask;
 #else
   unsigned mask = 0;
-  for (int k = 0; k < kLine; ++k) mask |= static_cast<unsigned>(std::fabs(line[k]) >= thr) << k;
+  for (int k = 0; k < 16; ++k) mask |= static_cast<unsigned>((kAbs ? std::fabs(p[k]) : p[k]) >= thr) << k;
   return mask;
 #endif
 }
 
 // Indices i with |v_i| >= thr, ascending, and their |v_i| into ws.candidates / ws.magnitudes.
 void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
-  const std::int64_t nblocks = static_cast<std::int64_t>(ws.block_max.size());
-  const std::int64_t nlines = static_cast<std::int64_t>(ws.line_max.size());
   const std::int64_t whole_lines = n / kLine;
-  const Chunking chunking{nblocks, chunks_for(n)};
+  const Chunking chunking{static_cast<std::int64_t>(ws.block_max.size()) / kBlocksPerGroup,
+                          chunks_for(n)};
   // Grow only: shrinking would free the chunks' buffers, and reallocating them page-faults.
   if (ws.chunks.size() < static_cast<std::size_t>(chunking.chunks)) {
     ws.chunks.resize(static_cast<std::size_t>(chunking.chunks));
@@ -197,18 +239,21 @@ void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
     lines.clear();
     chunk.hits.clear();
     chunk.magnitudes.clear();
-    for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); ++b) {
-      if (!(ws.block_max[static_cast<std::size_t>(b)] >= thr)) continue;
-      const std::int64_t end = std::min(nlines, (b + 1) * kLinesPerBlock);
-      for (std::int64_t line = b * kLinesPerBlock; line < end; ++line) {
-        if (ws.line_max[static_cast<std::size_t>(line)] >= thr) lines.push_back(line);
+    for (std::int64_t group = chunking.begin(c); group < chunking.begin(c + 1); ++group) {
+      const float* block_max = ws.block_max.data() + group * kBlocksPerGroup;
+      for (unsigned blocks = ge_mask16<false>(block_max, thr); blocks != 0; blocks &= blocks - 1) {
+        const std::int64_t b = group * kBlocksPerGroup + __builtin_ctz(blocks);
+        const float* line_max = ws.line_max.data() + b * kLinesPerBlock;
+        for (unsigned hit = ge_mask16<false>(line_max, thr); hit != 0; hit &= hit - 1) {
+          lines.push_back(b * kLinesPerBlock + __builtin_ctz(hit));
+        }
       }
     }
     for (std::size_t j = 0; j < lines.size(); ++j) {
       if (j + kPrefetchAhead < lines.size()) __builtin_prefetch(v + lines[j + kPrefetchAhead] * kLine);
       const std::int64_t i0 = lines[j] * kLine;
       if (lines[j] < whole_lines) {
-        for (unsigned mask = line_hits(v + i0, thr); mask != 0; mask &= mask - 1) {
+        for (unsigned mask = ge_mask16<true>(v + i0, thr); mask != 0; mask &= mask - 1) {
           const std::int64_t i = i0 + __builtin_ctz(mask);
           chunk.hits.push_back(i);
           chunk.magnitudes.push_back(std::fabs(v[i]));
@@ -309,16 +354,21 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
                          const StepParams& params, std::uint64_t draw, Workspace& ws) {
   const std::int64_t n = plan.numel;
   const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
-  ws.line_max.resize(static_cast<std::size_t>((n + kLine - 1) / kLine));
-  ws.block_max.resize(static_cast<std::size_t>(nblocks));
+  // Maxima padded to whole groups with -1, which no threshold (>= 0) reaches.
+  const std::int64_t padded_blocks = (nblocks + kBlocksPerGroup - 1) / kBlocksPerGroup * kBlocksPerGroup;
+  ws.line_max.resize(static_cast<std::size_t>(padded_blocks * kLinesPerBlock));
+  ws.block_max.resize(static_cast<std::size_t>(padded_blocks));
+  std::fill(ws.line_max.begin() + (n + kLine - 1) / kLine, ws.line_max.end(), -1.0f);
+  std::fill(ws.block_max.begin() + nblocks, ws.block_max.end(), -1.0f);
 
   const bool sample_in_pass = plan.num_samples < n && params.strided_sample;
   const std::int64_t start = sample_in_pass ? strided_start(draw, plan.stride) : 0;
   if (sample_in_pass) ws.samples.resize(static_cast<std::size_t>(strided_count(n, start, plan.stride)));
 
   const float clamp = params.grad_clamp > 0 ? params.grad_clamp : std::numeric_limits<float>::infinity();
-  const PassOne pass{grad, momentum, velocity, n, params.momentum, params.grad_scale, -clamp, clamp,
-                     ws.line_max.data(), ws.block_max.data()};
+  const bool clip = params.grad_scale != 1.0f || params.grad_clamp > 0;
+  const PassOne pass{grad,   momentum, velocity, n, params.momentum, params.grad_scale, -clamp, clamp,
+                     clip,   ws.line_max.data(), ws.block_max.data()};
   const Chunking chunking{nblocks, chunks_for(n)};
   std::vector<char> finite(static_cast<std::size_t>(chunking.chunks), 1);
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
