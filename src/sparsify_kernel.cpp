@@ -279,11 +279,36 @@ void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
 
 // Keeps the k candidates of largest |v|, ties going to the lower index, in ascending order:
 // everything above the k-th largest magnitude, then the first ties in index order.
-void keep_largest(std::int64_t k, Workspace& ws) {
-  ws.heap.assign(ws.magnitudes.begin(), ws.magnitudes.end());
-  const auto kth = ws.heap.begin() + (k - 1);
+DGC_INLINE std::uint32_t bits_of(float x) {
+  std::uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+
+// The k-th largest of ws.magnitudes (non-negative, so their bit patterns order like their
+// values). One pass histograms the top 16 bits (buckets under 1% wide) to find the bucket that
+// holds the k-th largest; only that bucket's members are then ordered.
+float kth_largest_magnitude(std::int64_t k, Workspace& ws) {
+  constexpr std::uint32_t kBuckets = 1u << 15;  // the sign bit is 0
+  ws.histogram.assign(kBuckets, 0);
+  for (const float m : ws.magnitudes) ++ws.histogram[bits_of(m) >> 16];
+  std::int64_t above = 0;
+  std::uint32_t bucket = kBuckets - 1;
+  for (; bucket > 0; --bucket) {
+    if (above + ws.histogram[bucket] >= k) break;
+    above += ws.histogram[bucket];
+  }
+  ws.heap.clear();
+  for (const float m : ws.magnitudes) {
+    if ((bits_of(m) >> 16) == bucket) ws.heap.push_back(m);
+  }
+  const auto kth = ws.heap.begin() + (k - above - 1);
   std::nth_element(ws.heap.begin(), kth, ws.heap.end(), std::greater<float>());
-  const float cut = *kth;
+  return *kth;
+}
+
+void keep_largest(std::int64_t k, Workspace& ws) {
+  const float cut = kth_largest_magnitude(k, ws);
   std::int64_t ties = k - std::count_if(ws.magnitudes.begin(), ws.magnitudes.end(),
                                         [cut](float m) { return m > cut; });
   std::size_t kept = 0;
@@ -422,19 +447,26 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
   }
   result.threshold = thr;
 
-  // Send at most `target` (the first ones), then take what was sent out of the residual.
+  // Send at most `target` (the first ones), then take what was sent out of the residual. Each
+  // thread masks the entries of the range it updated, whose lines its own cache still holds.
   const std::size_t keep = std::min(ws.candidates.size(), static_cast<std::size_t>(target));
   ws.selected.assign(ws.candidates.begin(), ws.candidates.begin() + static_cast<std::ptrdiff_t>(keep));
   ws.values.resize(keep);
-  for (std::size_t j = 0; j < keep; ++j) {
-    if (params.momentum_masking && j + kPrefetchAhead < keep) {
-      __builtin_prefetch(momentum + ws.selected[j + kPrefetchAhead], /*rw=*/1);
+  for_each_chunk(chunking.chunks, [&](std::int64_t c) {
+    const auto first = std::lower_bound(ws.selected.begin(), ws.selected.end(), chunking.begin(c) * kBlock);
+    const auto last = std::lower_bound(first, ws.selected.end(), chunking.begin(c + 1) * kBlock);
+    const auto end = static_cast<std::size_t>(last - ws.selected.begin());
+    for (auto j = static_cast<std::size_t>(first - ws.selected.begin()); j < end; ++j) {
+      if (j + kPrefetchAhead < end) {
+        __builtin_prefetch(velocity + ws.selected[j + kPrefetchAhead], /*rw=*/1);
+        if (params.momentum_masking) __builtin_prefetch(momentum + ws.selected[j + kPrefetchAhead], 1);
+      }
+      const std::int64_t i = ws.selected[j];
+      ws.values[j] = velocity[i];
+      velocity[i] = 0.0f;
+      if (params.momentum_masking) momentum[i] = 0.0f;
     }
-    const std::int64_t i = ws.selected[j];
-    ws.values[j] = velocity[i];
-    velocity[i] = 0.0f;
-    if (params.momentum_masking) momentum[i] = 0.0f;
-  }
+  });
   return result;
 }
 

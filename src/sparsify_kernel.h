@@ -37,6 +37,7 @@ struct Workspace {
   std::vector<float> line_max;
   std::vector<float> block_max;
   std::vector<float> heap;
+  std::vector<std::uint32_t> histogram;
   std::vector<float> samples;
   struct Chunk {
     std::vector<std::int64_t> lines;
