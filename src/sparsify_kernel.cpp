@@ -222,8 +222,9 @@ DGC_INLINE unsigned ge_mask16(const float* p, float thr) {
 #endif
 }
 
-// Indices i with |v_i| >= thr, ascending, and their |v_i| into ws.candidates / ws.magnitudes.
-void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
+// Finds the indices i with |v_i| >= thr and their |v_i|: each chunk's ascending, in its hits
+// and magnitudes (ws.live_chunks of them, in index order). Returns how many there are.
+std::int64_t collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
   const std::int64_t whole_lines = n / kLine;
   const Chunking chunking{static_cast<std::int64_t>(ws.block_max.size()) / kBlocksPerGroup,
                           chunks_for(n)};
@@ -268,30 +269,36 @@ void collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
       }
     }
   });
-  ws.candidates.clear();
-  ws.magnitudes.clear();
+  ws.live_chunks = chunking.chunks;
+  std::int64_t count = 0;
   for (std::int64_t c = 0; c < chunking.chunks; ++c) {
+    count += static_cast<std::int64_t>(ws.chunks[static_cast<std::size_t>(c)].hits.size());
+  }
+  return count;
+}
+
+// Calls fn(index, magnitude) for every candidate, in ascending index order.
+template <typename Fn>
+void for_each_candidate(const Workspace& ws, const Fn& fn) {
+  for (std::int64_t c = 0; c < ws.live_chunks; ++c) {
     const auto& chunk = ws.chunks[static_cast<std::size_t>(c)];
-    ws.candidates.insert(ws.candidates.end(), chunk.hits.begin(), chunk.hits.end());
-    ws.magnitudes.insert(ws.magnitudes.end(), chunk.magnitudes.begin(), chunk.magnitudes.end());
+    for (std::size_t j = 0; j < chunk.hits.size(); ++j) fn(chunk.hits[j], chunk.magnitudes[j]);
   }
 }
 
-// Keeps the k candidates of largest |v|, ties going to the lower index, in ascending order:
-// everything above the k-th largest magnitude, then the first ties in index order.
 DGC_INLINE std::uint32_t bits_of(float x) {
   std::uint32_t b;
   std::memcpy(&b, &x, sizeof b);
   return b;
 }
 
-// The k-th largest of ws.magnitudes (non-negative, so their bit patterns order like their
+// The k-th largest candidate magnitude (non-negative, so their bit patterns order like their
 // values). One pass histograms the top 16 bits (buckets under 1% wide) to find the bucket that
 // holds the k-th largest; only that bucket's members are then ordered.
 float kth_largest_magnitude(std::int64_t k, Workspace& ws) {
   constexpr std::uint32_t kBuckets = 1u << 15;  // the sign bit is 0
   ws.histogram.assign(kBuckets, 0);
-  for (const float m : ws.magnitudes) ++ws.histogram[bits_of(m) >> 16];
+  for_each_candidate(ws, [&](std::int64_t, float m) { ++ws.histogram[bits_of(m) >> 16]; });
   std::int64_t above = 0;
   std::uint32_t bucket = kBuckets - 1;
   for (; bucket > 0; --bucket) {
@@ -299,29 +306,34 @@ float kth_largest_magnitude(std::int64_t k, Workspace& ws) {
     above += ws.histogram[bucket];
   }
   ws.heap.clear();
-  for (const float m : ws.magnitudes) {
+  for_each_candidate(ws, [&](std::int64_t, float m) {
     if ((bits_of(m) >> 16) == bucket) ws.heap.push_back(m);
-  }
+  });
   const auto kth = ws.heap.begin() + (k - above - 1);
   std::nth_element(ws.heap.begin(), kth, ws.heap.end(), std::greater<float>());
   return *kth;
 }
 
+// Selects the k candidates of largest |v| into ws.selected, ascending: everything above the
+// k-th largest magnitude, then its ties in index order.
 void keep_largest(std::int64_t k, Workspace& ws) {
   const float cut = kth_largest_magnitude(k, ws);
-  std::int64_t ties = k - std::count_if(ws.magnitudes.begin(), ws.magnitudes.end(),
-                                        [cut](float m) { return m > cut; });
-  std::size_t kept = 0;
-  for (std::size_t j = 0; j < ws.candidates.size(); ++j) {
-    const float m = ws.magnitudes[j];
-    if (m > cut || (m == cut && ties-- > 0)) {
-      ws.candidates[kept] = ws.candidates[j];
-      ws.magnitudes[kept] = m;
-      ++kept;
-    }
+  std::int64_t ties = k;
+  for_each_candidate(ws, [&](std::int64_t, float m) { ties -= m > cut; });
+  ws.selected.clear();
+  for_each_candidate(ws, [&](std::int64_t i, float m) {
+    if (m > cut || (m == cut && ties-- > 0)) ws.selected.push_back(i);
+  });
+}
+
+// The first `count` candidates into ws.selected.
+void take_first(std::int64_t count, Workspace& ws) {
+  ws.selected.clear();
+  for (std::int64_t c = 0; c < ws.live_chunks && static_cast<std::int64_t>(ws.selected.size()) < count; ++c) {
+    const auto& hits = ws.chunks[static_cast<std::size_t>(c)].hits;
+    const auto take = std::min(hits.size(), static_cast<std::size_t>(count) - ws.selected.size());
+    ws.selected.insert(ws.selected.end(), hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(take));
   }
-  ws.candidates.resize(kept);
-  ws.magnitudes.resize(kept);
 }
 
 // The k-th largest sample (k >= 1). Usually k is a few dozen out of tens of thousands: a min-heap
@@ -422,16 +434,17 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
   gather_samples(velocity, plan, params, draw, chunking.chunks, ws);
   float thr = kth_largest(ws.samples, plan.top_k_samples, ws.heap);
 
-  collect(velocity, n, thr, ws);
+  std::int64_t count = collect(velocity, n, thr, ws);
+  bool resampled = false;
   const std::int64_t target = plan.num_selects;
   if (n > plan.num_samples) {
     // Adapt the threshold until the count falls in [lower, upper] * target (section 4, step 5).
     for (int it = 0; it < params.max_adaptation_iters; ++it) {
-      const auto count = static_cast<std::int64_t>(ws.candidates.size());
       if (count > target) {
         if (static_cast<double>(count) <= static_cast<double>(target) * params.upper) break;
         if (params.resample) {
           keep_largest(target, ws);
+          resampled = true;
           result.adaptation_iters = it + 1;
           break;
         }
@@ -441,7 +454,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
       } else {
         break;
       }
-      collect(velocity, n, thr, ws);
+      count = collect(velocity, n, thr, ws);
       result.adaptation_iters = it + 1;
     }
   }
@@ -449,9 +462,8 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
 
   // Send at most `target` (the first ones), then take what was sent out of the residual. Each
   // thread masks the entries of the range it updated, whose lines its own cache still holds.
-  const std::size_t keep = std::min(ws.candidates.size(), static_cast<std::size_t>(target));
-  ws.selected.assign(ws.candidates.begin(), ws.candidates.begin() + static_cast<std::ptrdiff_t>(keep));
-  ws.values.resize(keep);
+  if (!resampled) take_first(std::min(count, target), ws);
+  ws.values.resize(ws.selected.size());
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
     const auto first = std::lower_bound(ws.selected.begin(), ws.selected.end(), chunking.begin(c) * kBlock);
     const auto last = std::lower_bound(first, ws.selected.end(), chunking.begin(c + 1) * kBlock);

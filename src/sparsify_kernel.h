@@ -47,8 +47,7 @@ struct Workspace {
     std::vector<float> magnitudes;
   };
   std::vector<Chunk> chunks;
-  std::vector<std::int64_t> candidates;   // ascending indices with |v| >= threshold
-  std::vector<float> magnitudes;          // their |v|
+  std::int64_t live_chunks = 0;  // chunks holding the last selection's candidates, in order
   std::vector<std::int64_t> selected;
   std::vector<float> values;
 };
