@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -159,12 +160,13 @@ bool update_tail(const PassOne& p, std::int64_t b) {
   return finite;
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+const bool kCpuHasAvx2 = __builtin_cpu_supports("avx2");
+std::atomic<bool> g_use_avx2{kCpuHasAvx2};
 
 template <bool kNesterov, bool kClip>
 bool update_whole_blocks(const PassOne& p, std::int64_t b0, std::int64_t b1) {
-  return kHaveAvx2 ? update_blocks_avx2<kNesterov, kClip>(p, b0, b1)
-                   : update_blocks_sse<kNesterov, kClip>(p, b0, b1);
+  return g_use_avx2.load(std::memory_order_relaxed) ? update_blocks_avx2<kNesterov, kClip>(p, b0, b1)
+                                                    : update_blocks_sse<kNesterov, kClip>(p, b0, b1);
 }
 
 template <bool kNesterov>
@@ -377,6 +379,9 @@ void gather_samples(const float* v, const TensorPlan& plan, const StepParams& pa
 }
 
 }  // namespace
+
+void set_avx2_enabled(bool enabled) { g_use_avx2 = enabled && kCpuHasAvx2; }
+bool avx2_enabled() { return g_use_avx2; }
 
 std::uint64_t mix64(std::uint64_t x) {
   // splitmix64's finalizer: a counter-based generator, so samples can be drawn in parallel and

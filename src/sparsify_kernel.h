@@ -70,6 +70,11 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
 bool dense_momentum(const float* grad, float* momentum, float* out, std::int64_t n,
                     const StepParams& params);
 
+// Pass one runs 8-lane AVX2 code where the CPU has it, 4-lane code otherwise; both give bitwise
+// the same result. The tests switch AVX2 off to cover the portable path on any machine.
+void set_avx2_enabled(bool enabled);
+bool avx2_enabled();
+
 std::uint64_t mix64(std::uint64_t x);
 inline std::int64_t sample_index(std::uint64_t draw, std::int64_t k, std::int64_t n) {
   return static_cast<std::int64_t>(mix64(draw + static_cast<std::uint64_t>(k)) %

@@ -214,7 +214,7 @@ int check_against_oracle(const OracleCase& k, int threads) {
   return adapted;
 }
 
-TEST(FusedKernel, MatchesTheOpByOpOracle) {
+void check_oracle_cases() {
   const std::vector<std::vector<std::int64_t>> shapes = {
       {3, 5}, {64, 9}, {10, 100}, {128, 64, 3, 3}, {1000, 37}, {256, 257, 3}};
   int cases = 0, adapted = 0;
@@ -230,13 +230,23 @@ TEST(FusedKernel, MatchesTheOpByOpOracle) {
                                             << " flags " << flags);
           adapted += check_against_oracle(k, cases % 2 + 1);
           ++cases;
-          if (HasFailure()) return;
+          if (::testing::Test::HasFailure()) return;
         }
       }
     }
   }
   EXPECT_EQ(cases, 6 * 3 * 3 * 16);
   EXPECT_GT(adapted, 50) << "the cases must exercise the threshold adaptation";
+}
+
+TEST(FusedKernel, MatchesTheOpByOpOracle) { check_oracle_cases(); }
+
+TEST(FusedKernel, PortablePathMatchesTheOpByOpOracle) {
+  const bool avx2 = dgc::detail::avx2_enabled();
+  dgc::detail::set_avx2_enabled(false);
+  EXPECT_FALSE(dgc::detail::avx2_enabled());
+  check_oracle_cases();
+  dgc::detail::set_avx2_enabled(avx2);
 }
 
 TEST(FusedKernel, ResultDoesNotDependOnThreadCount) {
