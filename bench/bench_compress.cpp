@@ -82,7 +82,8 @@ void BM_Reference(benchmark::State& state) {
   for (auto _ : state) {
     const auto& grads = w.grads(step++);
     for (std::size_t i = 0; i < grads.size(); ++i) {
-      sent += dgc::detail::reference_step(grads[i], u[i], v[i], plans[i], params, ++draw).indices.numel();
+      sent += dgc::detail::reference_step(grads[i], u[i], v[i], plans[i], params, ++draw)
+                  .indices.numel();
     }
   }
   state.counters["sent/step"] = static_cast<double>(sent) / static_cast<double>(state.iterations());
@@ -151,8 +152,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
       };
       const double fused = at("fused"), reference = at("reference"), floor = at("floor");
       if (fused <= 0 || floor <= 0 || reference <= 0) continue;
-      std::printf("threads %s: fused/floor = %.2fx (target <= 1.5x), reference/fused = %.1fx (target >= 5x)\n",
-                  threads, fused / floor, reference / fused);
+      std::printf(
+          "threads %s: fused/floor = %.2fx (target <= 1.5x), reference/fused = %.1fx (target >= "
+          "5x)\n",
+          threads, fused / floor, reference / fused);
     }
   }
 
@@ -171,7 +174,8 @@ int main(int argc, char** argv) {
   std::string interleave = "--benchmark_enable_random_interleaving=true";
   std::string aggregates = "--benchmark_report_aggregates_only=true";
   bool user_repetitions = false;
-  for (int i = 1; i < argc; ++i) user_repetitions |= std::string(argv[i]).rfind("--benchmark_repetitions", 0) == 0;
+  for (int i = 1; i < argc; ++i)
+    user_repetitions |= std::string(argv[i]).rfind("--benchmark_repetitions", 0) == 0;
   if (!user_repetitions) {
     for (auto* flag : {&repetitions, &interleave, &aggregates}) args.push_back(flag->data());
   }

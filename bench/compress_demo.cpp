@@ -35,7 +35,8 @@ int main() try {
     }
     sparse_elements += p.numel();
     std::int64_t sent = 0;
-    for (int s = 0; s < steps; ++s) sent += compressor.compress(name, torch::randn(p.sizes())).values.numel();
+    for (int s = 0; s < steps; ++s)
+      sent += compressor.compress(name, torch::randn(p.sizes())).values.numel();
     sent_entries += sent;
     std::cout << "   " << std::left << std::setw(28) << name << std::right << std::setw(8)
               << sent / steps << " / " << std::setw(8) << p.numel() << " = " << std::fixed
@@ -46,13 +47,14 @@ int main() try {
     const double step_bytes = dense_element_bytes * static_cast<double>(dense_elements) +
                               static_cast<double>(sent_entries) / steps * entry_bytes;
     std::cout << std::fixed << std::setprecision(2) << "=> " << label << ": one step sends "
-              << step_bytes / 1e3 << " kB instead of " << dense_bytes / 1e6
-              << " MB dense fp32, " << std::setprecision(1) << dense_bytes / step_bytes
-              << "x less\n";
+              << step_bytes / 1e3 << " kB instead of " << dense_bytes / 1e6 << " MB dense fp32, "
+              << std::setprecision(1) << dense_bytes / step_bytes << "x less\n";
   };
-  std::cout << "\n" << sparse_elements << " of " << sparse_elements + dense_elements
+  std::cout << "\n"
+            << sparse_elements << " of " << sparse_elements + dense_elements
             << " elements compressed; the " << dense_elements << " of 1-D tensors travel dense\n";
-  report("fp32 values, int64 indices", static_cast<double>(wire.value_bytes() + wire.index_bytes()), 4.0);
+  report("fp32 values, int64 indices", static_cast<double>(wire.value_bytes() + wire.index_bytes()),
+         4.0);
   report("fp16 values, int32 indices (fp16 dense)", 6.0, 2.0);
   return 0;
 } catch (const dgc::Error& e) {

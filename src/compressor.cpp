@@ -53,16 +53,17 @@ void Compressor::log(const std::string& message) const {
 }
 
 void Compressor::add(const std::string& name, at::IntArrayRef shape) {
-  memory_.add(name, shape);
   Entry e;
   e.shape = shape.vec();
   e.numel = c10::multiply_integers(shape);
-  e.compressible = shape.size() > 1;
+  // Section 1: only multi-dimensional tensors are sparsified (an empty one has nothing to send).
+  e.compressible = shape.size() > 1 && e.numel > 0;
   DGC_CHECK(!(e.compressible && options_.int32_indices && e.numel > INT32_MAX), "tensor '", name,
             "' has ", e.numel, " elements, too many for int32_indices");
   if (e.compressible && ratio_ < 1.0) {
     e.plan = make_plan(e.numel, ratio_, effective_sample_ratio(options_));
   }
+  memory_.add(name, shape);  // throws on a repeated name, before anything is registered
   entries_.emplace(name, std::move(e));
   names_.push_back(name);
 }
@@ -154,8 +155,7 @@ SparseGradient Compressor::compress(const std::string& name, const torch::Tensor
 }
 
 torch::Tensor Compressor::decompress(const std::string& name, const torch::Tensor& values,
-                                     const torch::Tensor& indices,
-                                     std::int64_t world_size) const {
+                                     const torch::Tensor& indices, std::int64_t world_size) const {
   const Entry& e = entry(name);
   check_wire_tensor(name, "values", values, wire_.value_dtype());
   check_wire_tensor(name, "indices", indices, wire_.index_dtype());

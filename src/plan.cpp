@@ -29,7 +29,8 @@ TensorPlan make_plan(std::int64_t numel, double ratio, double sample_ratio) {
     } else {
       // An odd stride (a multiple of 32, plus 1) keeps the samples from lining up with the
       // tensor's inner dimensions, which are mostly powers of two.
-      plan.stride = ceil_to_int(static_cast<double>(numel) / static_cast<double>(want) / 32.0) * 32 + 1;
+      plan.stride =
+          ceil_to_int(static_cast<double>(numel) / static_cast<double>(want) / 32.0) * 32 + 1;
       plan.num_samples = numel / plan.stride;
       while (plan.num_samples < want) {
         plan.stride -= 8;

@@ -34,7 +34,8 @@ ReferenceSelection reference_step(const torch::Tensor& grad, torch::Tensor& mome
     samples = importance.slice(0, strided_start(draw, plan.stride), n, plan.stride);
   } else {
     std::vector<std::int64_t> picks(static_cast<std::size_t>(plan.num_samples));
-    for (std::int64_t k = 0; k < plan.num_samples; ++k) picks[static_cast<std::size_t>(k)] = sample_index(draw, k, n);
+    for (std::int64_t k = 0; k < plan.num_samples; ++k)
+      picks[static_cast<std::size_t>(k)] = sample_index(draw, k, n);
     samples = importance.index_select(0, torch::tensor(picks));
   }
   auto threshold = std::get<0>(torch::topk(samples, plan.top_k_samples, 0, true, false)).min();
@@ -48,7 +49,8 @@ ReferenceSelection reference_step(const torch::Tensor& grad, torch::Tensor& mome
       if (num_indices > num_selects) {
         if (static_cast<double>(num_indices) > static_cast<double>(num_selects) * params.upper) {
           if (params.resample) {
-            const auto top = torch::topk(importance.index_select(0, indices), num_selects, 0, true, false);
+            const auto top =
+                torch::topk(importance.index_select(0, indices), num_selects, 0, true, false);
             indices = indices.index_select(0, std::get<1>(top));
             out.adaptation_iters = it + 1;
             break;
@@ -57,7 +59,8 @@ ReferenceSelection reference_step(const torch::Tensor& grad, torch::Tensor& mome
         } else {
           break;
         }
-      } else if (static_cast<double>(num_indices) < params.lower * static_cast<double>(num_selects)) {
+      } else if (static_cast<double>(num_indices) <
+                 params.lower * static_cast<double>(num_selects)) {
         threshold = threshold * params.lower;
       } else {
         break;

@@ -3,9 +3,9 @@
 // takes the same random draw so that both pick the same samples.
 #pragma once
 
-#include <cstdint>
-
 #include <torch/types.h>
+
+#include <cstdint>
 
 #include "dgc/plan.h"
 #include "sparsify_kernel.h"

@@ -165,8 +165,9 @@ std::atomic<bool> g_use_avx2{kCpuHasAvx2};
 
 template <bool kNesterov, bool kClip>
 bool update_whole_blocks(const PassOne& p, std::int64_t b0, std::int64_t b1) {
-  return g_use_avx2.load(std::memory_order_relaxed) ? update_blocks_avx2<kNesterov, kClip>(p, b0, b1)
-                                                    : update_blocks_sse<kNesterov, kClip>(p, b0, b1);
+  return g_use_avx2.load(std::memory_order_relaxed)
+             ? update_blocks_avx2<kNesterov, kClip>(p, b0, b1)
+             : update_blocks_sse<kNesterov, kClip>(p, b0, b1);
 }
 
 template <bool kNesterov>
@@ -219,7 +220,8 @@ DGC_INLINE unsigned ge_mask16(const float* p, float thr) {
   return mask;
 #else
   unsigned mask = 0;
-  for (int k = 0; k < 16; ++k) mask |= static_cast<unsigned>((kAbs ? std::fabs(p[k]) : p[k]) >= thr) << k;
+  for (int k = 0; k < 16; ++k)
+    mask |= static_cast<unsigned>((kAbs ? std::fabs(p[k]) : p[k]) >= thr) << k;
   return mask;
 #endif
 }
@@ -253,7 +255,8 @@ std::int64_t collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
       }
     }
     for (std::size_t j = 0; j < lines.size(); ++j) {
-      if (j + kPrefetchAhead < lines.size()) __builtin_prefetch(v + lines[j + kPrefetchAhead] * kLine);
+      if (j + kPrefetchAhead < lines.size())
+        __builtin_prefetch(v + lines[j + kPrefetchAhead] * kLine);
       const std::int64_t i0 = lines[j] * kLine;
       if (lines[j] < whole_lines) {
         for (unsigned mask = ge_mask16<true>(v + i0, thr); mask != 0; mask &= mask - 1) {
@@ -331,10 +334,12 @@ void keep_largest(std::int64_t k, Workspace& ws) {
 // The first `count` candidates into ws.selected.
 void take_first(std::int64_t count, Workspace& ws) {
   ws.selected.clear();
-  for (std::int64_t c = 0; c < ws.live_chunks && static_cast<std::int64_t>(ws.selected.size()) < count; ++c) {
+  for (std::int64_t c = 0;
+       c < ws.live_chunks && static_cast<std::int64_t>(ws.selected.size()) < count; ++c) {
     const auto& hits = ws.chunks[static_cast<std::size_t>(c)].hits;
     const auto take = std::min(hits.size(), static_cast<std::size_t>(count) - ws.selected.size());
-    ws.selected.insert(ws.selected.end(), hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(take));
+    ws.selected.insert(ws.selected.end(), hits.begin(),
+                       hits.begin() + static_cast<std::ptrdiff_t>(take));
   }
 }
 
@@ -392,12 +397,14 @@ std::uint64_t mix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-StepResult sparsify_step(const float* grad, float* momentum, float* velocity, const TensorPlan& plan,
-                         const StepParams& params, std::uint64_t draw, Workspace& ws) {
+StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
+                         const TensorPlan& plan, const StepParams& params, std::uint64_t draw,
+                         Workspace& ws) {
   const std::int64_t n = plan.numel;
   const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
   // Maxima padded to whole groups with -1, which no threshold (>= 0) reaches.
-  const std::int64_t padded_blocks = (nblocks + kBlocksPerGroup - 1) / kBlocksPerGroup * kBlocksPerGroup;
+  const std::int64_t padded_blocks =
+      (nblocks + kBlocksPerGroup - 1) / kBlocksPerGroup * kBlocksPerGroup;
   ws.line_max.resize(static_cast<std::size_t>(padded_blocks * kLinesPerBlock));
   ws.block_max.resize(static_cast<std::size_t>(padded_blocks));
   std::fill(ws.line_max.begin() + (n + kLine - 1) / kLine, ws.line_max.end(), -1.0f);
@@ -405,20 +412,31 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
 
   const bool sample_in_pass = plan.num_samples < n && params.strided_sample;
   const std::int64_t start = sample_in_pass ? strided_start(draw, plan.stride) : 0;
-  if (sample_in_pass) ws.samples.resize(static_cast<std::size_t>(strided_count(n, start, plan.stride)));
+  if (sample_in_pass)
+    ws.samples.resize(static_cast<std::size_t>(strided_count(n, start, plan.stride)));
 
-  const float clamp = params.grad_clamp > 0 ? params.grad_clamp : std::numeric_limits<float>::infinity();
+  const float clamp =
+      params.grad_clamp > 0 ? params.grad_clamp : std::numeric_limits<float>::infinity();
   const bool clip = params.grad_scale != 1.0f || params.grad_clamp > 0;
-  const PassOne pass{grad,   momentum, velocity, n, params.momentum, params.grad_scale, -clamp, clamp,
-                     clip,   ws.line_max.data(), ws.block_max.data()};
+  const PassOne pass{grad,
+                     momentum,
+                     velocity,
+                     n,
+                     params.momentum,
+                     params.grad_scale,
+                     -clamp,
+                     clamp,
+                     clip,
+                     ws.line_max.data(),
+                     ws.block_max.data()};
   const Chunking chunking{nblocks, chunks_for(n)};
-  std::vector<char> finite(static_cast<std::size_t>(chunking.chunks), 1);
+  std::atomic<bool> finite{true};
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
     for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); b += kGroupBlocks) {
       const std::int64_t b_end = std::min(b + kGroupBlocks, chunking.begin(c + 1));
       const bool ok = params.nesterov ? update_range<true>(pass, b, b_end)
                                       : update_range<false>(pass, b, b_end);
-      if (!ok) finite[static_cast<std::size_t>(c)] = 0;
+      if (!ok) finite.store(false, std::memory_order_relaxed);
       if (!sample_in_pass) continue;
       const std::int64_t lo = b * kBlock, hi = std::min(n, b_end * kBlock);
       std::int64_t k = lo <= start ? 0 : (lo - start + plan.stride - 1) / plan.stride;
@@ -431,7 +449,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
   StepResult result;
   ws.selected.clear();
   ws.values.clear();
-  if (std::find(finite.begin(), finite.end(), 0) != finite.end()) {
+  if (!finite.load()) {
     result.non_finite = true;
     return result;
   }
@@ -470,13 +488,15 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity, co
   if (!resampled) take_first(std::min(count, target), ws);
   ws.values.resize(ws.selected.size());
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
-    const auto first = std::lower_bound(ws.selected.begin(), ws.selected.end(), chunking.begin(c) * kBlock);
+    const auto first =
+        std::lower_bound(ws.selected.begin(), ws.selected.end(), chunking.begin(c) * kBlock);
     const auto last = std::lower_bound(first, ws.selected.end(), chunking.begin(c + 1) * kBlock);
     const auto end = static_cast<std::size_t>(last - ws.selected.begin());
     for (auto j = static_cast<std::size_t>(first - ws.selected.begin()); j < end; ++j) {
       if (j + kPrefetchAhead < end) {
         __builtin_prefetch(velocity + ws.selected[j + kPrefetchAhead], /*rw=*/1);
-        if (params.momentum_masking) __builtin_prefetch(momentum + ws.selected[j + kPrefetchAhead], 1);
+        if (params.momentum_masking)
+          __builtin_prefetch(momentum + ws.selected[j + kPrefetchAhead], 1);
       }
       const std::int64_t i = ws.selected[j];
       ws.values[j] = velocity[i];

@@ -56,14 +56,15 @@ struct Workspace {
 // ws.selected / ws.values.
 struct StepResult {
   bool non_finite = false;  // a NaN or Inf reached u or v; nothing was selected
-  float threshold = 0.0f;  // the final threshold
+  float threshold = 0.0f;   // the final threshold
   int adaptation_iters = 0;
 };
 
 // `draw` is the step's random number: the strided start is draw % stride, uniform sample k is
 // sample_index(draw, k, n).
-StepResult sparsify_step(const float* grad, float* momentum, float* velocity, const TensorPlan& plan,
-                         const StepParams& params, std::uint64_t draw, Workspace& ws);
+StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
+                         const TensorPlan& plan, const StepParams& params, std::uint64_t draw,
+                         Workspace& ws);
 
 // Dense path after the allreduce (section 5): u = m*u + g, out = u (nesterov: u = (u+g)*m,
 // out = u + g). Returns false if a non-finite value reached u.

@@ -58,8 +58,8 @@ const std::vector<float> kGrad1 = {1, -4, 2, 0.5, 3, -1, 0, 2};
 const std::vector<float> kGrad2 = {0, 0, 0, 0, 2, 0, 0, 0};
 
 void expect_step(dgc::Compressor& c, const std::vector<float>& grad,
-                 std::vector<std::int64_t> indices, std::vector<float> values,
-                 std::vector<float> u, std::vector<float> v) {
+                 std::vector<std::int64_t> indices, std::vector<float> values, std::vector<float> u,
+                 std::vector<float> v) {
   const auto out = c.compress("w", floats(grad, {2, 4}));
   EXPECT_EQ(as_indices(out.indices), indices);
   EXPECT_EQ(as_floats(out.values), values);
@@ -99,7 +99,8 @@ TEST(ExactSemantics, NesterovWithoutMasking) {
   auto c = exact_compressor(true, false);
   expect_step(c, kGrad1, {1, 4}, {-6, 4.5}, {0.5, -2, 1, 0.25, 1.5, -0.5, 0, 1},
               {1.5, 0, 3, 0.75, 0, -1.5, 0, 3});
-  // u = (u + g)/2 = [.25,-1,.5,.125,1.75,-.25,0,.5]; v += u + g = [1.75,-1,3.5,.875,3.75,-1.75,0,3.5]
+  // u = (u + g)/2 = [.25,-1,.5,.125,1.75,-.25,0,.5]; v += u + g =
+  // [1.75,-1,3.5,.875,3.75,-1.75,0,3.5]
   expect_step(c, kGrad2, {2, 4}, {3.5, 3.75}, {0.25, -1, 0.5, 0.125, 1.75, -0.25, 0, 0.5},
               {1.75, -1, 0, 0.875, 0, -1.75, 0, 3.5});
 }
@@ -132,7 +133,8 @@ TEST(ExactSemantics, DensePathAppliesMomentumAfterTheExchange) {
 
 TEST(Compressor, OnlyMultiDimensionalTensorsAreSparse) {
   dgc::Compressor c;
-  c.add_parameters({{"conv.weight", torch::zeros({64, 3, 3, 3})}, {"conv.bias", torch::zeros({64})}});
+  c.add_parameters(
+      {{"conv.weight", torch::zeros({64, 3, 3, 3})}, {"conv.bias", torch::zeros({64})}});
   EXPECT_TRUE(c.is_sparse("conv.weight"));
   EXPECT_FALSE(c.is_sparse("conv.bias"));
   EXPECT_TRUE(c.memory().contains("conv.bias"));
@@ -190,8 +192,9 @@ int check_against_oracle(const OracleCase& k, int threads) {
     // A heavy-tailed gradient, so that the sampled threshold is sometimes far off.
     const auto g = torch::randn({n}) * torch::rand({n}).pow(4) * 10;
     const std::uint64_t draw = dgc::detail::mix64(k.seed * 7919 + static_cast<std::uint64_t>(step));
-    const auto fused = dgc::detail::sparsify_step(g.data_ptr<float>(), u_fused.data_ptr<float>(),
-                                                  v_fused.data_ptr<float>(), plan, params, draw, ws);
+    const auto fused =
+        dgc::detail::sparsify_step(g.data_ptr<float>(), u_fused.data_ptr<float>(),
+                                   v_fused.data_ptr<float>(), plan, params, draw, ws);
     const auto ref = dgc::detail::reference_step(g, u_ref, v_ref, plan, params, draw);
     EXPECT_FALSE(fused.non_finite);
     EXPECT_EQ(fused.adaptation_iters, ref.adaptation_iters);
@@ -201,9 +204,11 @@ int check_against_oracle(const OracleCase& k, int threads) {
     if (k.resample) {
       // The oracle leaves topk's order; the fused kernel sorts. Compare as sets of pairs.
       std::vector<std::pair<std::int64_t, float>> pairs;
-      for (std::size_t j = 0; j < ref_indices.size(); ++j) pairs.emplace_back(ref_indices[j], ref_values[j]);
+      for (std::size_t j = 0; j < ref_indices.size(); ++j)
+        pairs.emplace_back(ref_indices[j], ref_values[j]);
       std::sort(pairs.begin(), pairs.end());
-      for (std::size_t j = 0; j < pairs.size(); ++j) std::tie(ref_indices[j], ref_values[j]) = pairs[j];
+      for (std::size_t j = 0; j < pairs.size(); ++j)
+        std::tie(ref_indices[j], ref_values[j]) = pairs[j];
     }
     EXPECT_EQ(ws.selected, ref_indices);
     EXPECT_EQ(ws.values, ref_values);
@@ -222,12 +227,17 @@ void check_oracle_cases() {
     for (double ratio : {0.001, 0.01, 0.1}) {
       for (double sample_ratio : {0.01, 0.1, 1.0}) {
         for (int flags = 0; flags < 16; ++flags) {
-          const OracleCase k{shape,          ratio,          sample_ratio,
-                             (flags & 1) != 0, (flags & 2) != 0, (flags & 4) != 0,
-                             (flags & 8) != 0, static_cast<std::uint64_t>(cases)};
-          SCOPED_TRACE(::testing::Message() << "case " << cases << " numel " << c10::multiply_integers(shape)
-                                            << " ratio " << ratio << " sample " << sample_ratio
-                                            << " flags " << flags);
+          const OracleCase k{shape,
+                             ratio,
+                             sample_ratio,
+                             (flags & 1) != 0,
+                             (flags & 2) != 0,
+                             (flags & 4) != 0,
+                             (flags & 8) != 0,
+                             static_cast<std::uint64_t>(cases)};
+          SCOPED_TRACE(::testing::Message()
+                       << "case " << cases << " numel " << c10::multiply_integers(shape)
+                       << " ratio " << ratio << " sample " << sample_ratio << " flags " << flags);
           adapted += check_against_oracle(k, cases % 2 + 1);
           ++cases;
           if (::testing::Test::HasFailure()) return;
@@ -262,8 +272,8 @@ TEST(FusedKernel, ResultDoesNotDependOnThreadCount) {
     auto u = torch::zeros({n}), v = torch::zeros({n});
     dgc::detail::Workspace ws;
     for (int step = 0; step < 2; ++step) {
-      dgc::detail::sparsify_step(g.data_ptr<float>(), u.data_ptr<float>(), v.data_ptr<float>(), plan,
-                                 params, 42 + step, ws);
+      dgc::detail::sparsify_step(g.data_ptr<float>(), u.data_ptr<float>(), v.data_ptr<float>(),
+                                 plan, params, 42 + step, ws);
     }
     selections.push_back(ws.selected);
     velocities.push_back(v);
@@ -303,10 +313,16 @@ TEST(Wire, OutOfRangeIndexIsAnErrorNotAWrite) {
     c.add("layer.weight", {2, 4});
     const auto dtype = int32 ? torch::kInt : torch::kLong;
     const auto values = torch::tensor({1.0f, 2.0f});
-    expect_error([&] { c.decompress("layer.weight", values, torch::tensor({1, 8}).to(dtype), 2); },
-                 "received index 8 at position 1 for tensor 'layer.weight' of 8 elements");
-    expect_error([&] { c.decompress("layer.weight", values, torch::tensor({-1, 0}).to(dtype), 2); },
-                 "received index -1 at position 0");
+    expect_error(
+        [&] {
+          c.decompress("layer.weight", values, torch::tensor({1, 8}).to(dtype), 2);
+        },
+        "received index 8 at position 1 for tensor 'layer.weight' of 8 elements");
+    expect_error(
+        [&] {
+          c.decompress("layer.weight", values, torch::tensor({-1, 0}).to(dtype), 2);
+        },
+        "received index -1 at position 0");
     // The raw form leaves the output untouched.
     std::vector<float> out(8, 7.0f);
     const std::vector<std::int64_t> idx64 = {0, 1 << 20};
@@ -334,17 +350,26 @@ TEST(Memory, NonFiniteGradientIsReportedWithTheTensorName) {
   EXPECT_TRUE(torch::isfinite(c.memory().velocity("fc.weight")).all().item<bool>());
   dgc::Memory m;
   m.add("bn.bias", {4});
-  expect_error([&] { m.compensate_dense("bn.bias", torch::tensor({1.0f, NAN, 0.0f, 0.0f})); },
-               "tensor 'bn.bias' (dense path)");
+  expect_error(
+      [&] {
+        m.compensate_dense("bn.bias", torch::tensor({1.0f, NAN, 0.0f, 0.0f}));
+      },
+      "tensor 'bn.bias' (dense path)");
 }
 
 TEST(Memory, BadGradientsAreNamed) {
   dgc::Compressor c;
   c.add("w", {10, 10});
-  expect_error([&] { c.compress("w", torch::zeros({10, 9})); },
-               "gradient of 'w' has 90 elements, the tensor has 100");
-  expect_error([&] { c.compress("w", torch::zeros({10, 10}, torch::kDouble)); },
-               "gradient of 'w' must be float32");
+  expect_error(
+      [&] {
+        c.compress("w", torch::zeros({10, 9}));
+      },
+      "gradient of 'w' has 90 elements, the tensor has 100");
+  expect_error(
+      [&] {
+        c.compress("w", torch::zeros({10, 10}, torch::kDouble));
+      },
+      "gradient of 'w' must be float32");
   expect_error([&] { c.add("w", {3}); }, "tensor 'w' is registered twice");
 }
 
@@ -420,7 +445,8 @@ TEST(Clipping, NormAndValueClipFoldIntoTheStep) {
     // First step: u = v = clipped g, then the sent entries are masked out of both.
     clipped = clipped.reshape(-1);
     EXPECT_TRUE(torch::equal(out.values, clipped.index_select(0, out.indices)));
-    EXPECT_TRUE(torch::equal(c.memory().momentum("w").reshape(-1), clipped.index_fill(0, out.indices, 0)));
+    EXPECT_TRUE(
+        torch::equal(c.memory().momentum("w").reshape(-1), clipped.index_fill(0, out.indices, 0)));
   }
 }
 

@@ -48,15 +48,17 @@ TEST(Warmup, SeedWm5List) {
   o.warmup_epochs = 5;
   o.warmup_coeff = std::vector<double>{0.25, 0.063, 0.015, 0.004, 0.001};
   const double expected[] = {0.25, 0.063, 0.015, 0.004, 0.001, 0.001, 0.001};
-  for (int e = 0; e < 7; ++e) EXPECT_DOUBLE_EQ(dgc::compress_ratio_for_epoch(o, e), expected[e]) << e;
+  for (int e = 0; e < 7; ++e)
+    EXPECT_DOUBLE_EQ(dgc::compress_ratio_for_epoch(o, e), expected[e]) << e;
 }
 
 TEST(Warmup, DefaultCoefficientReachesTheRatioAfterWarmup) {
   dgc::CompressorOptions o;
   o.warmup_epochs = 5;  // coefficient 0.001^(1/6)
-  const double expected[] = {0.31622776601683794, 0.1, 0.0316227766016838, 0.01,
-                             0.00316227766016838, 0.001, 0.001};
-  for (int e = 0; e < 7; ++e) EXPECT_NEAR(dgc::compress_ratio_for_epoch(o, e), expected[e], 1e-15) << e;
+  const double expected[] = {
+      0.31622776601683794, 0.1, 0.0316227766016838, 0.01, 0.00316227766016838, 0.001, 0.001};
+  for (int e = 0; e < 7; ++e)
+    EXPECT_NEAR(dgc::compress_ratio_for_epoch(o, e), expected[e], 1e-15) << e;
 }
 
 TEST(Warmup, ExplicitCoefficient) {

@@ -23,7 +23,8 @@ TEST(DGCSGD, WeightDecayHasItsOwnMomentumBuffer) {
   for (bool nesterov : {false, true}) {
     const double lr = 0.5, wd = 0.25, m = 0.5;
     auto p = torch::tensor({4.0f}).requires_grad_();
-    dgc::DGCSGD opt({p}, torch::optim::SGDOptions(lr).momentum(m).weight_decay(wd).nesterov(nesterov));
+    dgc::DGCSGD opt({p},
+                    torch::optim::SGDOptions(lr).momentum(m).weight_decay(wd).nesterov(nesterov));
     // Step 1: d = wd*p = 1, b = d = 1; d = d + m*b = 1.5 (nesterov) or b = 1; p -= lr*(d + g).
     p.mutable_grad() = torch::tensor({2.0f});
     opt.step();

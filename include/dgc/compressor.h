@@ -12,6 +12,9 @@
 // a time. The fused kernel uses at::get_num_threads() threads; its result does not depend on it.
 #pragma once
 
+#include <torch/serialize/archive.h>
+#include <torch/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,9 +22,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <torch/serialize/archive.h>
-#include <torch/types.h>
 
 #include "dgc/memory.h"
 #include "dgc/options.h"

@@ -35,11 +35,11 @@ std::string concat(const Args&... args) {
 }  // namespace detail
 }  // namespace dgc
 
-#define DGC_CHECK(cond, ...)                                                         \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      throw ::dgc::Error(::dgc::detail::concat(__VA_ARGS__), __FILE__, __LINE__);    \
-    }                                                                                \
+#define DGC_CHECK(cond, ...)                                                      \
+  do {                                                                            \
+    if (!(cond)) {                                                                \
+      throw ::dgc::Error(::dgc::detail::concat(__VA_ARGS__), __FILE__, __LINE__); \
+    }                                                                             \
   } while (false)
 
 #define DGC_FAIL(...) throw ::dgc::Error(::dgc::detail::concat(__VA_ARGS__), __FILE__, __LINE__)

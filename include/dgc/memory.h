@@ -6,12 +6,12 @@
 // dense path's momentum, and saves / loads them. Not thread-safe: one thread uses it at a time.
 #pragma once
 
+#include <torch/serialize/archive.h>
+#include <torch/types.h>
+
 #include <map>
 #include <string>
 #include <vector>
-
-#include <torch/serialize/archive.h>
-#include <torch/types.h>
 
 #include "dgc/options.h"
 

@@ -10,7 +10,8 @@
 
 namespace dgc {
 
-// Sparsity warm-up coefficient (ALGORITHM.md section 6): absent, one number, or one ratio per epoch.
+// Sparsity warm-up coefficient (ALGORITHM.md section 6): absent, one number, or one ratio per
+// epoch.
 using WarmupCoeff = std::variant<std::monostate, double, std::vector<double>>;
 
 struct CompressorOptions {
@@ -21,7 +22,8 @@ struct CompressorOptions {
   double sample_ratio = 0.01;
   // Strided sampling from a random start; false samples uniformly with replacement.
   bool strided_sample = true;
-  // Accepted band for the number of selected elements relative to the target; 0 < lower <= 1 <= upper.
+  // Accepted band for the number of selected elements relative to the target; 0 < lower <= 1 <=
+  // upper.
   double compress_upper_bound = 1.3;
   double compress_lower_bound = 0.8;
   // Threshold adjustments at most, per tensor and step.
@@ -43,9 +45,9 @@ struct CompressorOptions {
 struct GradientClipping {
   enum class Kind { kNone, kNorm, kValue };
   Kind kind = Kind::kNone;
-  double max_norm = 0.0;   // kNorm: scale g so that ||g||_p <= max_norm (approximately, +1e-6)
-  double norm_type = 2.0;  // kNorm: p, 2 or infinity
-  double clip_value = 0.0; // kValue: clamp g to [-clip_value, clip_value]
+  double max_norm = 0.0;    // kNorm: scale g so that ||g||_p <= max_norm (approximately, +1e-6)
+  double norm_type = 2.0;   // kNorm: p, 2 or infinity
+  double clip_value = 0.0;  // kValue: clamp g to [-clip_value, clip_value]
 };
 
 struct MemoryOptions {

@@ -9,11 +9,11 @@
 // and checkpoints treat it like torch::optim::SGD. Not thread-safe.
 #pragma once
 
-#include <vector>
-
 #include <torch/optim/optimizer.h>
 #include <torch/optim/sgd.h>
 #include <torch/serialize/archive.h>
+
+#include <vector>
 
 namespace dgc {
 

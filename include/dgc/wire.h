@@ -1,9 +1,9 @@
 // What a compressed tensor looks like on the wire: values fp32 or fp16, indices int64 or int32.
 #pragma once
 
-#include <cstdint>
-
 #include <c10/core/ScalarType.h>
+
+#include <cstdint>
 
 namespace dgc {
 
