@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "archive_read.h"
 #include "dgc/clip.h"
 #include "dgc/error.h"
 #include "dgc/warmup.h"
@@ -182,12 +183,7 @@ void Compressor::save(torch::serialize::OutputArchive& archive) const {
 }
 
 void Compressor::load(torch::serialize::InputArchive& archive) {
-  torch::Tensor draws;
-  try {
-    archive.read(kDrawsKey, draws);
-  } catch (const c10::Error&) {
-    DGC_FAIL("the archive has no '", kDrawsKey, "'");
-  }
+  const torch::Tensor draws = detail::read_tensor(archive, kDrawsKey);
   DGC_CHECK(draws.numel() == 1 && draws.scalar_type() == torch::kLong, "'", kDrawsKey,
             "' in the archive is not one int64");
   memory_.load(archive);

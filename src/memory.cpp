@@ -1,5 +1,6 @@
 #include "dgc/memory.h"
 
+#include "archive_read.h"
 #include "dgc/error.h"
 #include "sparsify_kernel.h"
 
@@ -8,16 +9,6 @@ namespace dgc {
 namespace {
 const char* kMomentumKey = "dgc.momentum.";
 const char* kVelocityKey = "dgc.velocity.";
-
-torch::Tensor read_tensor(torch::serialize::InputArchive& archive, const std::string& key) {
-  torch::Tensor t;
-  try {
-    archive.read(key, t);
-  } catch (const c10::Error&) {
-    DGC_FAIL("the archive has no '", key, "'");
-  }
-  return t;
-}
 }  // namespace
 
 Memory::Memory(MemoryOptions options) : options_(std::move(options)) { validate(options_); }
@@ -78,7 +69,8 @@ void Memory::load(torch::serialize::InputArchive& archive) {
   // Read and check everything before touching the live buffers.
   std::map<std::string, Buffers> loaded;
   for (const auto& name : names_) {
-    Buffers b{read_tensor(archive, kMomentumKey + name), read_tensor(archive, kVelocityKey + name)};
+    Buffers b{detail::read_tensor(archive, kMomentumKey + name),
+              detail::read_tensor(archive, kVelocityKey + name)};
     const auto& live = buffers_.at(name).momentum;
     for (const auto* t : {&b.momentum, &b.velocity}) {
       DGC_CHECK(t->sizes() == live.sizes() && t->scalar_type() == torch::kFloat,
