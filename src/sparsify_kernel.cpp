@@ -310,12 +310,12 @@ float kth_largest_magnitude(std::int64_t k, Workspace& ws) {
     if (above + ws.histogram[bucket] >= k) break;
     above += ws.histogram[bucket];
   }
-  ws.heap.clear();
+  ws.top.clear();
   for_each_candidate(ws, [&](std::int64_t, float m) {
-    if ((bits_of(m) >> 16) == bucket) ws.heap.push_back(m);
+    if ((bits_of(m) >> 16) == bucket) ws.top.push_back(m);
   });
-  const auto kth = ws.heap.begin() + (k - above - 1);
-  std::nth_element(ws.heap.begin(), kth, ws.heap.end(), std::greater<float>());
+  const auto kth = ws.top.begin() + (k - above - 1);
+  std::nth_element(ws.top.begin(), kth, ws.top.end(), std::greater<float>());
   return *kth;
 }
 
@@ -455,7 +455,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
   }
 
   gather_samples(velocity, plan, params, draw, chunking.chunks, ws);
-  float thr = kth_largest(ws.samples, plan.top_k_samples, ws.heap);
+  float thr = kth_largest(ws.samples, plan.top_k_samples, ws.top);
 
   std::int64_t count = collect(velocity, n, thr, ws);
   bool resampled = false;

@@ -36,8 +36,8 @@ struct StepParams {
 struct Workspace {
   std::vector<float> line_max;
   std::vector<float> block_max;
-  std::vector<float> heap;
-  std::vector<std::uint32_t> histogram;
+  std::vector<float> top;                // the k-th largest searches
+  std::vector<std::uint32_t> histogram;  // of candidate magnitudes
   std::vector<float> samples;
   // One per thread's share of the tensor; cache-line aligned, since the threads grow their
   // vectors concurrently and vector headers sharing a line made every push a coherence miss.
