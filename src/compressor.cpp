@@ -1,8 +1,12 @@
 #include "dgc/compressor.h"
 
+#include <ATen/Parallel.h>
+
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <iomanip>
+#include <numeric>
 #include <sstream>
 
 #include "archive_read.h"
@@ -35,9 +39,7 @@ void check_wire_tensor(const std::string& name, const char* what, const torch::T
 }  // namespace
 
 Compressor::Compressor(CompressorOptions options, MemoryOptions memory)
-    : options_(std::move(options)),
-      memory_(std::move(memory)),
-      workspace_(std::make_unique<detail::Workspace>()) {
+    : options_(std::move(options)), memory_(std::move(memory)) {
   validate(options_);
   wire_ = WireFormat{options_.fp16_values, options_.int32_indices};
   ratio_ = compress_ratio_for_epoch(options_, 0);
@@ -109,12 +111,8 @@ const TensorPlan& Compressor::plan(const std::string& name) const {
   return entry(name).plan;
 }
 
-std::int64_t Compressor::compress_into(const std::string& name, const torch::Tensor& grad,
-                                       void* values, void* indices) {
-  const TensorPlan& p = plan(name);
-  check_grad(name, grad, p.numel);
-  const auto g = grad.contiguous();
-
+detail::StepParams Compressor::prepare(const std::string& name, const torch::Tensor& grad) const {
+  check_grad(name, grad, plan(name).numel);
   const MemoryOptions& mo = memory_.options();
   detail::StepParams params;
   params.momentum = static_cast<float>(mo.momentum);
@@ -122,7 +120,7 @@ std::int64_t Compressor::compress_into(const std::string& name, const torch::Ten
   params.momentum_masking = mo.momentum_masking;
   const auto& clip = mo.gradient_clipping;
   if (clip.kind == GradientClipping::Kind::kNorm) {
-    params.grad_scale = clip_coefficient(g, clip.max_norm, clip.norm_type);
+    params.grad_scale = clip_coefficient(grad, clip.max_norm, clip.norm_type);
   } else if (clip.kind == GradientClipping::Kind::kValue) {
     params.grad_clamp = static_cast<float>(clip.clip_value);
   }
@@ -131,20 +129,78 @@ std::int64_t Compressor::compress_into(const std::string& name, const torch::Ten
   params.lower = options_.compress_lower_bound;
   params.max_adaptation_iters = options_.max_adaptation_iters;
   params.resample = options_.resample;
+  return params;
+}
 
-  const std::uint64_t draw = detail::mix64(options_.seed ^ detail::mix64(draws_++));
-  auto& ws = *workspace_;
-  const auto result =
-      detail::sparsify_step(g.data_ptr<float>(), memory_.momentum(name).data_ptr<float>(),
-                            memory_.velocity(name).data_ptr<float>(), p, params, draw, ws);
-  if (result.non_finite) {
-    memory_.reset(name);
-    DGC_FAIL("a NaN or Inf entered the DGC memory of tensor '", name,
-             "'; its momentum and residual were reset to zero");
+detail::Workspace& Compressor::workspace(int thread) {
+  const auto needed = static_cast<std::size_t>(std::max(thread + 1, at::get_num_threads()));
+  while (workspaces_.size() < needed) workspaces_.push_back(std::make_unique<detail::Workspace>());
+  return *workspaces_[static_cast<std::size_t>(thread)];
+}
+
+std::int64_t Compressor::compress_into(const std::string& name, const torch::Tensor& grad,
+                                       void* values, void* indices) {
+  std::vector<CompressJob> jobs{{name, grad, values, indices, 0}};
+  compress_batch(jobs);
+  return jobs[0].count;
+}
+
+void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
+  struct Prepared {
+    torch::Tensor grad;  // contiguous
+    detail::StepParams params;
+    std::uint64_t draw;
+    bool non_finite = false;
+  };
+  std::vector<Prepared> prepared;
+  prepared.reserve(jobs.size());
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const auto& job = jobs[j];
+    DGC_CHECK(job.values != nullptr && job.indices != nullptr, "no output buffers for '", job.name,
+              "'");
+    auto params = prepare(job.name, job.grad);
+    const std::uint64_t draw = detail::mix64(options_.seed ^ detail::mix64(draws_ + j));
+    prepared.push_back({job.grad.contiguous(), params, draw});
   }
-  const auto count = static_cast<std::int64_t>(ws.selected.size());
-  detail::encode(ws.values.data(), ws.selected.data(), count, wire_, values, indices);
-  return count;
+  draws_ += jobs.size();
+
+  const auto run = [&](std::size_t j, detail::Workspace& ws) {
+    auto& job = jobs[j];
+    auto& p = prepared[j];
+    const auto result = detail::sparsify_step(
+        p.grad.data_ptr<float>(), memory_.momentum(job.name).data_ptr<float>(),
+        memory_.velocity(job.name).data_ptr<float>(), plan(job.name), p.params, p.draw, ws);
+    p.non_finite = result.non_finite;
+    job.count = static_cast<std::int64_t>(ws.selected.size());
+    detail::encode(ws.values.data(), ws.selected.data(), job.count, wire_, job.values, job.indices);
+  };
+  const int threads = at::get_num_threads();
+  if (jobs.size() == 1 || threads == 1) {
+    // One tensor at a time; the kernel parallelises within each.
+    for (std::size_t j = 0; j < jobs.size(); ++j) run(j, workspace(0));
+  } else {
+    // Largest first, handed out one at a time, so that the threads finish together.
+    std::vector<std::size_t> order(jobs.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return prepared[a].grad.numel() > prepared[b].grad.numel();
+    });
+    workspace(threads - 1);
+    std::atomic<std::size_t> next{0};
+    at::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
+      detail::Workspace& ws = *workspaces_[static_cast<std::size_t>(at::get_thread_num())];
+      for (std::size_t k; (k = next.fetch_add(1)) < order.size();) run(order[k], ws);
+    });
+  }
+
+  const std::string* failed = nullptr;
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    if (!prepared[j].non_finite) continue;
+    memory_.reset(jobs[j].name);
+    if (failed == nullptr) failed = &jobs[j].name;
+  }
+  DGC_CHECK(failed == nullptr, "a NaN or Inf entered the DGC memory of tensor '", *failed,
+            "'; its momentum and residual were reset to zero");
 }
 
 SparseGradient Compressor::compress(const std::string& name, const torch::Tensor& grad) {

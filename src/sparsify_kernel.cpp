@@ -188,7 +188,8 @@ struct Chunking {
 };
 
 std::int64_t chunks_for(std::int64_t n) {
-  if (n < kParallelMin) return 1;
+  // Inside a parallel region (Compressor::compress_batch) every thread runs whole tensors.
+  if (n < kParallelMin || at::in_parallel_region()) return 1;
   return std::max<std::int64_t>(1, at::get_num_threads());
 }
 

@@ -284,6 +284,72 @@ TEST(FusedKernel, ResultDoesNotDependOnThreadCount) {
   EXPECT_TRUE(torch::equal(velocities[0], velocities[1]));
 }
 
+TEST(Compressor, BatchEqualsOneTensorAtATime) {
+  // Tensors large enough that the kernel would split them, some small: with 2 threads the batch
+  // spreads the threads over tensors, and must give what compress_into gives in order.
+  const std::vector<std::vector<std::int64_t>> shapes = {
+      {256, 300}, {64, 9}, {512, 512}, {3, 40000}};
+  dgc::CompressorOptions o;
+  o.compress_ratio = 0.01;
+  dgc::Compressor batch(o), single(o);
+  for (std::size_t t = 0; t < shapes.size(); ++t) {
+    batch.add("t" + std::to_string(t), shapes[t]);
+    single.add("t" + std::to_string(t), shapes[t]);
+  }
+  at::set_num_threads(2);
+  torch::manual_seed(5);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<dgc::CompressJob> jobs;
+    std::vector<std::vector<float>> values(shapes.size());
+    std::vector<std::vector<std::int64_t>> indices(shapes.size());
+    for (std::size_t t = 0; t < shapes.size(); ++t) {
+      const std::string name = "t" + std::to_string(t);
+      const auto capacity = static_cast<std::size_t>(batch.plan(name).num_selects);
+      values[t].resize(capacity);
+      indices[t].resize(capacity);
+      jobs.push_back({name, torch::randn(shapes[t]), values[t].data(), indices[t].data(), 0});
+    }
+    batch.compress_batch(jobs);
+    for (std::size_t t = 0; t < shapes.size(); ++t) {
+      const auto expected = single.compress(jobs[t].name, jobs[t].grad);
+      ASSERT_EQ(jobs[t].count, expected.indices.numel());
+      EXPECT_EQ(std::vector<std::int64_t>(indices[t].begin(), indices[t].begin() + jobs[t].count),
+                as_indices(expected.indices));
+      EXPECT_EQ(std::vector<float>(values[t].begin(), values[t].begin() + jobs[t].count),
+                as_floats(expected.values));
+      EXPECT_TRUE(torch::equal(batch.memory().velocity(jobs[t].name),
+                               single.memory().velocity(jobs[t].name)));
+      EXPECT_TRUE(torch::equal(batch.memory().momentum(jobs[t].name),
+                               single.memory().momentum(jobs[t].name)));
+    }
+  }
+  at::set_num_threads(1);
+}
+
+TEST(Compressor, BatchReportsNonFiniteAfterFinishingTheOthers) {
+  dgc::Compressor c;
+  c.add("a", {300, 200});
+  c.add("b", {300, 200});
+  std::vector<float> va(60), vb(60);
+  std::vector<std::int64_t> ia(60), ib(60);
+  auto bad = torch::randn({300, 200});
+  bad[0][0] = NAN;
+  std::vector<dgc::CompressJob> jobs{{"a", bad, va.data(), ia.data(), 0},
+                                     {"b", torch::randn({300, 200}), vb.data(), ib.data(), 0}};
+  at::set_num_threads(2);
+  expect_error([&] { c.compress_batch(jobs); },
+               "a NaN or Inf entered the DGC memory of tensor 'a'");
+  at::set_num_threads(1);
+  EXPECT_EQ(c.memory().velocity("a").abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(jobs[1].count, 0);
+  EXPECT_GT(c.memory().velocity("b").abs().sum().item<float>(), 0.0f);
+  // A job without output buffers is refused before any memory changes.
+  std::vector<dgc::CompressJob> unbuffered{{"b", torch::randn({300, 200}), nullptr, nullptr, 0}};
+  const auto before = c.memory().velocity("b").clone();
+  expect_error([&] { c.compress_batch(unbuffered); }, "no output buffers for 'b'");
+  EXPECT_TRUE(torch::equal(before, c.memory().velocity("b")));
+}
+
 TEST(Wire, Fp16ValuesAndInt32IndicesRoundTrip) {
   dgc::CompressorOptions o;
   o.compress_ratio = 0.25;

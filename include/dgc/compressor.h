@@ -31,13 +31,24 @@
 namespace dgc {
 
 namespace detail {
+struct StepParams;
 struct Workspace;
-}
+}  // namespace detail
 
 // One compressed tensor as it leaves this rank: 1-D values and indices in the wire dtypes.
 struct SparseGradient {
   torch::Tensor values;
   torch::Tensor indices;
+};
+
+// One tensor of Compressor::compress_batch: its gradient and caller-owned wire buffers of
+// capacity plan(name).num_selects; `count` receives the number of entries written.
+struct CompressJob {
+  std::string name;
+  torch::Tensor grad;
+  void* values = nullptr;
+  void* indices = nullptr;
+  std::int64_t count = 0;
 };
 
 class Compressor {
@@ -77,6 +88,12 @@ class Compressor {
   // number of entries written.
   std::int64_t compress_into(const std::string& name, const torch::Tensor& grad, void* values,
                              void* indices);
+  // Several tensors at once (a bucket, or a whole step), with the threads spread over the
+  // tensors instead of within each: far fewer synchronisations, and each tensor's selection
+  // runs beside the others. Results are those of compress_into on each job in order. Every job
+  // is checked before any memory changes. If NaN or Inf reaches some tensors' memory, the other
+  // jobs are still done, those memories are reset, and dgc::Error names the first such tensor.
+  void compress_batch(std::vector<CompressJob>& jobs);
 
   // Sums the gathered (values, indices) of all ranks into a zeroed gradient and divides by
   // world_size (section 5). values/indices are 1-D in the wire dtypes, of equal length. Every
@@ -109,6 +126,10 @@ class Compressor {
     TensorPlan plan;
   };
   const Entry& entry(const std::string& name) const;
+  // Checks a job's gradient and fills the kernel's parameters for it.
+  detail::StepParams prepare(const std::string& name, const torch::Tensor& grad) const;
+  // The workspace of OpenMP/ATen thread `thread`.
+  detail::Workspace& workspace(int thread);
   void replan();
   void log(const std::string& message) const;
 
@@ -119,7 +140,7 @@ class Compressor {
   std::uint64_t draws_ = 0;  // position in the sampling stream
   std::vector<std::string> names_;
   std::map<std::string, Entry> entries_;
-  std::unique_ptr<detail::Workspace> workspace_;
+  std::vector<std::unique_ptr<detail::Workspace>> workspaces_;  // one per thread
   Logger logger_;
 };
 
