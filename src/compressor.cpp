@@ -7,6 +7,7 @@
 #include <cmath>
 #include <iomanip>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include "archive_read.h"
@@ -154,8 +155,10 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
   };
   std::vector<Prepared> prepared;
   prepared.reserve(jobs.size());
+  std::set<std::string> names;  // two jobs on one tensor would update its memory concurrently
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const auto& job = jobs[j];
+    DGC_CHECK(names.insert(job.name).second, "tensor '", job.name, "' appears twice in one batch");
     DGC_CHECK(job.values != nullptr && job.indices != nullptr, "no output buffers for '", job.name,
               "'");
     auto params = prepare(job.name, job.grad);

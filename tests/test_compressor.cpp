@@ -347,6 +347,9 @@ TEST(Compressor, BatchReportsNonFiniteAfterFinishingTheOthers) {
   std::vector<dgc::CompressJob> unbuffered{{"b", torch::randn({300, 200}), nullptr, nullptr, 0}};
   const auto before = c.memory().velocity("b").clone();
   expect_error([&] { c.compress_batch(unbuffered); }, "no output buffers for 'b'");
+  std::vector<dgc::CompressJob> twice{{"b", torch::randn({300, 200}), vb.data(), ib.data(), 0},
+                                      {"b", torch::randn({300, 200}), va.data(), ia.data(), 0}};
+  expect_error([&] { c.compress_batch(twice); }, "tensor 'b' appears twice in one batch");
   EXPECT_TRUE(torch::equal(before, c.memory().velocity("b")));
 }
 
