@@ -35,7 +35,9 @@ struct Lanes<8> {
 };
 
 constexpr std::int64_t kLinesPerBlock = kBlock / kLine;  // 16, one mask
-// The selection walks block maxima 16 at a time; chunks of the selection are whole groups.
+// A group of 16 blocks (4096 elements): pass 1 reads a group's samples right after updating it,
+// while it is in cache; the selection compares a group's 16 block maxima at once, and its
+// threads take whole groups.
 constexpr std::int64_t kBlocksPerGroup = 16;
 
 #define DGC_INLINE inline __attribute__((always_inline))
@@ -51,8 +53,6 @@ DGC_INLINE void store(float* p, F x) {
   std::memcpy(p, &x, sizeof x);
 }
 
-// Blocks per group: the samples of a group are read right after its update, while in cache.
-constexpr std::int64_t kGroupBlocks = 16;
 // Tensors below this many elements are done by the calling thread alone.
 constexpr std::int64_t kParallelMin = 1 << 15;
 // How many lines ahead the selection prefetches.
@@ -433,8 +433,8 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
   const Chunking chunking{nblocks, chunks_for(n)};
   std::atomic<bool> finite{true};
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
-    for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); b += kGroupBlocks) {
-      const std::int64_t b_end = std::min(b + kGroupBlocks, chunking.begin(c + 1));
+    for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); b += kBlocksPerGroup) {
+      const std::int64_t b_end = std::min(b + kBlocksPerGroup, chunking.begin(c + 1));
       const bool ok = params.nesterov ? update_range<true>(pass, b, b_end)
                                       : update_range<false>(pass, b, b_end);
       if (!ok) finite.store(false, std::memory_order_relaxed);
@@ -482,7 +482,6 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
       result.adaptation_iters = it + 1;
     }
   }
-  result.threshold = thr;
 
   // Send at most `target` (the first ones), then take what was sent out of the residual. Each
   // thread masks the entries of the range it updated, whose lines its own cache still holds.

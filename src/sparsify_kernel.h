@@ -56,7 +56,6 @@ struct Workspace {
 // ws.selected / ws.values.
 struct StepResult {
   bool non_finite = false;  // a NaN or Inf reached u or v; nothing was selected
-  float threshold = 0.0f;   // the final threshold
   int adaptation_iters = 0;
 };
 
