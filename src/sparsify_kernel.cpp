@@ -227,10 +227,9 @@ DGC_INLINE unsigned ge_mask16(const float* p, float thr) {
 #endif
 }
 
-// Finds the indices i with |v_i| >= thr and their |v_i|: each chunk's ascending, in its hits
-// and magnitudes (ws.live_chunks of them, in index order). Returns how many there are.
-std::int64_t collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
-  const std::int64_t whole_lines = n / kLine;
+// Finds the lines whose max reaches thr, from the maxima alone: each chunk's ascending, in its
+// `lines` (ws.live_chunks of them, in index order). Returns how many there are.
+std::int64_t find_lines(std::int64_t n, float thr, Workspace& ws) {
   const Chunking chunking{static_cast<std::int64_t>(ws.block_max.size()) / kBlocksPerGroup,
                           chunks_for(n)};
   // Grow only: shrinking would free the chunks' buffers, and reallocating them page-faults.
@@ -238,13 +237,8 @@ std::int64_t collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
     ws.chunks.resize(static_cast<std::size_t>(chunking.chunks));
   }
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
-    // First the lines that reach thr, from the maxima alone; then those lines of v, which lie
-    // scattered over the tensor, prefetched ahead so that their misses overlap.
-    auto& chunk = ws.chunks[static_cast<std::size_t>(c)];
-    auto& lines = chunk.lines;
+    auto& lines = ws.chunks[static_cast<std::size_t>(c)].lines;
     lines.clear();
-    chunk.hits.clear();
-    chunk.magnitudes.clear();
     for (std::int64_t group = chunking.begin(c); group < chunking.begin(c + 1); ++group) {
       const float* block_max = ws.block_max.data() + group * kBlocksPerGroup;
       for (unsigned blocks = ge_mask16<false>(block_max, thr); blocks != 0; blocks &= blocks - 1) {
@@ -255,6 +249,25 @@ std::int64_t collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
         }
       }
     }
+  });
+  ws.live_chunks = chunking.chunks;
+  std::int64_t count = 0;
+  for (std::int64_t c = 0; c < chunking.chunks; ++c) {
+    count += static_cast<std::int64_t>(ws.chunks[static_cast<std::size_t>(c)].lines.size());
+  }
+  return count;
+}
+
+// Reads the lines found by find_lines and keeps the indices i with |v_i| >= thr and their |v_i|,
+// in each chunk's hits and magnitudes. The lines lie scattered over the tensor: they are
+// prefetched ahead so that their misses overlap. Returns how many hits there are.
+std::int64_t rescan_lines(const float* v, std::int64_t n, float thr, Workspace& ws) {
+  const std::int64_t whole_lines = n / kLine;
+  for_each_chunk(ws.live_chunks, [&](std::int64_t c) {
+    auto& chunk = ws.chunks[static_cast<std::size_t>(c)];
+    const auto& lines = chunk.lines;
+    chunk.hits.clear();
+    chunk.magnitudes.clear();
     for (std::size_t j = 0; j < lines.size(); ++j) {
       if (j + kPrefetchAhead < lines.size())
         __builtin_prefetch(v + lines[j + kPrefetchAhead] * kLine);
@@ -275,9 +288,8 @@ std::int64_t collect(const float* v, std::int64_t n, float thr, Workspace& ws) {
       }
     }
   });
-  ws.live_chunks = chunking.chunks;
   std::int64_t count = 0;
-  for (std::int64_t c = 0; c < chunking.chunks; ++c) {
+  for (std::int64_t c = 0; c < ws.live_chunks; ++c) {
     count += static_cast<std::int64_t>(ws.chunks[static_cast<std::size_t>(c)].hits.size());
   }
   return count;
@@ -330,6 +342,32 @@ void keep_largest(std::int64_t k, Workspace& ws) {
   for_each_candidate(ws, [&](std::int64_t i, float m) {
     if (m > cut || (m == cut && ties-- > 0)) ws.selected.push_back(i);
   });
+}
+
+// keep_largest over every entry of the lines found by find_lines, when there are at least k of
+// them, without reading most of those lines. The k-th largest line maximum is at most the k-th
+// largest entry (k lines each hold an entry that large), so the lines whose max reaches it hold
+// every entry top-k can pick: about k lines instead of all of them (after a lowered threshold,
+// 10-40x as many, scattered over a tensor no longer in cache).
+void keep_largest_by_lines(const float* v, std::int64_t n, std::int64_t k, Workspace& ws) {
+  ws.top.clear();
+  for (std::int64_t c = 0; c < ws.live_chunks; ++c) {
+    for (std::int64_t line : ws.chunks[static_cast<std::size_t>(c)].lines)
+      ws.top.push_back(ws.line_max[static_cast<std::size_t>(line)]);
+  }
+  const auto kth = ws.top.begin() + (k - 1);
+  std::nth_element(ws.top.begin(), kth, ws.top.end(), std::greater<float>());
+  const float cut = *kth;
+  for (std::int64_t c = 0; c < ws.live_chunks; ++c) {
+    auto& lines = ws.chunks[static_cast<std::size_t>(c)].lines;
+    lines.erase(std::remove_if(lines.begin(), lines.end(),
+                               [&](std::int64_t line) {
+                                 return ws.line_max[static_cast<std::size_t>(line)] < cut;
+                               }),
+                lines.end());
+  }
+  rescan_lines(v, n, cut, ws);
+  keep_largest(k, ws);
 }
 
 // The first `count` candidates into ws.selected.
@@ -458,16 +496,31 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
   gather_samples(velocity, plan, params, draw, chunking.chunks, ws);
   float thr = kth_largest(ws.samples, plan.top_k_samples, ws.top);
 
-  std::int64_t count = collect(velocity, n, thr, ws);
-  bool resampled = false;
   const std::int64_t target = plan.num_selects;
-  if (n > plan.num_samples) {
+  const bool adapt = n > plan.num_samples;
+  // With resampling, a threshold that more than upper * target lines reach leads straight to the
+  // exact top-k, which keep_largest_by_lines finds without collecting those lines' entries; the
+  // number of lines then stands in for the count, which is at least as large.
+  bool collected = true;
+  auto count_at = [&](float t) {
+    const std::int64_t lines = find_lines(n, t, ws);
+    collected = !(adapt && params.resample &&
+                  static_cast<double>(lines) > static_cast<double>(target) * params.upper);
+    return collected ? rescan_lines(velocity, n, t, ws) : lines;
+  };
+  std::int64_t count = count_at(thr);
+  bool resampled = false;
+  if (adapt) {
     // Adapt the threshold until the count falls in [lower, upper] * target (section 4, step 5).
     for (int it = 0; it < params.max_adaptation_iters; ++it) {
       if (count > target) {
         if (static_cast<double>(count) <= static_cast<double>(target) * params.upper) break;
         if (params.resample) {
-          keep_largest(target, ws);
+          if (collected) {
+            keep_largest(target, ws);
+          } else {
+            keep_largest_by_lines(velocity, n, target, ws);
+          }
           resampled = true;
           result.adaptation_iters = it + 1;
           break;
@@ -478,7 +531,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
       } else {
         break;
       }
-      count = collect(velocity, n, thr, ws);
+      count = count_at(thr);
       result.adaptation_iters = it + 1;
     }
   }
