@@ -112,18 +112,39 @@ const TensorPlan& Compressor::plan(const std::string& name) const {
   return entry(name).plan;
 }
 
-detail::StepParams Compressor::prepare(const std::string& name, const torch::Tensor& grad) const {
-  check_grad(name, grad, plan(name).numel);
+detail::StepParams Compressor::prepare(const CompressJob& job) const {
+  check_grad(job.name, job.grad, plan(job.name).numel);
   const MemoryOptions& mo = memory_.options();
   detail::StepParams params;
   params.momentum = static_cast<float>(mo.momentum);
   params.nesterov = mo.nesterov;
   params.momentum_masking = mo.momentum_masking;
   const auto& clip = mo.gradient_clipping;
-  if (clip.kind == GradientClipping::Kind::kNorm) {
-    params.grad_scale = clip_coefficient(grad, clip.max_norm, clip.norm_type);
-  } else if (clip.kind == GradientClipping::Kind::kValue) {
-    params.grad_clamp = static_cast<float>(clip.clip_value);
+  if (clip.needs_global_statistics()) {
+    DGC_CHECK(job.global_square_mean >= 0,
+              "clipping by global statistics needs the mean over ranks "
+              "of sum(g^2) of '",
+              job.name, "' (use DistributedOptimizer)");
+  }
+  // Computed in float like the original: sqrt of the allreduced float, then max_norm / (norm +
+  // 1e-6) in float.
+  const float global_norm = std::sqrt(job.global_square_mean);
+  switch (clip.kind) {
+    case GradientClipping::Kind::kNone:
+      break;
+    case GradientClipping::Kind::kNorm:
+      params.grad_scale = clip_coefficient(job.grad, clip.max_norm, clip.norm_type);
+      break;
+    case GradientClipping::Kind::kValue:
+      params.grad_clamp = static_cast<float>(clip.clip_value);
+      break;
+    case GradientClipping::Kind::kGlobalNorm:
+      params.grad_scale = std::min(
+          1.0f, static_cast<float>(clip.max_norm) / (global_norm + static_cast<float>(1e-6)));
+      break;
+    case GradientClipping::Kind::kGlobalValue:
+      params.grad_clamp = global_norm;
+      break;
   }
   params.strided_sample = options_.strided_sample;
   params.upper = options_.compress_upper_bound;
@@ -161,7 +182,7 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
     DGC_CHECK(names.insert(job.name).second, "tensor '", job.name, "' appears twice in one batch");
     DGC_CHECK(job.values != nullptr && job.indices != nullptr, "no output buffers for '", job.name,
               "'");
-    auto params = prepare(job.name, job.grad);
+    auto params = prepare(job);
     const std::uint64_t draw = detail::mix64(options_.seed ^ detail::mix64(draws_ + j));
     prepared.push_back({job.grad.contiguous(), params, draw});
   }
@@ -229,7 +250,12 @@ torch::Tensor Compressor::decompress(const std::string& name, const torch::Tenso
 
 void Compressor::decompress_into(const std::string& name, const void* values, const void* indices,
                                  std::int64_t count, std::int64_t world_size, float* out) const {
-  detail::decode_average(values, indices, count, wire_, entry(name).numel, world_size, name, out);
+  decompress_into(name, {WireSlice{values, indices, count}}, world_size, out);
+}
+
+void Compressor::decompress_into(const std::string& name, const std::vector<WireSlice>& slices,
+                                 std::int64_t world_size, float* out) const {
+  detail::decode_average(slices, wire_, entry(name).numel, world_size, name, out);
 }
 
 torch::Tensor Compressor::compensate_dense(const std::string& name, const torch::Tensor& grad) {

@@ -32,23 +32,28 @@ torch::Tensor& Memory::momentum(const std::string& name) { return buffers(name).
 torch::Tensor& Memory::velocity(const std::string& name) { return buffers(name).velocity; }
 
 torch::Tensor Memory::compensate_dense(const std::string& name, const torch::Tensor& grad) {
-  auto& u = momentum(name);
   DGC_CHECK(grad.scalar_type() == torch::kFloat, "gradient of '", name, "' must be float32, got ",
             grad.scalar_type());
+  auto out = grad.contiguous().clone();
+  compensate_dense_(name, out);
+  return out;
+}
+
+void Memory::compensate_dense_(const std::string& name, torch::Tensor& grad) {
+  auto& u = momentum(name);
+  DGC_CHECK(grad.scalar_type() == torch::kFloat && grad.is_contiguous(), "gradient of '", name,
+            "' must be contiguous float32, got ", grad.scalar_type());
   DGC_CHECK(grad.numel() == u.numel(), "gradient of '", name, "' has ", grad.numel(),
             " elements, the tensor has ", u.numel());
-  const auto g = grad.contiguous();
-  auto out = torch::empty_like(u);
   detail::StepParams params;
   params.momentum = static_cast<float>(options_.momentum);
   params.nesterov = options_.nesterov;
-  if (!detail::dense_momentum(g.data_ptr<float>(), u.data_ptr<float>(), out.data_ptr<float>(),
-                              u.numel(), params)) {
+  float* g = grad.data_ptr<float>();
+  if (!detail::dense_momentum(g, u.data_ptr<float>(), g, u.numel(), params)) {
     reset(name);
     DGC_FAIL("a NaN or Inf entered the DGC momentum of tensor '", name,
              "' (dense path); its memory was reset to zero");
   }
-  return out;
 }
 
 void Memory::reset(const std::string& name) {

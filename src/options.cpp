@@ -38,7 +38,9 @@ void validate(const MemoryOptions& o) {
   DGC_CHECK(std::isfinite(o.momentum) && o.momentum >= 0, "momentum must be >= 0, got ",
             o.momentum);
   const auto& clip = o.gradient_clipping;
-  if (clip.kind == GradientClipping::Kind::kNorm) {
+  if (clip.kind == GradientClipping::Kind::kGlobalNorm) {
+    DGC_CHECK(clip.max_norm > 0, "gradient_clipping.max_norm must be > 0, got ", clip.max_norm);
+  } else if (clip.kind == GradientClipping::Kind::kNorm) {
     DGC_CHECK(clip.max_norm > 0, "gradient_clipping.max_norm must be > 0, got ", clip.max_norm);
     DGC_CHECK(clip.norm_type == 2.0 || std::isinf(clip.norm_type),
               "gradient_clipping.norm_type must be 2 or inf, got ", clip.norm_type);

@@ -66,7 +66,7 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
                          Workspace& ws);
 
 // Dense path after the allreduce (section 5): u = m*u + g, out = u (nesterov: u = (u+g)*m,
-// out = u + g). Returns false if a non-finite value reached u.
+// out = u + g). `out` may be `grad`. Returns false if a non-finite value reached u.
 bool dense_momentum(const float* grad, float* momentum, float* out, std::int64_t n,
                     const StepParams& params);
 

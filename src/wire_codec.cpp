@@ -53,20 +53,27 @@ void encode(const float* values, const std::int64_t* indices, std::int64_t count
   }
 }
 
-void decode_average(const void* values, const void* indices, std::int64_t count,
-                    const WireFormat& format, std::int64_t numel, std::int64_t world_size,
-                    const std::string& tensor, float* out) {
+void decode_average(const std::vector<WireSlice>& slices, const WireFormat& format,
+                    std::int64_t numel, std::int64_t world_size, const std::string& tensor,
+                    float* out) {
   DGC_CHECK(world_size > 0, "world_size must be > 0, got ", world_size);
-  DGC_CHECK(count >= 0, "negative entry count ", count, " for tensor '", tensor, "'");
-  const auto run = [&](const auto* idx) {
-    check_indices(idx, count, numel, tensor);
+  const auto run = [&](auto index_type) {
+    using Index = decltype(index_type);
+    for (std::size_t s = 0; s < slices.size(); ++s) {
+      DGC_CHECK(slices[s].count >= 0, "negative entry count ", slices[s].count, " for tensor '",
+                tensor, "'");
+      check_indices(static_cast<const Index*>(slices[s].indices), slices[s].count, numel, tensor);
+    }
     std::fill_n(out, numel, 0.0f);
-    accumulate_any(values, idx, count, format, out);
+    for (const auto& slice : slices) {
+      accumulate_any(slice.values, static_cast<const Index*>(slice.indices), slice.count, format,
+                     out);
+    }
   };
   if (format.int32_indices) {
-    run(static_cast<const std::int32_t*>(indices));
+    run(std::int32_t{});
   } else {
-    run(static_cast<const std::int64_t*>(indices));
+    run(std::int64_t{});
   }
   // Multiply by the reciprocal like the original (grad.mul_(1 / world_size)).
   const float scale = static_cast<float>(1.0 / static_cast<double>(world_size));

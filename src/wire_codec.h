@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dgc/wire.h"
 
@@ -12,11 +13,11 @@ namespace dgc::detail {
 void encode(const float* values, const std::int64_t* indices, std::int64_t count,
             const WireFormat& format, void* values_out, void* indices_out);
 
-// out[idx] += val for every pair, in order, then out *= 1 / world_size. All indices are checked
-// against [0, numel) first; an out-of-range one throws dgc::Error naming `tensor` and nothing is
-// written.
-void decode_average(const void* values, const void* indices, std::int64_t count,
-                    const WireFormat& format, std::int64_t numel, std::int64_t world_size,
-                    const std::string& tensor, float* out);
+// out = 0, then out[idx] += val for every pair of every slice, in order, then
+// out *= 1 / world_size. All indices are checked against [0, numel) first; an out-of-range one
+// throws dgc::Error naming `tensor` and nothing is written.
+void decode_average(const std::vector<WireSlice>& slices, const WireFormat& format,
+                    std::int64_t numel, std::int64_t world_size, const std::string& tensor,
+                    float* out);
 
 }  // namespace dgc::detail

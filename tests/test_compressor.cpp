@@ -403,6 +403,46 @@ TEST(Wire, OutOfRangeIndexIsAnErrorNotAWrite) {
   }
 }
 
+// The gathered form: every rank's slice; a bad index in any slice stops the decode before any
+// write, and duplicates across ranks add.
+TEST(Wire, SlicesOfAllRanksDecodeTogether) {
+  dgc::Compressor c;
+  c.add("layer.weight", {2, 4});
+  const std::vector<float> values0 = {1.0f, 2.0f}, values1 = {4.0f};
+  const std::vector<std::int64_t> indices0 = {0, 5}, indices1 = {5}, bad = {9};
+  std::vector<float> out(8, 7.0f);
+  c.decompress_into("layer.weight",
+                    {{values0.data(), indices0.data(), 2}, {values1.data(), indices1.data(), 1}}, 2,
+                    out.data());
+  EXPECT_EQ(out, (std::vector<float>{0.5f, 0, 0, 0, 0, 3.0f, 0, 0}));
+  std::fill(out.begin(), out.end(), 7.0f);
+  expect_error(
+      [&] {
+        c.decompress_into("layer.weight",
+                          {{values0.data(), indices0.data(), 2}, {values1.data(), bad.data(), 1}},
+                          2, out.data());
+      },
+      "received index 9 at position 0 for tensor 'layer.weight' of 8 elements");
+  EXPECT_EQ(out, std::vector<float>(8, 7.0f));
+}
+
+TEST(Compressor, GlobalClippingNeedsTheDistributedStatistic) {
+  dgc::MemoryOptions memory;
+  memory.gradient_clipping.kind = dgc::GradientClipping::Kind::kGlobalNorm;
+  memory.gradient_clipping.max_norm = 1.0;
+  dgc::Compressor c({}, memory);
+  c.add("fc.weight", {100, 50});
+  expect_error(
+      [&] {
+        c.compress("fc.weight", torch::randn({100, 50}));
+      },
+      "clipping by global statistics needs the mean over ranks of sum(g^2) of "
+      "'fc.weight'");
+  memory.gradient_clipping.max_norm = 0;
+  expect_error([&] { dgc::Compressor bad({}, memory); },
+               "gradient_clipping.max_norm must be > 0, got 0");
+}
+
 TEST(Memory, NonFiniteGradientIsReportedWithTheTensorName) {
   dgc::Compressor c;
   c.add("fc.weight", {100, 50});

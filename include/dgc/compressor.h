@@ -49,6 +49,9 @@ struct CompressJob {
   void* values = nullptr;
   void* indices = nullptr;
   std::int64_t count = 0;
+  // Global clipping kinds only: the mean over ranks of this gradient's sum(g^2), in float32
+  // like the original's allreduce.
+  float global_square_mean = -1.0f;
 };
 
 class Compressor {
@@ -103,6 +106,9 @@ class Compressor {
   // The same from raw wire buffers of `count` entries into `out` (numel floats).
   void decompress_into(const std::string& name, const void* values, const void* indices,
                        std::int64_t count, std::int64_t world_size, float* out) const;
+  // The same from every rank's slice of a gathered message, in rank order.
+  void decompress_into(const std::string& name, const std::vector<WireSlice>& slices,
+                       std::int64_t world_size, float* out) const;
 
   // Dense path: momentum applied to the allreduce-averaged gradient (see Memory).
   torch::Tensor compensate_dense(const std::string& name, const torch::Tensor& grad);
@@ -127,7 +133,7 @@ class Compressor {
   };
   const Entry& entry(const std::string& name) const;
   // Checks a job's gradient and fills the kernel's parameters for it.
-  detail::StepParams prepare(const std::string& name, const torch::Tensor& grad) const;
+  detail::StepParams prepare(const CompressJob& job) const;
   // The workspace of OpenMP/ATen thread `thread`.
   detail::Workspace& workspace(int thread);
   void replan();

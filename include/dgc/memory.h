@@ -34,6 +34,8 @@ class Memory {
   // (plain: u = m*u + g, returns u; nesterov: u = (u+g)*m, returns u + g) and returns a new
   // tensor, leaving `grad` untouched. A non-finite result resets u to zero and throws.
   torch::Tensor compensate_dense(const std::string& name, const torch::Tensor& grad);
+  // The same in place: `grad` (float32, contiguous) becomes the result.
+  void compensate_dense_(const std::string& name, torch::Tensor& grad);
 
   // Zeroes u and v of one tensor (used after a non-finite value was found there).
   void reset(const std::string& name);

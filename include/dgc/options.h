@@ -41,13 +41,25 @@ struct CompressorOptions {
   std::uint64_t seed = 0;
 };
 
-// Per-tensor clipping applied to the local gradient before momentum correction (section 8).
+// Clipping of a compressed tensor's local gradient before momentum correction (section 8).
+// The two global kinds use statistics over all ranks: they work under DistributedOptimizer, which
+// allreduces each tensor's sum(g^2) (a Compressor used alone rejects them).
 struct GradientClipping {
-  enum class Kind { kNone, kNorm, kValue };
+  enum class Kind {
+    kNone,
+    kNorm,         // scale g so that ||g||_p <= max_norm (approximately, +1e-6)
+    kValue,        // clamp g to [-clip_value, clip_value]
+    kGlobalNorm,   // norm clip with ||g|| = sqrt(mean over ranks of sum(g^2))
+    kGlobalValue,  // clamp g to +-sqrt(mean over ranks of sum(g^2))
+  };
   Kind kind = Kind::kNone;
-  double max_norm = 0.0;    // kNorm: scale g so that ||g||_p <= max_norm (approximately, +1e-6)
+  double max_norm = 0.0;    // kNorm, kGlobalNorm
   double norm_type = 2.0;   // kNorm: p, 2 or infinity
-  double clip_value = 0.0;  // kValue: clamp g to [-clip_value, clip_value]
+  double clip_value = 0.0;  // kValue
+
+  bool needs_global_statistics() const {
+    return kind == Kind::kGlobalNorm || kind == Kind::kGlobalValue;
+  }
 };
 
 struct MemoryOptions {

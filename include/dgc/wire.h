@@ -17,4 +17,11 @@ struct WireFormat {
   std::int64_t index_bytes() const { return int32_indices ? 4 : 8; }
 };
 
+// One rank's part of a gathered exchange: `count` values and indices in the wire dtypes.
+struct WireSlice {
+  const void* values = nullptr;
+  const void* indices = nullptr;
+  std::int64_t count = 0;
+};
+
 }  // namespace dgc

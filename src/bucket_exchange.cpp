@@ -1,0 +1,131 @@
+#include "bucket_exchange.h"
+
+#include <cstring>
+
+#include "dgc/error.h"
+
+namespace dgc::detail {
+
+namespace {
+std::int64_t round_up8(std::int64_t bytes) { return (bytes + 7) / 8 * 8; }
+}  // namespace
+
+void BucketExchange::plan_layout(const std::vector<BucketTensor>& tensors,
+                                 const Compressor* compressor, DenseCompression dense_compression) {
+  sparse_.clear();
+  dense_slots_.clear();
+  std::int64_t dense_numel = 0;
+  for (std::size_t j = 0; j < tensors.size(); ++j) {
+    if (compressor != nullptr && compressor->is_sparse(tensors[j].name)) {
+      sparse_.push_back({j, compressor->plan(tensors[j].name).num_selects, 0, 0});
+    } else {
+      dense_slots_.push_back({j, dense_numel});
+      dense_numel += tensors[j].numel;
+    }
+  }
+  if (!sparse_.empty()) {
+    const WireFormat& wire = compressor->wire_format();
+    std::int64_t offset = round_up8(static_cast<std::int64_t>(sparse_.size()) * 8);
+    for (auto& s : sparse_) {
+      s.index_offset = offset;
+      offset += s.capacity * wire.index_bytes();
+    }
+    offset = round_up8(offset);
+    for (auto& s : sparse_) {
+      s.value_offset = offset;
+      offset += s.capacity * wire.value_bytes();
+    }
+    slot_bytes_ = round_up8(offset);
+  } else {
+    slot_bytes_ = 0;
+  }
+  // Under DGC the compressor's wire format decides for its dense tensors too, like the original.
+  const bool fp16 = compressor != nullptr ? compressor->wire_format().fp16_values
+                                          : dense_compression == DenseCompression::kFp16;
+  const auto dtype = fp16 ? torch::kHalf : torch::kFloat;
+  if (!dense_.defined() || dense_.numel() != dense_numel || dense_.scalar_type() != dtype) {
+    dense_ = torch::empty({dense_numel}, dtype);
+  }
+}
+
+void BucketExchange::launch(std::vector<BucketTensor>& tensors, Communicator& comm,
+                            Compressor* compressor, DenseCompression dense_compression,
+                            TrafficStats& traffic) {
+  world_size_ = comm.size();
+  plan_layout(tensors, compressor, dense_compression);
+  if (!sparse_.empty()) exchange_sparse(tensors, comm, *compressor, traffic);
+  if (!dense_slots_.empty()) exchange_dense(tensors, comm, traffic);
+}
+
+void BucketExchange::exchange_sparse(std::vector<BucketTensor>& tensors, Communicator& comm,
+                                     Compressor& compressor, TrafficStats& traffic) {
+  const auto size = static_cast<std::size_t>(slot_bytes_);
+  // Zeroed once, so that the unused tail of a slot never carries stale memory.
+  if (send_.size() != size) send_.assign(size, 0);
+  received_.resize(size * static_cast<std::size_t>(world_size_));
+
+  std::vector<CompressJob> jobs;
+  jobs.reserve(sparse_.size());
+  for (const auto& s : sparse_) {
+    jobs.push_back({tensors[s.tensor].name, tensors[s.tensor].grad, send_.data() + s.value_offset,
+                    send_.data() + s.index_offset, 0});
+  }
+  if (compressor.memory().options().gradient_clipping.needs_global_statistics()) {
+    // Section 8: the statistic is the mean over ranks of sum(g^2), one float per tensor.
+    auto stats = torch::empty({static_cast<std::int64_t>(jobs.size())}, torch::kFloat);
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      stats[static_cast<std::int64_t>(j)] = jobs[j].grad.square().sum();
+    }
+    comm.allreduce(stats, ReduceOp::kAverage);
+    traffic.bytes_sent += stats.nbytes();
+    traffic.bytes_received += stats.nbytes();
+    const float* mean = stats.data_ptr<float>();
+    for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].global_square_mean = mean[j];
+  }
+  compressor.compress_batch(jobs);
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    std::memcpy(send_.data() + 8 * j, &jobs[j].count, 8);
+  }
+  comm.allgather(send_.data(), slot_bytes_, received_.data());
+  traffic.bytes_sent += slot_bytes_;
+  traffic.bytes_received += slot_bytes_ * (world_size_ - 1);
+}
+
+void BucketExchange::exchange_dense(const std::vector<BucketTensor>& tensors, Communicator& comm,
+                                    TrafficStats& traffic) {
+  for (const auto& d : dense_slots_) {
+    const auto& t = tensors[d.tensor];
+    dense_.narrow(0, d.offset, t.numel).copy_(t.grad.reshape({-1}));
+  }
+  comm.allreduce(dense_.data_ptr(), dense_.numel(), dense_.scalar_type(), ReduceOp::kSum);
+  traffic.bytes_sent += dense_.nbytes();
+  traffic.bytes_received += dense_.nbytes();
+}
+
+void BucketExchange::finish(const std::vector<BucketTensor>& tensors, Compressor* compressor,
+                            std::vector<torch::Tensor>& out) {
+  std::vector<WireSlice> slices(static_cast<std::size_t>(world_size_));
+  for (std::size_t j = 0; j < sparse_.size(); ++j) {
+    const auto& s = sparse_[j];
+    const auto& name = tensors[s.tensor].name;
+    for (int r = 0; r < world_size_; ++r) {
+      const std::uint8_t* slot = received_.data() + static_cast<std::size_t>(r) * slot_bytes_;
+      std::int64_t count;
+      std::memcpy(&count, slot + 8 * j, 8);
+      DGC_CHECK(count >= 0 && count <= s.capacity, "rank ", r, " sent ", count,
+                " entries for tensor '", name, "', which has room for ", s.capacity);
+      slices[static_cast<std::size_t>(r)] = {slot + s.value_offset, slot + s.index_offset, count};
+    }
+    compressor->decompress_into(name, slices, world_size_, out[s.tensor].data_ptr<float>());
+  }
+  // Multiply by the reciprocal like the sparse path and the original (mul_(1 / world_size)).
+  const double scale = 1.0 / static_cast<double>(world_size_);
+  for (const auto& d : dense_slots_) {
+    const auto& t = tensors[d.tensor];
+    auto& g = out[d.tensor];
+    g.view({-1}).copy_(dense_.narrow(0, d.offset, t.numel)).mul_(scale);
+    if (compressor != nullptr) compressor->memory().compensate_dense_(t.name, g);
+  }
+}
+
+}  // namespace dgc::detail

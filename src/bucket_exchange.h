@@ -1,0 +1,66 @@
+// One bucket's exchange: all its compressed tensors in one allgather with fixed-size slots, all
+// its dense tensors in one allreduce (DESIGN.md "How it must perform"). Internal to
+// DistributedOptimizer.
+//
+// A rank's slot of the allgather:
+//   [count of each sparse tensor: int64] [indices of each, num_selects entries] [values of each]
+// Each region is padded to 8 bytes, so every tensor's indices and values are aligned for their
+// type. Entries past a tensor's count are ignored by the receivers, so no rank needs to know
+// another's counts before the allgather.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dgc/communicator.h"
+#include "dgc/compressor.h"
+#include "dgc/distributed_optimizer.h"
+
+namespace dgc::detail {
+
+struct BucketTensor {
+  std::string name;
+  std::int64_t numel = 0;
+  torch::Tensor grad;  // this step's local gradient (float32, numel elements)
+};
+
+class BucketExchange {
+ public:
+  // On the communication thread: compresses, packs and exchanges `tensors`; the results stay in
+  // this object until finish(). `compressor` is null for the dense baseline.
+  void launch(std::vector<BucketTensor>& tensors, Communicator& comm, Compressor* compressor,
+              DenseCompression dense_compression, TrafficStats& traffic);
+  // After launch() completed: writes every tensor's averaged gradient into out[j] (float32,
+  // contiguous, numel elements); under DGC the dense tensors get the memory's momentum.
+  void finish(const std::vector<BucketTensor>& tensors, Compressor* compressor,
+              std::vector<torch::Tensor>& out);
+
+ private:
+  struct SparseSlot {
+    std::size_t tensor;  // position in the bucket
+    std::int64_t capacity;
+    std::int64_t index_offset, value_offset;  // bytes from the slot's start
+  };
+  struct DenseSlot {
+    std::size_t tensor;
+    std::int64_t offset;  // elements into dense_
+  };
+  void plan_layout(const std::vector<BucketTensor>& tensors, const Compressor* compressor,
+                   DenseCompression dense_compression);
+  void exchange_sparse(std::vector<BucketTensor>& tensors, Communicator& comm,
+                       Compressor& compressor, TrafficStats& traffic);
+  void exchange_dense(const std::vector<BucketTensor>& tensors, Communicator& comm,
+                      TrafficStats& traffic);
+
+  std::vector<SparseSlot> sparse_;
+  std::vector<DenseSlot> dense_slots_;
+  std::int64_t slot_bytes_ = 0;
+  int world_size_ = 1;
+  std::vector<std::uint8_t> send_, received_;  // this rank's slot; every rank's slots
+  torch::Tensor dense_;                        // fused dense gradients, float32 or float16
+};
+
+}  // namespace dgc::detail

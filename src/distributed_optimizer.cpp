@@ -1,0 +1,299 @@
+#include "dgc/distributed_optimizer.h"
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "bucket_exchange.h"
+#include "comm_thread.h"
+#include "dgc/error.h"
+
+namespace dgc {
+
+namespace {
+std::string message_of(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    return e.message();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+}  // namespace
+
+struct DistributedOptimizer::State {
+  struct Param {
+    std::string name;
+    torch::Tensor tensor;
+    std::size_t bucket = 0, position = 0;  // where its gradient sits in the buckets
+    unsigned hook = 0;
+    int passes = 0;  // gradients received this step
+  };
+  struct Bucket {
+    std::vector<std::size_t> params;
+    std::vector<detail::BucketTensor> tensors;  // in the order of `params`
+    detail::BucketExchange exchange;
+    std::size_t ready = 0;
+  };
+
+  State(Communicator& c, torch::optim::Optimizer& o, std::unique_ptr<Compressor> comp,
+        DistributedOptions opts)
+      : comm(c), optimizer(o), compressor(std::move(comp)), options(opts) {}
+
+  void on_gradient(std::size_t index, const torch::Tensor& grad);
+  void launch_ready_buckets();  // with `mutex` held
+  void launch(std::size_t bucket);
+  void reset_step();
+
+  Communicator& comm;
+  torch::optim::Optimizer& optimizer;
+  std::unique_ptr<Compressor> compressor;
+  DistributedOptions options;
+  std::vector<Param> params;
+  std::vector<Bucket> buckets;
+  std::int64_t dense_bytes = 0;
+
+  std::mutex mutex;  // the step's progress, shared by the hooks and synchronize()
+  std::size_t next_launch = 0;
+  TrafficStats traffic;  // written by the communication thread until synchronize() waits
+  TrafficStats last_traffic;
+  // Last: destroyed first, finishing its queue while everything it uses still exists.
+  std::unique_ptr<detail::CommThread> thread;
+};
+
+void DistributedOptimizer::State::on_gradient(std::size_t index, const torch::Tensor& grad) {
+  std::lock_guard<std::mutex> lock(mutex);
+  Param& p = params[index];
+  DGC_CHECK(p.passes < options.backward_passes_per_step, "parameter '", p.name,
+            "' received more than backward_passes_per_step = ", options.backward_passes_per_step,
+            " gradients before step() or synchronize(); raise backward_passes_per_step to "
+            "accumulate more passes locally");
+  auto& slot = buckets[p.bucket].tensors[p.position].grad;
+  // Out of place: autograd still owns `grad` (it becomes or is added to .grad after this hook).
+  slot = p.passes == 0 ? grad : slot + grad;
+  if (++p.passes < options.backward_passes_per_step) return;
+  if (++buckets[p.bucket].ready == buckets[p.bucket].params.size() && options.overlap) {
+    launch_ready_buckets();
+  }
+}
+
+void DistributedOptimizer::State::launch_ready_buckets() {
+  // Strictly in bucket order: that order is what keeps every rank's collectives matched.
+  while (next_launch < buckets.size() &&
+         buckets[next_launch].ready == buckets[next_launch].params.size()) {
+    launch(next_launch++);
+  }
+}
+
+void DistributedOptimizer::State::launch(std::size_t b) {
+  thread->submit([this, b] {
+    Bucket& bucket = buckets[b];
+    bucket.exchange.launch(bucket.tensors, comm, compressor.get(), options.dense_compression,
+                           traffic);
+  });
+}
+
+void DistributedOptimizer::State::reset_step() {
+  std::lock_guard<std::mutex> lock(mutex);
+  for (auto& p : params) p.passes = 0;
+  for (auto& bucket : buckets) {
+    bucket.ready = 0;
+    for (auto& t : bucket.tensors) t.grad = torch::Tensor();
+  }
+  next_launch = 0;
+  traffic = TrafficStats{};
+}
+
+DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
+                                           NamedParameters named_parameters,
+                                           DistributedOptions options)
+    : DistributedOptimizer(comm, optimizer, std::move(named_parameters), nullptr, options) {}
+
+DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
+                                           NamedParameters named_parameters, Compressor compressor,
+                                           DistributedOptions options)
+    : DistributedOptimizer(comm, optimizer, std::move(named_parameters),
+                           std::make_unique<Compressor>(std::move(compressor)), options) {}
+
+DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
+                                           NamedParameters named_parameters,
+                                           std::unique_ptr<Compressor> compressor,
+                                           DistributedOptions options)
+    : state_(std::make_unique<State>(comm, optimizer, std::move(compressor), options)) {
+  DGC_CHECK(options.backward_passes_per_step >= 1, "backward_passes_per_step must be >= 1, got ",
+            options.backward_passes_per_step);
+  DGC_CHECK(options.bucket_bytes > 0, "bucket_bytes must be > 0, got ", options.bucket_bytes);
+  State& s = *state_;
+  for (auto& [name, tensor] : named_parameters) {
+    DGC_CHECK(tensor.defined() && tensor.scalar_type() == torch::kFloat &&
+                  tensor.device().is_cpu() && tensor.is_contiguous(),
+              "parameter '", name, "' must be a contiguous float32 CPU tensor");
+    // Frozen parameters have no gradient to exchange.
+    if (!tensor.requires_grad()) continue;
+    s.params.push_back({name, tensor});
+    s.dense_bytes += tensor.numel() * 4;
+  }
+  if (s.compressor) {
+    NamedParameters trained;
+    for (const auto& p : s.params) trained.emplace_back(p.name, p.tensor);
+    s.compressor->add_parameters(trained);
+  }
+  // Buckets in reverse registration order, the order in which backward produces gradients.
+  std::int64_t bucket_bytes = 0;
+  for (std::size_t i = s.params.size(); i-- > 0;) {
+    const std::int64_t bytes = s.params[i].tensor.numel() * 4;
+    if (s.buckets.empty() || bucket_bytes + bytes > options.bucket_bytes) {
+      s.buckets.emplace_back();
+      bucket_bytes = 0;
+    }
+    bucket_bytes += bytes;
+    auto& bucket = s.buckets.back();
+    s.params[i].bucket = s.buckets.size() - 1;
+    s.params[i].position = bucket.params.size();
+    bucket.params.push_back(i);
+    bucket.tensors.push_back({s.params[i].name, s.params[i].tensor.numel(), {}});
+  }
+  s.thread = std::make_unique<detail::CommThread>([&comm](std::exception_ptr error) {
+    // The other ranks would wait for this one forever: end the job with its message.
+    if (comm.size() > 1) comm.abort(message_of(error));
+  });
+  for (std::size_t i = 0; i < s.params.size(); ++i) {
+    State* state = state_.get();
+    s.params[i].hook = s.params[i].tensor.register_hook(
+        [state, i](const torch::Tensor& grad) { state->on_gradient(i, grad); });
+  }
+}
+
+DistributedOptimizer::~DistributedOptimizer() {
+  for (auto& p : state_->params) p.tensor.remove_hook(p.hook);
+}
+
+void DistributedOptimizer::synchronize() {
+  State& s = *state_;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    // Parameters that got fewer passes keep what they have; those that got none send zeros.
+    for (std::size_t b = s.next_launch; b < s.buckets.size(); ++b) {
+      auto& bucket = s.buckets[b];
+      for (std::size_t j = 0; j < bucket.params.size(); ++j) {
+        auto& grad = bucket.tensors[j].grad;
+        if (!grad.defined()) grad = torch::zeros_like(s.params[bucket.params[j]].tensor);
+      }
+      bucket.ready = bucket.params.size();
+    }
+    s.launch_ready_buckets();
+  }
+  struct ResetOnExit {
+    State& s;
+    ~ResetOnExit() { s.reset_step(); }
+  } reset{s};
+  s.thread->wait();
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (auto& bucket : s.buckets) {
+    out.clear();
+    for (std::size_t i : bucket.params) {
+      auto& tensor = s.params[i].tensor;
+      torch::Tensor& grad = tensor.mutable_grad();
+      if (!grad.defined() || !grad.is_contiguous() || grad.scalar_type() != torch::kFloat ||
+          grad.sizes() != tensor.sizes()) {
+        grad = torch::empty_like(tensor, torch::MemoryFormat::Contiguous);
+      }
+      out.push_back(grad);
+    }
+    bucket.exchange.finish(bucket.tensors, s.compressor.get(), out);
+  }
+  s.last_traffic = s.traffic;
+  s.last_traffic.dense_bytes = s.dense_bytes;
+}
+
+void DistributedOptimizer::step() {
+  synchronize();
+  state_->optimizer.step();
+}
+
+void DistributedOptimizer::zero_grad() { state_->optimizer.zero_grad(); }
+
+bool DistributedOptimizer::set_epoch(std::int64_t epoch) {
+  State& s = *state_;
+  if (!s.compressor) return false;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    for (const auto& p : s.params) {
+      DGC_CHECK(p.passes == 0, "set_epoch() during a step: parameter '", p.name,
+                "' has gradients not yet exchanged; call it before backward or after step()");
+    }
+  }
+  return s.compressor->set_epoch(epoch);
+}
+
+void DistributedOptimizer::broadcast_parameters(int root) {
+  std::vector<torch::Tensor> tensors;
+  for (const auto& p : state_->params) tensors.push_back(p.tensor);
+  broadcast_tensors(tensors, root);
+}
+
+void DistributedOptimizer::broadcast_tensors(const std::vector<torch::Tensor>& tensors, int root) {
+  State& s = *state_;
+  for (const auto& t : tensors) {
+    DGC_CHECK(t.defined() && t.device().is_cpu() && t.is_contiguous(),
+              "broadcast needs contiguous CPU tensors");
+  }
+  s.thread->run([&] {
+    torch::NoGradGuard no_grad;
+    for (const auto& t : tensors) s.comm.broadcast(t.data_ptr(), t.nbytes(), root);
+  });
+}
+
+void DistributedOptimizer::broadcast_optimizer_state(int root) {
+  State& s = *state_;
+  auto& groups = s.optimizer.param_groups();
+  std::string bytes;
+  if (s.comm.rank() == root) {
+    torch::serialize::OutputArchive archive;
+    torch::serialize::OutputArchive state;
+    s.optimizer.save(state);
+    archive.write("state", state);
+    // libtorch's Optimizer::load restores the per-parameter state only, not the groups' options
+    // (learning rate, momentum, ...): those travel separately.
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      torch::serialize::OutputArchive options;
+      groups[g].options().serialize(options);
+      archive.write("group." + std::to_string(g), options);
+    }
+    std::ostringstream out;
+    archive.save_to(out);
+    bytes = out.str();
+  }
+  s.thread->run([&] {
+    auto size = static_cast<std::int64_t>(bytes.size());
+    s.comm.broadcast(&size, sizeof size, root);
+    bytes.resize(static_cast<std::size_t>(size));
+    s.comm.broadcast(bytes.data(), size, root);
+  });
+  if (s.comm.rank() == root) return;
+  torch::serialize::InputArchive archive;
+  std::istringstream in(bytes);
+  archive.load_from(in);
+  torch::serialize::InputArchive state;
+  archive.read("state", state);
+  s.optimizer.load(state);
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    torch::serialize::InputArchive options;
+    archive.read("group." + std::to_string(g), options);
+    groups[g].options().serialize(options);
+  }
+}
+
+const TrafficStats& DistributedOptimizer::last_step_traffic() const { return state_->last_traffic; }
+
+Compressor* DistributedOptimizer::compressor() { return state_->compressor.get(); }
+
+Communicator& DistributedOptimizer::communicator() { return state_->comm; }
+
+}  // namespace dgc

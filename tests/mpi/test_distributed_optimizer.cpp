@@ -1,0 +1,293 @@
+// dgc::DistributedOptimizer under a real launcher (a world of one, mpirun -np 2 and -np 4). Every
+// rank runs every test with the same calls in the same order; checks come after the collectives.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "dgc/compressor.h"
+#include "dgc/distributed_optimizer.h"
+#include "dgc/error.h"
+#include "dgc/sgd.h"
+#include "mpi_test.h"
+
+namespace {
+
+using dgc::test::comm;
+using testing::HasSubstr;
+
+torch::nn::Sequential make_model(std::uint64_t seed) {
+  torch::manual_seed(seed);
+  return torch::nn::Sequential(torch::nn::Linear(16, 32), torch::nn::ReLU(),
+                               torch::nn::Linear(32, 4));
+}
+
+// Every parameter flattened into one vector.
+torch::Tensor flat_parameters(const torch::nn::Module& model) {
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : model.parameters()) parts.push_back(p.detach().reshape({-1}));
+  return torch::cat(parts);
+}
+
+// True when every rank holds bitwise the same `local`.
+bool identical_on_all_ranks(const torch::Tensor& local) {
+  const auto all = comm().allgather(local.contiguous()).view({comm().size(), -1});
+  bool same = true;
+  for (int r = 1; r < comm().size(); ++r) same &= torch::equal(all[r], all[0]);
+  return same;
+}
+
+struct Batch {
+  torch::Tensor x, y;
+};
+// Different data on every rank and step.
+Batch batch(int step, std::int64_t size = 8) {
+  torch::manual_seed(1000 + 100 * comm().rank() + step);
+  return {torch::randn({size, 16}), torch::randint(0, 4, {size})};
+}
+
+torch::Tensor loss_of(torch::nn::Sequential& model, const Batch& b) {
+  return torch::nn::functional::cross_entropy(model->forward(b.x), b.y);
+}
+
+dgc::CompressorOptions dgc_options(double ratio) {
+  dgc::CompressorOptions o;
+  o.compress_ratio = ratio;
+  return o;
+}
+
+void train(torch::nn::Sequential& model, dgc::DistributedOptimizer& opt, int steps) {
+  for (int step = 0; step < steps; ++step) {
+    opt.zero_grad();
+    loss_of(model, batch(step)).backward();
+    opt.step();
+  }
+}
+
+TEST(DistributedOptimizer, DgcKeepsEveryRankBitwiseIdentical) {
+  auto model = make_model(7);
+  dgc::DGCSGD sgd(model->parameters(),
+                  torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
+  dgc::DistributedOptions options;
+  options.bucket_bytes = 1024;  // several buckets
+  dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(),
+                                dgc::Compressor(dgc_options(0.05)), options);
+  const auto before = flat_parameters(*model).clone();
+  train(model, opt, 50);
+  const auto after = flat_parameters(*model);
+  EXPECT_FALSE(torch::equal(before, after));
+  EXPECT_TRUE(identical_on_all_ranks(after));
+  EXPECT_TRUE(torch::isfinite(after).all().item<bool>());
+}
+
+TEST(DistributedOptimizer, DenseKeepsEveryRankBitwiseIdentical) {
+  auto model = make_model(7);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  dgc::DistributedOptions options;
+  options.bucket_bytes = 1024;
+  dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(), options);
+  const auto before = flat_parameters(*model).clone();
+  train(model, opt, 50);
+  const auto after = flat_parameters(*model);
+  EXPECT_FALSE(torch::equal(before, after));
+  EXPECT_TRUE(identical_on_all_ranks(after));
+}
+
+// Ratio 1 sends everything dense with the momentum applied after the allreduce: the same update
+// as momentum SGD on averaged gradients.
+TEST(DistributedOptimizer, DgcAtRatioOneEqualsTheDensePath) {
+  auto dgc_model = make_model(3);
+  auto dense_model = make_model(3);
+  dgc::DGCSGD dgc_sgd(dgc_model->parameters(), torch::optim::SGDOptions(0.05));
+  torch::optim::SGD dense_sgd(dense_model->parameters(),
+                              torch::optim::SGDOptions(0.05).momentum(0.9));
+  dgc::MemoryOptions memory;
+  memory.momentum = 0.9;
+  dgc::DistributedOptimizer dgc_opt(comm(), dgc_sgd, dgc_model->named_parameters().pairs(),
+                                    dgc::Compressor(dgc_options(1.0), memory));
+  dgc::DistributedOptimizer dense_opt(comm(), dense_sgd, dense_model->named_parameters().pairs());
+  EXPECT_FALSE(dgc_opt.compressor()->is_sparse("0.weight"));
+  train(dgc_model, dgc_opt, 10);
+  train(dense_model, dense_opt, 10);
+  EXPECT_TRUE(
+      torch::allclose(flat_parameters(*dgc_model), flat_parameters(*dense_model), 1e-5, 1e-6));
+}
+
+TEST(DistributedOptimizer, TwoHalfBatchesEqualOneFullBatch) {
+  auto full_model = make_model(5);
+  auto half_model = make_model(5);
+  torch::optim::SGD full_sgd(full_model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  torch::optim::SGD half_sgd(half_model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  dgc::DistributedOptions two;
+  two.backward_passes_per_step = 2;
+  dgc::DistributedOptimizer full_opt(comm(), full_sgd, full_model->named_parameters().pairs());
+  dgc::DistributedOptimizer half_opt(comm(), half_sgd, half_model->named_parameters().pairs(), two);
+  for (int step = 0; step < 5; ++step) {
+    const Batch b = batch(step, 8);
+    full_opt.zero_grad();
+    loss_of(full_model, b).backward();
+    full_opt.step();
+    half_opt.zero_grad();
+    for (int half = 0; half < 2; ++half) {
+      const Batch part{b.x.narrow(0, 4 * half, 4), b.y.narrow(0, 4 * half, 4)};
+      (loss_of(half_model, part) / 2).backward();
+    }
+    half_opt.step();
+  }
+  EXPECT_TRUE(
+      torch::allclose(flat_parameters(*full_model), flat_parameters(*half_model), 1e-5, 1e-6));
+}
+
+TEST(DistributedOptimizer, MoreBackwardPassesThanDeclaredIsAnError) {
+  auto model = make_model(5);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs());
+  loss_of(model, batch(0)).backward();
+  std::string message;
+  try {
+    loss_of(model, batch(1)).backward();
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  EXPECT_THAT(message, HasSubstr("more than backward_passes_per_step = 1 gradients"));
+  opt.synchronize();  // the first pass's exchange, on every rank
+}
+
+// The gradient of sum(w * c) is c: each rank's is known to every rank, so the exchange's result
+// can be computed by hand from every rank's top-k.
+torch::Tensor rank_gradient(int rank, std::int64_t n) {
+  // Distinct magnitudes (no ties), a different order on every rank.
+  auto g = torch::arange(1, n + 1, torch::kFloat) * (rank % 2 == 0 ? 1.0 : -1.0) / n;
+  return g.roll(5 * rank);
+}
+
+struct ExchangeCase {
+  bool fp16_values, int32_indices;
+};
+
+void check_exchange_by_hand(const ExchangeCase& c) {
+  const std::int64_t rows = 10, cols = 20, n = rows * cols;
+  auto w = torch::zeros({rows, cols}, torch::requires_grad());
+  auto bias = torch::zeros({cols}, torch::requires_grad());
+  dgc::DGCSGD sgd({w, bias}, torch::optim::SGDOptions(0.1));
+  dgc::CompressorOptions o = dgc_options(0.05);  // k = 10 of 200
+  o.sample_ratio = 1.0;                          // the threshold is exact
+  o.fp16_values = c.fp16_values;
+  o.int32_indices = c.int32_indices;
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}, {"bias", bias}}, dgc::Compressor(o));
+  const auto mine = rank_gradient(comm().rank(), n);
+  ((w.view({-1}) * mine).sum() + (bias * mine.narrow(0, 0, cols)).sum()).backward();
+  opt.synchronize();
+
+  const std::int64_t k = 10;
+  auto expected = torch::zeros({n});
+  auto expected_bias = torch::zeros({cols});
+  for (int r = 0; r < comm().size(); ++r) {
+    const auto g = rank_gradient(r, n);
+    const auto top = std::get<1>(g.abs().topk(k));
+    auto values = g.index_select(0, top);
+    if (c.fp16_values) values = values.to(torch::kHalf).to(torch::kFloat);
+    expected.index_add_(0, top, values);
+    expected_bias += c.fp16_values ? g.narrow(0, 0, cols).to(torch::kHalf).to(torch::kFloat)
+                                   : g.narrow(0, 0, cols);
+  }
+  const float scale = static_cast<float>(1.0 / comm().size());
+  expected.mul_(scale);
+  // The dense bias: averaged, then the memory's momentum (first step: u = g).
+  expected_bias.mul_(scale);
+  EXPECT_TRUE(torch::allclose(w.grad().view({-1}), expected, 1e-6, 1e-7))
+      << (w.grad().view({-1}) - expected).abs().max();
+  EXPECT_TRUE(torch::allclose(bias.grad(), expected_bias, 1e-3, 1e-4));
+  // Traffic: one slot of 1 count + k indices + k values, padded to 8 bytes; the bias dense.
+  const std::int64_t index_bytes = c.int32_indices ? 4 : 8, value_bytes = c.fp16_values ? 2 : 4;
+  const auto pad8 = [](std::int64_t b) { return (b + 7) / 8 * 8; };
+  const std::int64_t slot = pad8(pad8(8 + k * index_bytes) + k * value_bytes);
+  const auto& t = opt.last_step_traffic();
+  EXPECT_EQ(t.bytes_sent, slot + cols * value_bytes);
+  EXPECT_EQ(t.bytes_received, slot * (comm().size() - 1) + cols * value_bytes);
+  EXPECT_EQ(t.dense_bytes, (n + cols) * 4);
+}
+
+TEST(DistributedOptimizer, ExchangeEqualsTheSumByHand) { check_exchange_by_hand({false, false}); }
+TEST(DistributedOptimizer, Fp16ValuesAndInt32IndicesRoundTrip) {
+  check_exchange_by_hand({true, true});
+}
+
+// Section 8: the norm clip uses sqrt(mean over ranks of sum(g^2)) of each tensor.
+TEST(DistributedOptimizer, ClipsByTheGlobalNorm) {
+  const std::int64_t n = 200;
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::CompressorOptions o = dgc_options(0.05);
+  o.sample_ratio = 1.0;
+  dgc::MemoryOptions memory;
+  memory.gradient_clipping.kind = dgc::GradientClipping::Kind::kGlobalNorm;
+  memory.gradient_clipping.max_norm = 0.5;
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}}, dgc::Compressor(o, memory));
+  (w.view({-1}) * rank_gradient(comm().rank(), n)).sum().backward();
+  opt.synchronize();
+
+  float square_mean = 0;
+  for (int r = 0; r < comm().size(); ++r)
+    square_mean += rank_gradient(r, n).square().sum().item<float>();
+  square_mean /= static_cast<float>(comm().size());
+  const float coef = 0.5f / (std::sqrt(square_mean) + 1e-6f);
+  ASSERT_LT(coef, 1.0f);
+  auto expected = torch::zeros({n});
+  for (int r = 0; r < comm().size(); ++r) {
+    const auto g = rank_gradient(r, n) * coef;
+    const auto top = std::get<1>(g.abs().topk(10));
+    expected.index_add_(0, top, g.index_select(0, top));
+  }
+  expected.mul_(static_cast<float>(1.0 / comm().size()));
+  EXPECT_TRUE(torch::allclose(w.grad().view({-1}), expected, 1e-5, 1e-7));
+}
+
+TEST(DistributedOptimizer, BroadcastsParametersAndOptimizerState) {
+  const int root = comm().size() - 1;
+  auto model = make_model(100 + comm().rank());  // different on every rank
+  torch::optim::SGD sgd(model->parameters(),
+                        torch::optim::SGDOptions(0.01 * (comm().rank() + 1)).momentum(0.9));
+  if (comm().rank() == root) {
+    // Only the root has momentum buffers, from a local step (before the hooks exist: a backward
+    // pass under DistributedOptimizer is collective).
+    loss_of(model, batch(0)).backward();
+    sgd.step();
+  }
+  dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs());
+  opt.broadcast_parameters(root);
+  opt.broadcast_optimizer_state(root);
+  EXPECT_TRUE(identical_on_all_ranks(flat_parameters(*model)));
+  const auto& options =
+      static_cast<const torch::optim::SGDOptions&>(sgd.param_groups()[0].options());
+  EXPECT_DOUBLE_EQ(options.lr(), 0.01 * (root + 1));
+  std::vector<torch::Tensor> buffers;
+  for (const auto& p : model->parameters()) {
+    auto it = sgd.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    ASSERT_NE(it, sgd.state().end());
+    buffers.push_back(
+        static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer().reshape({-1}));
+  }
+  EXPECT_TRUE(identical_on_all_ranks(torch::cat(buffers)));
+}
+
+TEST(DistributedOptimizer, RejectsBadSettings) {
+  auto model = make_model(5);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptions options;
+  options.backward_passes_per_step = 0;
+  std::string message;
+  try {
+    dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(), options);
+  } catch (const dgc::Error& e) {
+    message = e.what();
+  }
+  EXPECT_THAT(message, HasSubstr("backward_passes_per_step must be >= 1, got 0"));
+}
+
+}  // namespace
