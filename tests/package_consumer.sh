@@ -13,3 +13,5 @@ cmake --build "$work/build" >/dev/null
 out=$("$work/build/dgc-example")
 echo "$out"
 grep -Eq "^sent ([89]|10) of 10000 elements of fc.weight$" <<<"$out"
+# One slot: a count (8 bytes), 10 int64 indices, 10 float values.
+grep -Fxq "world of 1: sent 128 of 40000 bytes" <<<"$out"
