@@ -218,34 +218,59 @@ TEST(DistributedOptimizer, Fp16ValuesAndInt32IndicesRoundTrip) {
   check_exchange_by_hand({true, true});
 }
 
-// Section 8: the norm clip uses sqrt(mean over ranks of sum(g^2)) of each tensor.
-TEST(DistributedOptimizer, ClipsByTheGlobalNorm) {
+// Section 8: clipping by sqrt(mean over ranks of sum(g^2)) of each tensor, as a norm or as a
+// clamp value. Rank 0's gradient has one large entry, so that the clamp bites when there are
+// other ranks.
+torch::Tensor clipped_rank_gradient(int rank, std::int64_t n) {
+  auto g = rank_gradient(rank, n);
+  if (rank == 0) g[0] = 100.0f;
+  return g;
+}
+
+void check_global_clipping(dgc::GradientClipping::Kind kind) {
   const std::int64_t n = 200;
   auto w = torch::zeros({10, 20}, torch::requires_grad());
   dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
   dgc::CompressorOptions o = dgc_options(0.05);
   o.sample_ratio = 1.0;
   dgc::MemoryOptions memory;
-  memory.gradient_clipping.kind = dgc::GradientClipping::Kind::kGlobalNorm;
+  memory.gradient_clipping.kind = kind;
   memory.gradient_clipping.max_norm = 0.5;
   dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}}, dgc::Compressor(o, memory));
-  (w.view({-1}) * rank_gradient(comm().rank(), n)).sum().backward();
+  (w.view({-1}) * clipped_rank_gradient(comm().rank(), n)).sum().backward();
   opt.synchronize();
 
   float square_mean = 0;
-  for (int r = 0; r < comm().size(); ++r)
-    square_mean += rank_gradient(r, n).square().sum().item<float>();
+  for (int r = 0; r < comm().size(); ++r) {
+    square_mean += clipped_rank_gradient(r, n).square().sum().item<float>();
+  }
   square_mean /= static_cast<float>(comm().size());
-  const float coef = 0.5f / (std::sqrt(square_mean) + 1e-6f);
-  ASSERT_LT(coef, 1.0f);
+  const float norm = std::sqrt(square_mean);
   auto expected = torch::zeros({n});
   for (int r = 0; r < comm().size(); ++r) {
-    const auto g = rank_gradient(r, n) * coef;
+    auto g = clipped_rank_gradient(r, n);
+    if (kind == dgc::GradientClipping::Kind::kGlobalNorm) {
+      g = g * std::min(1.0f, 0.5f / (norm + 1e-6f));
+    } else {
+      g = g.clamp(-norm, norm);
+    }
     const auto top = std::get<1>(g.abs().topk(10));
     expected.index_add_(0, top, g.index_select(0, top));
   }
   expected.mul_(static_cast<float>(1.0 / comm().size()));
-  EXPECT_TRUE(torch::allclose(w.grad().view({-1}), expected, 1e-5, 1e-7));
+  EXPECT_TRUE(torch::allclose(w.grad().view({-1}), expected, 1e-5, 1e-6))
+      << (w.grad().view({-1}) - expected).abs().max();
+  // The clip did something: rank 0's large entry is not what it sent.
+  EXPECT_LT(w.grad().view({-1})[0].item<float>(), 100.0f / comm().size());
+}
+
+TEST(DistributedOptimizer, ClipsByTheGlobalNorm) {
+  check_global_clipping(dgc::GradientClipping::Kind::kGlobalNorm);
+}
+
+TEST(DistributedOptimizer, ClampsAtTheGlobalNorm) {
+  if (comm().size() == 1) GTEST_SKIP() << "one rank's values never exceed its own norm";
+  check_global_clipping(dgc::GradientClipping::Kind::kGlobalValue);
 }
 
 TEST(DistributedOptimizer, BroadcastsParametersAndOptimizerState) {
