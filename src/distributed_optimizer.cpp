@@ -60,6 +60,9 @@ struct DistributedOptimizer::State {
 
   std::mutex mutex;  // the step's progress, shared by the hooks and synchronize()
   std::size_t next_launch = 0;
+  // synchronize() ran and no gradient arrived since: step() must not exchange again (the
+  // Horovod pattern synchronize(), clip .grad, step()).
+  bool synchronized = false;
   TrafficStats traffic;  // written by the communication thread until synchronize() waits
   TrafficStats last_traffic;
   // Last: destroyed first, finishing its queue while everything it uses still exists.
@@ -73,6 +76,7 @@ void DistributedOptimizer::State::on_gradient(std::size_t index, const torch::Te
             "' received more than backward_passes_per_step = ", options.backward_passes_per_step,
             " gradients before step() or synchronize(); raise backward_passes_per_step to "
             "accumulate more passes locally");
+  synchronized = false;
   auto& slot = buckets[p.bucket].tensors[p.position].grad;
   // Out of place: autograd still owns `grad` (it becomes or is added to .grad after this hook).
   slot = p.passes == 0 ? grad : slot + grad;
@@ -210,11 +214,21 @@ void DistributedOptimizer::synchronize() {
   }
   s.last_traffic = s.traffic;
   s.last_traffic.dense_bytes = s.dense_bytes;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.synchronized = true;
 }
 
 void DistributedOptimizer::step() {
-  synchronize();
-  state_->optimizer.step();
+  State& s = *state_;
+  bool synchronized;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    synchronized = s.synchronized;
+  }
+  if (!synchronized) synchronize();
+  s.optimizer.step();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.synchronized = false;  // the next step() exchanges again
 }
 
 void DistributedOptimizer::zero_grad() { state_->optimizer.zero_grad(); }

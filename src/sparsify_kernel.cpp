@@ -310,10 +310,22 @@ DGC_INLINE std::uint32_t bits_of(float x) {
   return b;
 }
 
-// The k-th largest candidate magnitude (non-negative, so their bit patterns order like their
-// values). One pass histograms the top 16 bits (buckets under 1% wide) to find the bucket that
-// holds the k-th largest; only that bucket's members are then ordered.
+// The k-th largest candidate magnitude. Among many candidates, one pass histograms the top 16
+// bits (magnitudes are non-negative, so their bit patterns order like their values; buckets are
+// under 1% wide) to find the bucket that holds the k-th largest; only its members are ordered.
 float kth_largest_magnitude(std::int64_t k, Workspace& ws) {
+  std::int64_t candidates = 0;
+  for (std::int64_t c = 0; c < ws.live_chunks; ++c)
+    candidates += static_cast<std::int64_t>(ws.chunks[static_cast<std::size_t>(c)].hits.size());
+  if (candidates <= 4 * k + 1024) {
+    // Few candidates (the usual case, see keep_largest_by_lines): clearing the histogram would
+    // cost more than ordering them.
+    ws.top.clear();
+    for_each_candidate(ws, [&](std::int64_t, float m) { ws.top.push_back(m); });
+    const auto kth = ws.top.begin() + (k - 1);
+    std::nth_element(ws.top.begin(), kth, ws.top.end(), std::greater<float>());
+    return *kth;
+  }
   constexpr std::uint32_t kBuckets = 1u << 15;  // the sign bit is 0
   ws.histogram.assign(kBuckets, 0);
   for_each_candidate(ws, [&](std::int64_t, float m) { ++ws.histogram[bits_of(m) >> 16]; });

@@ -10,8 +10,8 @@
 // the order is the same on every rank without any negotiation. One communication thread makes
 // every MPI call: per bucket one allgather carrying all its compressed tensors in fixed-size
 // slots, and one allreduce carrying all its dense tensors. synchronize() waits for every bucket
-// and writes the averaged gradients into the parameters' .grad; step() is synchronize() followed
-// by the inner optimizer's step.
+// and writes the averaged gradients into the parameters' .grad; step() is synchronize() (unless
+// the caller just did it) followed by the inner optimizer's step.
 //
 // The gradient exchanged for a parameter is the sum of its gradients over the step's backward
 // passes (scale the loss by 1 / backward_passes_per_step to average them, as with Horovod);
@@ -88,7 +88,8 @@ class DistributedOptimizer {
   // Exchanges whatever has not been launched yet, waits for every bucket and writes the averaged
   // gradients into .grad.
   void synchronize();
-  // synchronize(), then the inner optimizer's step.
+  // synchronize() unless it already ran since the last backward pass (so that the Horovod
+  // pattern synchronize(), clip .grad, step() exchanges once), then the inner optimizer's step.
   void step();
   // The inner optimizer's zero_grad (the exchange replaces .grad anyway).
   void zero_grad();

@@ -143,6 +143,24 @@ TEST(DistributedOptimizer, TwoHalfBatchesEqualOneFullBatch) {
       torch::allclose(flat_parameters(*full_model), flat_parameters(*half_model), 1e-5, 1e-6));
 }
 
+// Horovod's pattern: synchronize(), work on the averaged .grad, then step() without a second
+// exchange (which would send zeros and overwrite .grad).
+TEST(DistributedOptimizer, StepAfterSynchronizeExchangesOnce) {
+  auto model = make_model(5);
+  auto reference = make_model(5);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1));
+  torch::optim::SGD reference_sgd(reference->parameters(), torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs());
+  dgc::DistributedOptimizer reference_opt(comm(), reference_sgd,
+                                          reference->named_parameters().pairs());
+  loss_of(model, batch(0)).backward();
+  opt.synchronize();
+  opt.step();
+  loss_of(reference, batch(0)).backward();
+  reference_opt.step();
+  EXPECT_TRUE(torch::equal(flat_parameters(*model), flat_parameters(*reference)));
+}
+
 TEST(DistributedOptimizer, MoreBackwardPassesThanDeclaredIsAnError) {
   auto model = make_model(5);
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1));
