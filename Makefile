@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test demo bench bench-exchange clean
 
 all: build
 
@@ -24,6 +24,10 @@ demo: build
 
 bench: build
 	$(BUILD_DIR)/bin/dgc-bench
+
+# The exchange under mpirun -np 2, over shared memory and over TCP (issue 3).
+bench-exchange: build
+	./bench/exchange.sh $(BUILD_DIR)/bin
 
 clean:
 	rm -rf $(BUILD_DIR)

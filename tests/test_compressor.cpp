@@ -415,6 +415,12 @@ TEST(Wire, SlicesOfAllRanksDecodeTogether) {
                     {{values0.data(), indices0.data(), 2}, {values1.data(), indices1.data(), 1}}, 2,
                     out.data());
   EXPECT_EQ(out, (std::vector<float>{0.5f, 0, 0, 0, 0, 3.0f, 0, 0}));
+  // Not a power of two: the sum is multiplied by the rounded reciprocal, like the original.
+  c.decompress_into("layer.weight",
+                    {{values0.data(), indices0.data(), 2}, {values1.data(), indices1.data(), 1}},
+                    3, out.data());
+  const float third = static_cast<float>(1.0 / 3.0);
+  EXPECT_EQ(out, (std::vector<float>{1.0f * third, 0, 0, 0, 0, (2.0f + 4.0f) * third, 0, 0}));
   std::fill(out.begin(), out.end(), 7.0f);
   expect_error(
       [&] {
