@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test demo bench bench-exchange clean
+.PHONY: all deps configure build test demo bench bench-exchange bench-slow-link clean
 
 all: build
 
@@ -28,6 +28,10 @@ bench: build
 # The exchange under mpirun -np 2, over shared memory and over TCP (issue 3).
 bench-exchange: build
 	./bench/exchange.sh $(BUILD_DIR)/bin
+
+# The same over an emulated 1 Gbit/s link between the two ranks (root: network namespace, tc).
+bench-slow-link: build
+	./bench/slow_link.sh $(BUILD_DIR)/bin
 
 clean:
 	rm -rf $(BUILD_DIR)

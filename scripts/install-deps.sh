@@ -8,7 +8,8 @@ packages=(
   libtorch-dev
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev zlib1g-dev
-  libgtest-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2
   dataset-fashion-mnist
 )
 
