@@ -1,0 +1,30 @@
+// dgc-train's command line, in the seed's form:
+//   --configs a.yaml b.yaml ...        config files, merged in this order
+//   --configs.train.num_epochs 500     an override (also --configs.train.num_epochs=500)
+//   train.num_epochs=500               an override, anywhere
+//   --suffix .e500                     appended to the run directory's name
+//   --evaluate                         evaluate the best checkpoint instead of training
+//   --devices cpu                      the only device this build supports
+// Options also take --name=value. Overrides are returned as "key=value" in the order given, for
+// load_config. Anything else (an unknown option, a missing value, --configs without files, a
+// file outside --configs, --devices other than cpu) is a dgc::Error saying what and why.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace dgc::train {
+
+struct CommandLine {
+  std::vector<std::string> configs;
+  std::vector<std::string> overrides;  // "key=value"
+  std::string suffix;
+  bool evaluate = false;
+  std::string devices = "cpu";
+};
+
+// `args` excludes the program name.
+CommandLine parse_command_line(const std::vector<std::string>& args);
+CommandLine parse_command_line(int argc, const char* const* argv);
+
+}  // namespace dgc::train
