@@ -1,0 +1,223 @@
+#include "checkpoint/checkpoint_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <torch/serialize/archive.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "dgc/error.h"
+
+namespace dgc::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string errno_text() { return std::strerror(errno); }
+
+// c10::Error's what() appends a C++ backtrace; users get one line.
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string describe(const std::exception& e) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
+    return first_line(c10_error->what_without_backtrace());
+  }
+  return first_line(e.what());
+}
+
+// A temporary file that is deleted unless committed, so that no failure path (a throwing write,
+// a full disk) leaves one behind.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& target) {
+    const fs::path path(target);
+    std::string name =
+        (path.parent_path() / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+    fd_ = ::mkstemp(name.data());
+    DGC_CHECK(fd_ >= 0, "cannot create a temporary file for ", target, ": ", errno_text());
+    path_ = std::move(name);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(path_.c_str());
+  }
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+  // Closes the file, reporting a late write error that close() may surface.
+  void close() {
+    const int fd = std::exchange(fd_, -1);
+    DGC_CHECK(::close(fd) == 0, "cannot write ", path_, ": ", errno_text());
+  }
+  void commit() { committed_ = true; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+void write_all(int fd, const std::string& bytes, const std::string& path) {
+  const char* data = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t written = ::write(fd, data, left);
+    if (written < 0 && errno == EINTR) continue;
+    DGC_CHECK(written > 0, "cannot write ", path, ": ", errno_text());
+    data += written;
+    left -= static_cast<std::size_t>(written);
+  }
+}
+
+// Makes a rename in `directory` durable: without it a crash after rename() may still show the
+// old directory entry (or none) after reboot.
+void fsync_directory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY);
+  DGC_CHECK(fd >= 0, "cannot open directory ", directory, ": ", errno_text());
+  const int result = ::fsync(fd);
+  const std::string error = errno_text();
+  ::close(fd);
+  DGC_CHECK(result == 0, "cannot sync directory ", directory, ": ", error);
+}
+
+// The epoch of `name` if it is `e{epoch}-r{rank}.pt` with exactly this rank, else -1.
+std::int64_t epoch_of(const std::string& name, const std::string& rank_suffix) {
+  if (name.size() <= 1 + rank_suffix.size() || name[0] != 'e') return -1;
+  if (name.compare(name.size() - rank_suffix.size(), rank_suffix.size(), rank_suffix) != 0) {
+    return -1;
+  }
+  const std::string digits = name.substr(1, name.size() - 1 - rank_suffix.size());
+  if (digits.empty() || digits.size() > 18 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return -1;
+  }
+  return std::stoll(digits);
+}
+
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::string directory, int rank, int keep)
+    : directory_(std::move(directory)), rank_(rank), keep_(keep) {
+  DGC_CHECK(!directory_.empty(), "checkpoint directory must not be empty");
+  DGC_CHECK(rank_ >= 0, "checkpoint rank must be >= 0, got ", rank_);
+  DGC_CHECK(keep_ >= 1, "checkpoint keep must be >= 1, got ", keep_);
+  std::error_code error;
+  fs::create_directories(directory_, error);
+  DGC_CHECK(!error, "cannot create checkpoint directory ", directory_, ": ", error.message());
+
+  // Temporary files of this rank can only be left by a crash mid-save (every other path deletes
+  // them); a rank's files are written only by that rank, so they are safe to remove.
+  const std::string marker = "-r" + std::to_string(rank_) + ".pt.tmp-";
+  for (const auto& entry : fs::directory_iterator(directory_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name[0] == '.' && name.find(marker) != std::string::npos) {
+      fs::remove(entry.path(), error);
+    }
+  }
+}
+
+std::string CheckpointStore::epoch_path(std::int64_t epoch) const {
+  return (fs::path(directory_) /
+          ("e" + std::to_string(epoch) + "-r" + std::to_string(rank_) + ".pt"))
+      .string();
+}
+
+std::string CheckpointStore::latest_path() const {
+  return (fs::path(directory_) / ("latest-r" + std::to_string(rank_) + ".pt")).string();
+}
+
+std::string CheckpointStore::best_path() const {
+  return (fs::path(directory_) / ("best-r" + std::to_string(rank_) + ".pt")).string();
+}
+
+void CheckpointStore::save(std::int64_t epoch,
+                           const std::function<void(torch::serialize::OutputArchive&)>& write,
+                           bool is_best) {
+  DGC_CHECK(epoch >= 0, "checkpoint epoch must be >= 0, got ", epoch);
+  // Serialized once in memory, before any file is touched: a throwing `write` changes nothing,
+  // and latest and best are byte-identical copies of the epoch file.
+  torch::serialize::OutputArchive archive;
+  write(archive);
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, std::size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+
+  // Epoch file first: a crash before latest is replaced leaves latest at the previous epoch,
+  // which is still a complete, consistent checkpoint.
+  write_atomically(epoch_path(epoch), bytes);
+  write_atomically(latest_path(), bytes);
+  if (is_best) write_atomically(best_path(), bytes);
+  rotate();
+}
+
+void CheckpointStore::write_atomically(const std::string& path, const std::string& bytes) const {
+  TempFile temp(path);
+  // mkstemp creates 0600; checkpoints are ordinary results of the run, readable like its logs.
+  ::fchmod(temp.fd(), 0644);
+  write_all(temp.fd(), bytes, temp.path());
+  DGC_CHECK(::fsync(temp.fd()) == 0, "cannot sync ", temp.path(), ": ", errno_text());
+  temp.close();
+  DGC_CHECK(::rename(temp.path().c_str(), path.c_str()) == 0, "cannot rename ", temp.path(), " to ",
+            path, ": ", errno_text());
+  temp.commit();
+  fsync_directory(directory_);
+}
+
+void CheckpointStore::rotate() const {
+  const std::string rank_suffix = "-r" + std::to_string(rank_) + ".pt";
+  std::vector<std::pair<std::int64_t, fs::path>> epochs;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(directory_, error)) {
+    const std::int64_t epoch = epoch_of(entry.path().filename().string(), rank_suffix);
+    if (epoch >= 0) epochs.emplace_back(epoch, entry.path());
+  }
+  DGC_CHECK(!error, "cannot list checkpoint directory ", directory_, ": ", error.message());
+  if (epochs.size() <= static_cast<std::size_t>(keep_)) return;
+  std::sort(epochs.begin(), epochs.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t i = static_cast<std::size_t>(keep_); i < epochs.size(); ++i) {
+    fs::remove(epochs[i].second, error);
+    DGC_CHECK(!error, "cannot delete old checkpoint ", epochs[i].second.string(), ": ",
+              error.message());
+  }
+}
+
+std::optional<std::string> CheckpointStore::latest() const {
+  std::error_code error;
+  const std::string path = latest_path();
+  if (!fs::is_regular_file(path, error)) return std::nullopt;
+  return path;
+}
+
+bool CheckpointStore::load_latest(
+    const std::function<void(torch::serialize::InputArchive&)>& read) const {
+  const std::optional<std::string> path = latest();
+  if (!path) return false;
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(*path);
+  } catch (const std::exception& e) {
+    DGC_FAIL("cannot read checkpoint ", *path, " (truncated or corrupt?): ", describe(e));
+  }
+  try {
+    read(archive);
+  } catch (const dgc::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    DGC_FAIL("cannot restore from checkpoint ", *path, ": ", describe(e));
+  }
+  return true;
+}
+
+}  // namespace dgc::train
