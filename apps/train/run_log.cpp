@@ -1,0 +1,66 @@
+#include "run_log.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace dgc::train {
+
+RunLog::RunLog(const std::string& run_dir, bool enabled, bool tensorboard, bool progress_bar)
+    : enabled_(enabled), on_terminal_(enabled && progress_bar && isatty(STDOUT_FILENO) == 1) {
+  if (!enabled_) return;
+  csv_ = std::make_unique<MetricsCsv>(run_dir);
+  if (tensorboard) events_ = std::make_unique<EventWriter>(run_dir);
+}
+
+void RunLog::scalar(const std::string& tag, double value, std::int64_t step) {
+  if (!enabled_) return;
+  csv_->add_scalar(tag, value, step);
+  if (events_) events_->add_scalar(tag, value, step);
+}
+
+void RunLog::meter(const std::string& tag, double value, std::int64_t step) {
+  if (!enabled_) return;
+  std::printf("[%s] = %.4g\n", tag.c_str(), value);
+  std::fflush(stdout);
+  scalar(tag, value, step);
+}
+
+void RunLog::print(const std::string& line) {
+  if (!enabled_) return;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void RunLog::start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64_t steps) {
+  epoch_ = epoch;
+  num_epochs_ = num_epochs;
+  steps_ = steps;
+  inputs_ = 0;
+  epoch_start_ = std::chrono::steady_clock::now();
+}
+
+void RunLog::step_done(std::int64_t step, double loss, std::int64_t inputs) {
+  if (!enabled_) return;
+  inputs_ += inputs;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
+  const double left =
+      seconds / static_cast<double>(step + 1) * static_cast<double>(steps_ - step - 1);
+  const bool last = step + 1 == steps_;
+  // On a terminal the line is redrawn every step; in a log file one line per tenth of the epoch.
+  if (!on_terminal_ && !last && (step + 1) % std::max<std::int64_t>(1, steps_ / 10) != 0) return;
+  std::printf("%sepoch %lld/%lld  step %lld/%lld  loss %.4f  %.1f inputs/s  %.0f s left%s",
+              on_terminal_ ? "\r" : "", static_cast<long long>(epoch_ + 1),
+              static_cast<long long>(num_epochs_), static_cast<long long>(step + 1),
+              static_cast<long long>(steps_), loss, static_cast<double>(inputs_) / seconds, left,
+              on_terminal_ ? "   " : "\n");
+  std::fflush(stdout);
+}
+
+void RunLog::end_epoch() {
+  if (enabled_ && on_terminal_) std::printf("\n");
+}
+
+}  // namespace dgc::train

@@ -1,0 +1,39 @@
+// Rank 0's record of a run: scalars to stdout, metrics.csv and TensorBoard, and a progress line
+// per epoch (redrawn in place on a terminal, plain lines otherwise). On other ranks every call
+// does nothing, so the trainer logs without asking who it is.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "log/event_writer.h"
+#include "log/metrics_csv.h"
+
+namespace dgc::train {
+
+class RunLog {
+ public:
+  RunLog(const std::string& run_dir, bool enabled, bool tensorboard, bool progress_bar);
+
+  // To metrics.csv and TensorBoard; `step` is the number of training inputs seen.
+  void scalar(const std::string& tag, double value, std::int64_t step);
+  // A line the seed prints too, e.g. "[acc/test_top1] = 91.23".
+  void meter(const std::string& tag, double value, std::int64_t step);
+  void print(const std::string& line);
+
+  void start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64_t steps);
+  // After each training step: the bar's rate, loss and time left.
+  void step_done(std::int64_t step, double loss, std::int64_t inputs);
+  void end_epoch();
+
+ private:
+  bool enabled_, on_terminal_;
+  std::unique_ptr<EventWriter> events_;
+  std::unique_ptr<MetricsCsv> csv_;
+  std::int64_t epoch_ = 0, num_epochs_ = 0, steps_ = 0, inputs_ = 0;
+  std::chrono::steady_clock::time_point epoch_start_;
+};
+
+}  // namespace dgc::train

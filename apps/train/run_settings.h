@@ -1,0 +1,43 @@
+// Everything dgc-train reads from its config, typed and checked before any work starts: a bad
+// value is one dgc::Error naming its key, on every rank alike (they all read the same files).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dgc/options.h"
+#include "input/augment.h"
+#include "schedule/lr_schedule.h"
+
+namespace dgc::train {
+
+struct RunSettings {
+  std::uint64_t seed = 42;
+  // Data
+  std::string dataset;  // fashion-mnist | cifar10 | synthetic
+  std::string dataset_root;
+  std::int64_t num_classes = 10, image_size = 28, num_channels = 1;
+  Augmentation train_augmentation, test_augmentation;
+  std::int64_t prefetch_batches = 2;
+  // Model and optimizer
+  std::string model;
+  std::int64_t stop_after_epochs = 0;  // > 0: end this invocation early (tests of resume)
+  std::int64_t num_epochs = 0, batch_size = 0, num_batches_per_step = 1, eval_batch_size = 0;
+  double lr = 0, momentum = 0, weight_decay = 0, dampening = 0;
+  bool nesterov = false, optimize_bn_separately = false;
+  LrScheduleOptions schedule;  // world_size filled in by the caller
+  // DGC
+  bool dgc = false;
+  CompressorOptions compressor;
+  MemoryOptions memory;
+  // Logging
+  std::string runs_dir, metric;
+  std::int64_t log_every_steps = 10;
+  bool progress_bar = true, tensorboard = true;
+};
+
+RunSettings read_settings(const Config& config);
+
+}  // namespace dgc::train
