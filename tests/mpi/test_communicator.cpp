@@ -16,6 +16,7 @@
 
 #include "dgc/communicator.h"
 #include "dgc/error.h"
+#include "error_of.h"
 #include "mpi_test.h"
 
 namespace {
@@ -25,16 +26,7 @@ using testing::HasSubstr;
 
 using dgc::test::comm;
 
-// The message of the dgc::Error thrown by `call`, or "" if it throws none.
-template <typename Call>
-std::string error_of(Call call) {
-  try {
-    call();
-  } catch (const dgc::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using dgc::test::error_of;
 
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);

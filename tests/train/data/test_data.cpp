@@ -19,6 +19,7 @@
 #include "data/idx.h"
 #include "data/synthetic.h"
 #include "dgc/error.h"
+#include "error_of.h"
 
 namespace {
 
@@ -29,16 +30,7 @@ using testing::HasSubstr;
 
 using Bytes = std::vector<std::uint8_t>;
 
-// The message of the dgc::Error thrown by `call`, or "" if it throws none.
-template <typename Call>
-std::string error_of(Call call) {
-  try {
-    call();
-  } catch (const dgc::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using dgc::test::error_of;
 
 void put_u32(Bytes& out, std::uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8)
