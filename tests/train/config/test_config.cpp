@@ -351,7 +351,7 @@ TEST_F(RealConfigs, EveryFileLoadsAndStartsWithAComment) {
     cfg.get<std::string>("model.name");
     cfg.get<std::string>("dataset.name");
   }
-  EXPECT_EQ(count, 15);  // default + cifar 3 + dgc 8 + fmnist 3
+  EXPECT_EQ(count, 16);  // default + cifar 3 + dgc 8 + fmnist 4 (with the demo)
 }
 
 TEST_F(RealConfigs, SeedExampleResolves) {
