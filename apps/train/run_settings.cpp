@@ -133,6 +133,8 @@ RunSettings read_settings(const Config& c) {
 
   s.runs_dir = c.get<std::string>("logging.runs_dir");
   s.metric = c.get<std::string>("train.metric");
+  DGC_CHECK(s.metric == "acc/test_top1" || s.metric == "acc/test_top5",
+            "config: train.metric must be acc/test_top1 or acc/test_top5, got '", s.metric, "'");
   s.log_every_steps = c.get<std::int64_t>("logging.log_every_steps");
   s.progress_bar = c.get<bool>("logging.progress_bar");
   s.tensorboard = c.get<bool>("logging.tensorboard");

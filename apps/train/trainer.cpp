@@ -294,11 +294,12 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
 
     const Accuracy accuracy = evaluate(model, test, s, comm);
     progress.next_epoch = epoch + 1;
-    const bool best = accuracy.top1 > progress.best;
-    progress.best = std::max(progress.best, accuracy.top1);
+    const double value = s.metric == "acc/test_top5" ? accuracy.top5 : accuracy.top1;
+    const bool best = value > progress.best;
+    progress.best = std::max(progress.best, value);
     log.meter("acc/test_top1", accuracy.top1, progress.inputs_seen);
     log.meter("acc/test_top5", accuracy.top5, progress.inputs_seen);
-    log.meter("acc/test_top1_best", progress.best, progress.inputs_seen);
+    log.meter(s.metric + "_best", progress.best, progress.inputs_seen);
     log.print("=> " + describe_traffic(distributed->last_step_traffic()));
     store.save(
         epoch,
