@@ -13,6 +13,7 @@
 #include "config/command_line.h"
 #include "config/config.h"
 #include "dgc/error.h"
+#include "error_of.h"
 
 namespace dgc::train {
 namespace {
@@ -21,16 +22,7 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// The message of the dgc::Error that `f` throws ("" and a failure when none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  ADD_FAILURE() << "no dgc::Error thrown";
-  return "";
-}
+using dgc::test::thrown_error_of;
 
 // A temporary configs/ tree; paths are given relative to its parent, as a user would.
 class TempTree : public ::testing::Test {
@@ -143,7 +135,8 @@ TEST_F(TempTree, NullDefaultsAcceptAnyTypeAndMapsBelowThemMerge) {
 
 TEST_F(TempTree, UnknownKeyInAFileNamesKeyFileAndLine) {
   write("configs/a/bad.yaml", "# comment\ntrain:\n  lrr: 0.1\n");
-  const std::string message = error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); });
+  const std::string message =
+      thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); });
   EXPECT_THAT(message, HasSubstr("unknown key 'train.lrr'"));
   EXPECT_THAT(message, HasSubstr(path("configs/a/bad.yaml") + ":3"));
   EXPECT_THAT(message, HasSubstr("did you mean 'train.lr'?"));
@@ -151,23 +144,24 @@ TEST_F(TempTree, UnknownKeyInAFileNamesKeyFileAndLine) {
 
 TEST_F(TempTree, UnknownKeySuggestsTheSameNameElsewhere) {
   write("configs/a/bad.yaml", "train:\n  momentum: 0.1\n");
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
               HasSubstr("did you mean 'train.optimizer.momentum'?"));
   write("configs/a/bad.yaml", "completely_unrelated: 1\n");
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
               HasSubstr("unknown key 'completely_unrelated'"));
 }
 
 TEST_F(TempTree, UnknownKeyInAFolderDefaultNamesThatFile) {
   write("configs/a/b/default.yaml", "train:\n  nope: 1\n");
-  const std::string message = error_of([&] { load_config({path("configs/a/b/z.yaml")}, {}); });
+  const std::string message =
+      thrown_error_of([&] { load_config({path("configs/a/b/z.yaml")}, {}); });
   EXPECT_THAT(message, HasSubstr("'train.nope'"));
   EXPECT_THAT(message, HasSubstr(path("configs/a/b/default.yaml")));
 }
 
 TEST_F(TempTree, UnknownKeyOnTheCommandLine) {
   const std::string message =
-      error_of([&] { load_config({path("configs/a/x.yaml")}, {"train.num_epoch=5"}); });
+      thrown_error_of([&] { load_config({path("configs/a/x.yaml")}, {"train.num_epoch=5"}); });
   EXPECT_THAT(message, HasSubstr("unknown key 'train.num_epoch'"));
   EXPECT_THAT(message, HasSubstr("command line"));
   EXPECT_THAT(message, HasSubstr("did you mean 'train.num_epochs'?"));
@@ -175,59 +169,59 @@ TEST_F(TempTree, UnknownKeyOnTheCommandLine) {
 
 TEST_F(TempTree, WrongTypesNameKeyFileExpectedAndFound) {
   write("configs/a/bad.yaml", "train:\n  num_epochs: many\n");
-  std::string message = error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); });
+  std::string message = thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); });
   EXPECT_THAT(message, HasSubstr("wrong type for 'train.num_epochs'"));
   EXPECT_THAT(message, HasSubstr(path("configs/a/bad.yaml") + ":2"));
   EXPECT_THAT(message, HasSubstr("expected an integer, found a string ('many')"));
 
   write("configs/a/bad.yaml", "train:\n  dgc: {on: true}\n");
-  message = error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); });
+  message = thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); });
   EXPECT_THAT(message, HasSubstr("'train.dgc'"));
   EXPECT_THAT(message, HasSubstr("expected a bool, found a map"));
 
   write("configs/a/bad.yaml", "train: 3\n");
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
               HasSubstr("expected a map, found an integer ('3')"));
 
   write("configs/a/bad.yaml", "train:\n  num_epochs: 2.5\n");  // a float where an int is
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
               HasSubstr("expected an integer, found a number ('2.5')"));
 
   write("configs/a/bad.yaml", "train:\n  lr: '0.1'\n");  // quoted: a string
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
               HasSubstr("expected a number, found a string ('0.1')"));
 
   write("configs/a/bad.yaml", "train:\n  milestones: [1, x]\n");
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/bad.yaml")}, {}); }),
               HasSubstr("'train.milestones[1]'"));
 
-  message = error_of([&] { load_config({path("configs/a/x.yaml")}, {"train.lr=fast"}); });
+  message = thrown_error_of([&] { load_config({path("configs/a/x.yaml")}, {"train.lr=fast"}); });
   EXPECT_THAT(message, HasSubstr("wrong type for 'train.lr' in the command line"));
   EXPECT_THAT(message, HasSubstr("expected a number, found a string ('fast')"));
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/x.yaml")}, {"train.dgc=yes"}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/x.yaml")}, {"train.dgc=yes"}); }),
               HasSubstr("expected a bool"));  // YAML 1.2: "yes" is a string
 }
 
 TEST_F(TempTree, MissingAndBrokenFiles) {
-  std::string message = error_of([&] { load_config({path("configs/a/nothere.yaml")}, {}); });
+  std::string message = thrown_error_of([&] { load_config({path("configs/a/nothere.yaml")}, {}); });
   EXPECT_THAT(message, HasSubstr(path("configs/a/nothere.yaml")));
   EXPECT_THAT(message, HasSubstr("no such file"));
 
   write("configs/a/broken.yaml", "train: [1, 2\n");
-  message = error_of([&] { load_config({path("configs/a/broken.yaml")}, {}); });
+  message = thrown_error_of([&] { load_config({path("configs/a/broken.yaml")}, {}); });
   EXPECT_THAT(message, HasSubstr("cannot parse '" + path("configs/a/broken.yaml")));
 
   write("configs/a/list.yaml", "- 1\n- 2\n");
-  EXPECT_THAT(error_of([&] { load_config({path("configs/a/list.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs/a/list.yaml")}, {}); }),
               HasSubstr("must be a map of settings at its top level"));
 
   write("elsewhere/x.yaml", "seed: 1\n");
-  EXPECT_THAT(error_of([&] { load_config({path("elsewhere/x.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("elsewhere/x.yaml")}, {}); }),
               HasSubstr("is not inside a directory named 'configs'"));
   write("configs2/configs/x.yaml", "seed: 1\n");
-  EXPECT_THAT(error_of([&] { load_config({path("configs2/configs/x.yaml")}, {}); }),
+  EXPECT_THAT(thrown_error_of([&] { load_config({path("configs2/configs/x.yaml")}, {}); }),
               HasSubstr(path("configs2/configs/default.yaml")));
-  EXPECT_THAT(error_of([&] {
+  EXPECT_THAT(thrown_error_of([&] {
                 load_config({path("configs/a/x.yaml"), path("configs2/configs/x.yaml")}, {});
               }),
               HasSubstr("is not under the configs root"));
@@ -240,7 +234,7 @@ TEST_F(TempTree, EmptyFileChangesNothing) {
 
 TEST_F(TempTree, BadOverrideSyntax) {
   const auto load = [&](const std::string& item) {
-    return error_of([&] { load_config({path("configs/a/x.yaml")}, {item}); });
+    return thrown_error_of([&] { load_config({path("configs/a/x.yaml")}, {item}); });
   };
   EXPECT_THAT(load("train.num_epochs"),
               HasSubstr("bad override 'train.num_epochs': expected key=value"));
@@ -254,16 +248,17 @@ TEST_F(TempTree, TypedAccessErrorsNameTheKey) {
   EXPECT_FALSE(cfg.has("train.nothing"));
   EXPECT_FALSE(cfg.has("train.lr.deeper"));
   EXPECT_TRUE(cfg.has("train.coeff"));
-  EXPECT_THAT(error_of([&] { cfg.get<double>("train.nothing"); }),
+  EXPECT_THAT(thrown_error_of([&] { cfg.get<double>("train.nothing"); }),
               HasSubstr("no key 'train.nothing'"));
-  EXPECT_THAT(error_of([&] { cfg.get<std::int64_t>("train.lr"); }),
+  EXPECT_THAT(thrown_error_of([&] { cfg.get<std::int64_t>("train.lr"); }),
               HasSubstr("'train.lr' must be an integer"));
-  EXPECT_THAT(error_of([&] { cfg.get<bool>("name"); }), HasSubstr("'name' must be true or false"));
-  EXPECT_THAT(error_of([&] { cfg.get<std::vector<double>>("train.lr"); }),
+  EXPECT_THAT(thrown_error_of([&] { cfg.get<bool>("name"); }),
+              HasSubstr("'name' must be true or false"));
+  EXPECT_THAT(thrown_error_of([&] { cfg.get<std::vector<double>>("train.lr"); }),
               HasSubstr("'train.lr' must be a list"));
-  EXPECT_THAT(error_of([&] { cfg.get<double>("train.coeff"); }),
+  EXPECT_THAT(thrown_error_of([&] { cfg.get<double>("train.coeff"); }),
               HasSubstr("'train.coeff' must be a number, found null"));
-  EXPECT_THAT(error_of([&] { cfg.is_null("nope"); }), HasSubstr("no key 'nope'"));
+  EXPECT_THAT(thrown_error_of([&] { cfg.is_null("nope"); }), HasSubstr("no key 'nope'"));
 }
 
 TEST_F(TempTree, ToYamlRoundTrips) {
@@ -314,7 +309,7 @@ TEST(CommandLine, OtherForms) {
 
 TEST(CommandLine, Errors) {
   const auto parse = [](std::vector<std::string> args) {
-    return error_of([&] { parse_command_line(args); });
+    return thrown_error_of([&] { parse_command_line(args); });
   };
   EXPECT_THAT(parse({"--config", "a.yaml"}), HasSubstr("unknown option '--config'"));
   EXPECT_THAT(parse({"-v"}), HasSubstr("unknown option '-v'"));

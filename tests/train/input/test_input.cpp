@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dgc/error.h"
+#include "error_of.h"
 #include "input/augment.h"
 #include "input/distributed_sampler.h"
 #include "input/loader.h"
@@ -23,17 +24,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The message of the dgc::Error that `body` throws; fails the test if it throws nothing.
-template <typename F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const dgc::Error& e) {
-    return e.message();
-  }
-  ADD_FAILURE() << "expected a dgc::Error";
-  return "";
-}
+using dgc::test::thrown_error_of;
 
 at::Tensor random_images(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                          std::uint64_t seed = 1) {
@@ -123,13 +114,13 @@ TEST(DistributedSampler, SizesAreReported) {
 }
 
 TEST(DistributedSampler, BadArgumentsNameTheValue) {
-  EXPECT_THAT(error_of([] { DistributedSampler(10, 4, 4, true, 0); }),
+  EXPECT_THAT(thrown_error_of([] { DistributedSampler(10, 4, 4, true, 0); }),
               HasSubstr("rank 4 is outside [0, 4)"));
-  EXPECT_THAT(error_of([] { DistributedSampler(10, -1, 4, true, 0); }),
+  EXPECT_THAT(thrown_error_of([] { DistributedSampler(10, -1, 4, true, 0); }),
               HasSubstr("rank -1 is outside [0, 4)"));
-  EXPECT_THAT(error_of([] { DistributedSampler(10, 0, 0, true, 0); }),
+  EXPECT_THAT(thrown_error_of([] { DistributedSampler(10, 0, 0, true, 0); }),
               HasSubstr("world_size must be at least 1, got 0"));
-  EXPECT_THAT(error_of([] { DistributedSampler(0, 0, 1, true, 0); }),
+  EXPECT_THAT(thrown_error_of([] { DistributedSampler(0, 0, 1, true, 0); }),
               HasSubstr("dataset is empty (size 0)"));
 }
 
@@ -290,29 +281,30 @@ TEST(Augment, ADifferentEpochGivesDifferentCropsForMostSamples) {
 
 TEST(Augment, MeanAndStdMustMatchTheChannels) {
   const at::Tensor gray = random_images(1, 1, 4, 4);
-  EXPECT_THAT(error_of([&] { augment_batch(gray, {0}, cifar10_train(), 0, 0, true); }),
+  EXPECT_THAT(thrown_error_of([&] { augment_batch(gray, {0}, cifar10_train(), 0, 0, true); }),
               HasSubstr("3 means and 3 stds but the images have 1 channels"));
   Augmentation lopsided = fashion_mnist_test();
   lopsided.std.clear();
-  EXPECT_THAT(error_of([&] { augment_batch(gray, {0}, lopsided, 0, 0, false); }),
+  EXPECT_THAT(thrown_error_of([&] { augment_batch(gray, {0}, lopsided, 0, 0, false); }),
               HasSubstr("1 means and 0 stds"));
 }
 
 TEST(Augment, BadInputsAreErrors) {
-  EXPECT_THAT(error_of([] {
+  EXPECT_THAT(thrown_error_of([] {
                 augment_batch(at::zeros({1, 1, 2, 2}), {0}, plain(), 0, 0, true);
               }),
               HasSubstr("must be uint8"));
-  EXPECT_THAT(error_of([] {
+  EXPECT_THAT(thrown_error_of([] {
                 augment_batch(at::zeros({2, 2}, at::kByte), {0}, plain(), 0, 0, true);
               }),
               HasSubstr("[N, C, H, W]"));
-  EXPECT_THAT(error_of([] { augment_batch(random_images(2, 1, 2, 2), {0}, plain(), 0, 0, true); }),
-              HasSubstr("2 images but 1 sample indices"));
+  EXPECT_THAT(
+      thrown_error_of([] { augment_batch(random_images(2, 1, 2, 2), {0}, plain(), 0, 0, true); }),
+      HasSubstr("2 images but 1 sample indices"));
   Augmentation negative = plain();
   negative.pad = -1;
   EXPECT_THAT(
-      error_of([&] { augment_batch(random_images(1, 1, 2, 2), {0}, negative, 0, 0, true); }),
+      thrown_error_of([&] { augment_batch(random_images(1, 1, 2, 2), {0}, negative, 0, 0, true); }),
       HasSubstr("pad must be >= 0, got -1"));
 }
 
@@ -440,10 +432,10 @@ TEST(BatchLoader, AWorkerErrorIsRethrownByNext) {
   options.augmentation = cifar10_train();  // three channels' mean/std for one-channel images
   BatchLoader loader(gray, labels, {0, 1, 2, 3, 4, 5}, options);
   Batch batch;
-  EXPECT_THAT(error_of([&] { loader.next(batch); }),
+  EXPECT_THAT(thrown_error_of([&] { loader.next(batch); }),
               HasSubstr("3 means and 3 stds but the images have 1 channels"));
   // And again: the epoch cannot silently continue past a failed batch.
-  EXPECT_THAT(error_of([&] { loader.next(batch); }), HasSubstr("1 channels"));
+  EXPECT_THAT(thrown_error_of([&] { loader.next(batch); }), HasSubstr("1 channels"));
 }
 
 TEST(BatchLoader, EmptyIndexListHasNoBatches) {
@@ -456,28 +448,30 @@ TEST(BatchLoader, EmptyIndexListHasNoBatches) {
 
 TEST(BatchLoader, BadArgumentsAreErrorsFromTheConstructor) {
   const Data d;
-  EXPECT_THAT(error_of([&] {
+  EXPECT_THAT(thrown_error_of([&] {
                 BatchLoader(d.images, d.labels, {0, 37}, train_options());
               }),
               HasSubstr("sample index 37 is outside [0, 37)"));
-  EXPECT_THAT(error_of([&] { BatchLoader(d.images, d.labels.slice(0, 1), {0}, train_options()); }),
-              HasSubstr("37 images but 36 labels"));
-  EXPECT_THAT(error_of([&] { BatchLoader(d.images, d.labels.to(at::kInt), {0}, train_options()); }),
-              HasSubstr("labels must be int64"));
   EXPECT_THAT(
-      error_of([&] { BatchLoader(d.images.to(at::kFloat), d.labels, {0}, train_options()); }),
-      HasSubstr("images must be uint8"));
+      thrown_error_of([&] { BatchLoader(d.images, d.labels.slice(0, 1), {0}, train_options()); }),
+      HasSubstr("37 images but 36 labels"));
+  EXPECT_THAT(
+      thrown_error_of([&] { BatchLoader(d.images, d.labels.to(at::kInt), {0}, train_options()); }),
+      HasSubstr("labels must be int64"));
+  EXPECT_THAT(thrown_error_of(
+                  [&] { BatchLoader(d.images.to(at::kFloat), d.labels, {0}, train_options()); }),
+              HasSubstr("images must be uint8"));
   LoaderOptions options = train_options();
   options.batch_size = 0;
-  EXPECT_THAT(error_of([&] { BatchLoader(d.images, d.labels, {0}, options); }),
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(d.images, d.labels, {0}, options); }),
               HasSubstr("batch_size must be at least 1, got 0"));
   options = train_options();
   options.prefetch = 0;
-  EXPECT_THAT(error_of([&] { BatchLoader(d.images, d.labels, {0}, options); }),
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(d.images, d.labels, {0}, options); }),
               HasSubstr("prefetch must be at least 1, got 0"));
   options = train_options();
   options.start_batch = 3;
-  EXPECT_THAT(error_of([&] {
+  EXPECT_THAT(thrown_error_of([&] {
                 BatchLoader(d.images, d.labels, {0, 1, 2, 3, 4, 5}, options);
               }),
               HasSubstr("start_batch 3 is outside [0, 2]"));

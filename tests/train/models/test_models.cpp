@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dgc/error.h"
+#include "error_of.h"
 #include "models/cifar_resnet.h"
 #include "models/fmnist_convnet.h"
 #include "models/registry.h"
@@ -39,16 +40,7 @@ std::set<std::string> buffer_names(const torch::nn::Module& module) {
   return names;
 }
 
-// Runs `make` and returns the dgc::Error's message, or "" when nothing was thrown.
-template <typename F>
-std::string error_of(F&& make) {
-  try {
-    make();
-  } catch (const dgc::Error& e) {
-    return e.message();
-  }
-  return "";
-}
+using dgc::test::error_of;
 
 // ---------------------------------------------------------------------------------------------
 // Parameter counts
