@@ -38,14 +38,17 @@ void RunLog::start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64
   num_epochs_ = num_epochs;
   steps_ = steps;
   inputs_ = 0;
-  epoch_start_ = std::chrono::steady_clock::now();
+  epoch_start_ = last_step_end_ = std::chrono::steady_clock::now();
+  step_seconds_.clear();
 }
 
 void RunLog::step_done(std::int64_t step, double loss, std::int64_t inputs) {
   if (!enabled_) return;
   inputs_ += inputs;
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
+  const auto now = std::chrono::steady_clock::now();
+  step_seconds_.push_back(std::chrono::duration<double>(now - last_step_end_).count());
+  last_step_end_ = now;
+  const double seconds = std::chrono::duration<double>(now - epoch_start_).count();
   const double left =
       seconds / static_cast<double>(step + 1) * static_cast<double>(steps_ - step - 1);
   const bool last = step + 1 == steps_;
@@ -59,8 +62,13 @@ void RunLog::step_done(std::int64_t step, double loss, std::int64_t inputs) {
   std::fflush(stdout);
 }
 
-void RunLog::end_epoch() {
-  if (enabled_ && on_terminal_) std::printf("\n");
+void RunLog::end_epoch(std::int64_t inputs_seen) {
+  if (!enabled_) return;
+  if (on_terminal_) std::printf("\n");
+  if (step_seconds_.empty()) return;
+  const auto middle = step_seconds_.begin() + static_cast<std::ptrdiff_t>(step_seconds_.size() / 2);
+  std::nth_element(step_seconds_.begin(), middle, step_seconds_.end());
+  meter("time/step_ms", *middle * 1000.0, inputs_seen);
 }
 
 }  // namespace dgc::train

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "log/event_writer.h"
 #include "log/metrics_csv.h"
@@ -26,14 +27,17 @@ class RunLog {
   void start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64_t steps);
   // After each training step: the bar's rate, loss and time left.
   void step_done(std::int64_t step, double loss, std::int64_t inputs);
-  void end_epoch();
+  // Logs the epoch's median step time (data wait included) as the meter time/step_ms: the median,
+  // because a noisy machine adds outliers that a mean would carry.
+  void end_epoch(std::int64_t inputs_seen);
 
  private:
   bool enabled_, on_terminal_;
   std::unique_ptr<EventWriter> events_;
   std::unique_ptr<MetricsCsv> csv_;
   std::int64_t epoch_ = 0, num_epochs_ = 0, steps_ = 0, inputs_ = 0;
-  std::chrono::steady_clock::time_point epoch_start_;
+  std::chrono::steady_clock::time_point epoch_start_, last_step_end_;
+  std::vector<double> step_seconds_;
 };
 
 }  // namespace dgc::train

@@ -290,7 +290,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
         }
       }
     }
-    log.end_epoch();
+    log.end_epoch(progress.inputs_seen);
 
     const Accuracy accuracy = evaluate(model, test, s, comm);
     progress.next_epoch = epoch + 1;

@@ -4,11 +4,12 @@
 # (train.stop_after_epochs), then a second run that resumes from `latest` and does the second
 # epoch. The resumed run must end with bitwise the same model as the uninterrupted one, compared
 # through the digest rank 0 prints: the weights after epoch 2 depend on the restored optimizer
-# state, DGC memory, progress and random state. Also checks the run directory's files and that a
-# bad key stops the job with one clear error.
-#   train_resume.sh MPIEXEC DGC_TRAIN CONFIGS_DIR
+# state, DGC memory, progress and random state. Also checks the run directory's files, reads the
+# TensorBoard event files back against metrics.csv (event_check), and that a bad key stops the job
+# with one clear error.
+#   train_resume.sh MPIEXEC DGC_TRAIN CONFIGS_DIR EVENT_CHECK
 set -euo pipefail
-mpiexec=$1 train=$2 configs=$3
+mpiexec=$1 train=$2 configs=$3 event_check=$4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "train_resume: FAIL: $*"; exit 1; }
@@ -31,10 +32,19 @@ for f in config.yaml metrics.csv e0-r0.pt e1-r1.pt latest-r0.pt latest-r1.pt bes
 done
 ls "$dir"/events.out.tfevents.* > /dev/null || fail "no TensorBoard event file"
 grep -q "^[0-9]*,loss/train," "$dir/metrics.csv" || fail "no loss/train in metrics.csv"
+tags=(loss/train lr traffic/bytes_sent dgc/compress_ratio acc/test_top1 acc/test_top5
+      acc/test_top1_best time/step_ms)
+"$event_check" "$dir" "${tags[@]}" || fail "the event file does not match metrics.csv"
+# The check can fail: one flipped byte in a copy of the event file must be caught.
+cp -r "$dir" "$work/corrupt"
+events=$(echo "$work"/corrupt/events.out.tfevents.*)
+printf '\xff' | dd of="$events" bs=1 seek=$(( $(stat -c %s "$events") - 9 )) conv=notrunc status=none
+if "$event_check" "$work/corrupt" 2> /dev/null; then fail "event_check missed a corrupt record"; fi
 
 run "$work/resumed" 2 train.stop_after_epochs=1 > "$work/first.log" 2>&1 || { cat "$work/first.log"; fail "the first half failed"; }
 run "$work/resumed" 2 > "$work/second.log" 2>&1 || { cat "$work/second.log"; fail "the resumed run failed"; }
 grep -q "resumed from" "$work/second.log" || fail "the second run did not resume"
+"$event_check" "$work"/resumed/* "${tags[@]}" || fail "the resumed run's event files do not match"
 digest() { grep -o "model digest [0-9a-f]*" "$1" || fail "no model digest in $1"; }
 [ "$(digest "$work/straight.log")" = "$(digest "$work/second.log")" ] ||
   fail "the resumed run ends with other weights than the uninterrupted one"
