@@ -3,7 +3,8 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link clean
+.PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link \
+	bench-train-step acceptance clean
 
 all: build
 
@@ -41,6 +42,14 @@ bench-exchange: build
 # The same over an emulated 1 Gbit/s link between the two ranks (root: network namespace, tc).
 bench-slow-link: build
 	./bench/slow_link.sh $(BUILD_DIR)/bin
+
+# One training step of dgc-train against the same step in PyTorch (installs python3-torch).
+bench-train-step: build
+	./bench/train_step.sh $(BUILD_DIR)/bin
+
+# The runs of docs/RESULTS.md: Fashion-MNIST at np 4, dense against DGC (about 1.5 hours here).
+acceptance: build
+	./scripts/acceptance.sh $(BUILD_DIR)/bin
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <torch/serialize/archive.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -17,6 +16,7 @@
 
 #include "checkpoint/checkpoint_store.h"
 #include "dgc/error.h"
+#include "scratch_dir.h"
 
 namespace dgc::train {
 namespace {
@@ -28,16 +28,9 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::ThrowsMessage;
 
-// A fresh directory per test, removed afterwards.
+// A run directory per test that does not exist yet: the store creates it.
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("dgc-train-checkpoint-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // The file names in dir_, sorted.
   std::set<std::string> files() const {
@@ -56,7 +49,8 @@ class CheckpointTest : public ::testing::Test {
     return names;
   }
 
-  fs::path dir_;
+  dgc::test::ScratchDir scratch_{"dgc-train-checkpoint"};
+  const fs::path dir_ = scratch_.path() / "run";
 };
 
 // A writer of a small archive tagged with `epoch`.

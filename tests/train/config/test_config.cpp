@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "dgc/error.h"
 #include "error_of.h"
+#include "scratch_dir.h"
 
 namespace dgc::train {
 namespace {
@@ -28,11 +29,6 @@ using dgc::test::thrown_error_of;
 class TempTree : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ =
-        fs::temp_directory_path() /
-        ("dgc-config-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-         "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(base_);
     fs::create_directories(base_ / "configs");
     write("configs/default.yaml", R"(# the schema
 seed: 42
@@ -53,7 +49,6 @@ train:
     write("configs/a/b/default.yaml", "train:\n  tag: b-default\n");
     write("configs/a/b/z.yaml", "train:\n  dgc: true\n");
   }
-  void TearDown() override { fs::remove_all(base_); }
 
   void write(const std::string& rel, const std::string& text) {
     fs::create_directories((base_ / rel).parent_path());
@@ -61,7 +56,8 @@ train:
   }
   std::string path(const std::string& rel) const { return (base_ / rel).string(); }
 
-  fs::path base_;
+  dgc::test::ScratchDir scratch_{"dgc-train-config"};
+  const fs::path base_ = scratch_.path();
 };
 
 TEST_F(TempTree, DefaultsAloneAreTheSchema) {
@@ -346,7 +342,7 @@ TEST_F(RealConfigs, EveryFileLoadsAndStartsWithAComment) {
     cfg.get<std::string>("model.name");
     cfg.get<std::string>("dataset.name");
   }
-  EXPECT_EQ(count, 16);  // default + cifar 3 + dgc 8 + fmnist 4 (with the demo)
+  EXPECT_EQ(count, 17);  // default + cifar 3 + dgc 9 + fmnist 4 (with the demo)
 }
 
 TEST_F(RealConfigs, SeedExampleResolves) {
@@ -383,6 +379,9 @@ TEST_F(RealConfigs, DgcVariants) {
   };
   EXPECT_FALSE(load_config({path("fmnist/convnet.yaml")}, {}).get<bool>("train.dgc"));
   EXPECT_EQ(with("dgc/wm0.yaml").get<std::int64_t>("train.compression.warmup_epochs"), 0);
+  const Config wm2 = with("dgc/wm2.yaml");
+  EXPECT_EQ(wm2.get<std::int64_t>("train.compression.warmup_epochs"), 2);
+  EXPECT_THAT(wm2.get<std::vector<double>>("train.compression.warmup_coeff"), ElementsAre(0.1, 0.01));
   EXPECT_THAT(with("dgc/wm5o.yaml").get<std::vector<double>>("train.compression.warmup_coeff"),
               ElementsAre(1, 1, 1, 1, 1));
   EXPECT_TRUE(with("dgc/mm.yaml").get<bool>("train.compression.memory.momentum_masking"));

@@ -4,10 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +18,7 @@
 #include "data/synthetic.h"
 #include "dgc/error.h"
 #include "error_of.h"
+#include "scratch_dir.h"
 
 namespace {
 
@@ -55,17 +54,8 @@ Bytes idx_labels(const Bytes& labels) {
   return out;
 }
 
-// A fresh directory per test, removed afterwards.
 class DataTest : public testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("dgc-train-data-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Writes `bytes` to dir_/name, gzip-compressed when `gzip`; returns the path.
   std::string write(const std::string& name, const Bytes& bytes, bool gzip = false) {
@@ -89,7 +79,8 @@ class DataTest : public testing::Test {
     return Bytes(std::istreambuf_iterator<char>(in), {});
   }
 
-  fs::path dir_;
+  dgc::test::ScratchDir scratch_{"dgc-train-data"};
+  const fs::path dir_ = scratch_.path();
 };
 
 // Three 2x4 images with distinct pixels, and their labels.

@@ -2,7 +2,6 @@
 // (event_file_reader.h), and metrics.csv.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -29,19 +28,10 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using ::testing::ThrowsMessage;
 
-// A fresh directory per test, removed afterwards.
 class LogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("dgc-train-log-" + std::to_string(getpid()) + "-" +
-                                        info->test_suite_name() + "-" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path dir_;
+  dgc::test::ScratchDir scratch_{"dgc-train-log"};
+  const fs::path dir_ = scratch_.path();
 };
 
 double now_seconds() {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One training step of batch 128 on 1x28x28 inputs: dgc-train (np 1, all cores, dense and DGC)
+# against the same step in PyTorch from Python (bench/pytorch_step.py, Debian's python3-torch:
+# the same libtorch 1.13), for ResNet-20 and the Fashion-MNIST convnet. Rounds interleave the
+# programs so that this machine's drift hits all of them alike; each figure is a median.
+# dgc-train's figure is the median of its time/step_ms meter over one epoch of 32 steps on the
+# synthetic dataset: the whole step, data loading and the DistributedOptimizer included.
+# Usage: bench/train_step.sh [BIN_DIR] [ROUNDS]   (BIN_DIR: build/bin, ROUNDS: 3)
+set -euo pipefail
+bin_dir=${1:-build/bin}
+rounds=${2:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+threads=$(nproc)
+
+# The baseline needs PyTorch for Debian's Python (/usr/bin/python3: another python3 may come first
+# in PATH); only this benchmark does, so it is installed here.
+if ! /usr/bin/python3 -c "import torch" 2> /dev/null; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends python3-torch
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mpirun_flags=(-np 1)
+[ "$(id -u)" -eq 0 ] && mpirun_flags+=(--allow-run-as-root)
+
+dgc_train_ms() {  # MODEL_CONFIG [overrides...]: median step time of one epoch, in ms
+  local log=$work/train.log
+  mpirun "${mpirun_flags[@]}" "$bin_dir/dgc-train" --configs "$1" "${@:2}" dataset.name=synthetic \
+    train.num_epochs=1 logging.progress_bar=false logging.tensorboard=false \
+    "logging.runs_dir=$work/runs" > "$log" 2>&1 || { cat "$log"; exit 1; }
+  rm -rf "$work/runs"
+  grep -o '^\[time/step_ms\] = [0-9.]*' "$log" | tail -1 | awk '{print $3}'
+}
+
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+models=(resnet20 fmnist_convnet)
+declare -A config=([resnet20]=configs/fmnist/resnet20.yaml [fmnist_convnet]=configs/fmnist/convnet.yaml)
+for round in $(seq "$rounds"); do
+  for m in "${models[@]}"; do
+    /usr/bin/python3 "$here/pytorch_step.py" "$m" "$threads" 30 >> "$work/$m.pytorch"
+    dgc_train_ms "${config[$m]}" >> "$work/$m.dense"
+    dgc_train_ms "${config[$m]}" train.dgc=true >> "$work/$m.dgc"
+    echo "round $round $m: pytorch $(tail -1 "$work/$m.pytorch") ms, dgc-train dense" \
+      "$(tail -1 "$work/$m.dense") ms, DGC $(tail -1 "$work/$m.dgc") ms"
+  done
+done
+
+echo
+echo "batch 128, $threads threads, medians of $rounds rounds (ms per step)"
+printf "%-16s %10s %10s %10s %16s %14s\n" model pytorch dense dgc pytorch/dense pytorch/dgc
+for m in "${models[@]}"; do
+  p=$(median < "$work/$m.pytorch") d=$(median < "$work/$m.dense") g=$(median < "$work/$m.dgc")
+  awk -v m="$m" -v p="$p" -v d="$d" -v g="$g" \
+    'BEGIN {printf "%-16s %10.1f %10.1f %10.1f %15.2fx %13.2fx\n", m, p, d, g, p / d, p / g}'
+done
