@@ -54,8 +54,8 @@ std::string run_csv(double top1_first, int epochs) {
   std::string csv = "step,tag,value\n";
   for (int step = 100; step <= epochs * 1000; step += 100) {
     const double loss = (100 - top1_first) / 12 / (1 + step / 1000.0);
-    csv += std::to_string(step) + ",loss/train," + std::to_string(loss) +
-           "\n" + std::to_string(step) + ",lr,0.1\n";
+    csv += std::to_string(step) + ",loss/train," + std::to_string(loss) + "\n" +
+           std::to_string(step) + ",lr,0.1\n";
     if (step % 1000 == 0) {
       const double top1 = top1_first + 2 * (step / 1000 - 1);
       csv += std::to_string(step) + ",acc/test_top1," + std::to_string(top1) + "\n" +
@@ -206,8 +206,9 @@ TEST(RunLabel, IsTheDirectorysLastComponent) {
 // Axes
 
 TEST(NiceAxis, TicksAreRoundStepsInsideTheRangeThatCoverTheData) {
-  const std::pair<double, double> ranges[] = {{0.3, 2.3},   {82.3, 91.7}, {0, 8},    {5, 5},
-                                              {-1e-3, 2e-3}, {0, 1e6},     {-40, -39}, {1e12, 1e12 + 7}};
+  const std::pair<double, double> ranges[] = {{0.3, 2.3}, {82.3, 91.7},    {0, 8},
+                                              {5, 5},     {-1e-3, 2e-3},   {0, 1e6},
+                                              {-40, -39}, {1e12, 1e12 + 7}};
   for (const auto& [lo, hi] : ranges) {
     const Axis axis = nice_axis(lo, hi, 6);
     SCOPED_TRACE(std::to_string(lo) + ".." + std::to_string(hi));
@@ -271,7 +272,8 @@ TEST(Canvas, DrawingNeverLeavesTheClip) {
   const Color red{200, 0, 0};
   const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
   canvas.set_clip({10, 10, 30, 30});
-  canvas.line(-1e300, 20, 1e300, 20, red, 3);  // crosses the whole clip
+  canvas.line(-1e6, 20, 1e6, 20, red, 3);    // crosses the whole clip
+  canvas.line(-1e300, 0, 1e300, 0, red, 3);  // cannot be placed exactly; must not spill
   canvas.line(nan, 0, 10, 10, red, 3);
   canvas.line(0, 0, inf, inf, red, 3);
   canvas.line(1e9, -1e9, 2e9, -2e9, red, 1e6);
@@ -282,8 +284,8 @@ TEST(Canvas, DrawingNeverLeavesTheClip) {
   const Rect box = ink_box(canvas);
   EXPECT_EQ(box.left, 10);
   EXPECT_EQ(box.right, 30);
-  EXPECT_EQ(box.top, 18);
-  EXPECT_EQ(box.bottom, 23);
+  EXPECT_EQ(box.top, 19);  // thickness 3: rows 19 to 21 covered fully, 18 and 22 not at all
+  EXPECT_EQ(box.bottom, 22);
   for (int x = 10; x < 30; ++x) EXPECT_EQ(canvas.at(x, 20), red) << x;
 
   canvas.fill_rect({-100, -100, 1000, 1000}, red);
@@ -382,15 +384,17 @@ Canvas decode_png(const std::string& png) {
   const std::size_t row_bytes = 1 + 3 * static_cast<std::size_t>(width);
   std::vector<Bytef> raw(row_bytes * height + 1);  // one spare byte: too much data is an error
   uLongf raw_size = raw.size();
-  if (uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(idat.data()),
-                 idat.size()) != Z_OK ||
+  if (uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(idat.data()), idat.size()) !=
+          Z_OK ||
       raw_size != row_bytes * height) {
     throw std::runtime_error("IDAT does not inflate to the image size");
   }
   Canvas canvas(static_cast<int>(width), static_cast<int>(height), kWhite);
   for (std::uint32_t y = 0; y < height; ++y) {
     const Bytef* row = raw.data() + y * row_bytes;
-    if (row[0] != 0) throw std::runtime_error("row " + std::to_string(y) + " has filter " + std::to_string(row[0]));
+    if (row[0] != 0)
+      throw std::runtime_error("row " + std::to_string(y) + " has filter " +
+                               std::to_string(row[0]));
     for (std::uint32_t x = 0; x < width; ++x) {
       canvas.blend(x, y, {row[1 + 3 * x], row[2 + 3 * x], row[3 + 3 * x]});
     }
@@ -402,8 +406,9 @@ TEST(Png, RoundTripsThroughAnIndependentDecoder) {
   Canvas canvas(7, 3, kWhite);
   for (int y = 0; y < 3; ++y) {
     for (int x = 0; x < 7; ++x) {
-      canvas.blend(x, y, {static_cast<std::uint8_t>(x * 36), static_cast<std::uint8_t>(y * 120),
-                          static_cast<std::uint8_t>(255 - x * y)});
+      canvas.blend(x, y,
+                   {static_cast<std::uint8_t>(x * 36), static_cast<std::uint8_t>(y * 120),
+                    static_cast<std::uint8_t>(255 - x * y)});
     }
   }
   const std::vector<std::uint8_t> bytes = encode_png(canvas);
@@ -425,9 +430,9 @@ TEST_F(PlotTest, WritePngReplacesTheFileWholeOrNotAtAll) {
   EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
 
   const std::string nowhere = path("no/such/dir/out.png");
-  EXPECT_EQ(thrown_error_of([&] { write_png(nowhere, canvas); }),
-            "cannot write " + nowhere + ": cannot create " + nowhere +
-                ".tmp: No such file or directory");
+  EXPECT_EQ(
+      thrown_error_of([&] { write_png(nowhere, canvas); }),
+      "cannot write " + nowhere + ": cannot create " + nowhere + ".tmp: No such file or directory");
   // A directory at the target: the rename fails, and the .tmp file goes again.
   std::filesystem::create_directories(path("dir.png/inside"));
   EXPECT_EQ(thrown_error_of([&] { write_png(path("dir.png"), canvas); }),
@@ -528,10 +533,13 @@ TEST_F(FigureTest, AnySizeInRangeAndAnyDataDrawWithoutError) {
     runs.push_back(run);
   }
   for (const auto& [width, height] : {std::pair{200, 200}, {8000, 200}, {200, 1000}}) {
-    const Figure figure = draw_figure(runs, {"a title far too long for a small figure", width, height});
+    const Figure figure =
+        draw_figure(runs, {"a title far too long for a small figure", width, height});
     EXPECT_EQ(figure.canvas.width(), width);
   }
-  EXPECT_EQ(thrown_error_of([&] { draw_figure(runs, {"", 199, 500}); }),
+  EXPECT_EQ(thrown_error_of([&] {
+              draw_figure(runs, {"", 199, 500});
+            }),
             "figure size 199x500 is outside 200..8000 pixels per side");
   EXPECT_EQ(thrown_error_of([&] { draw_figure({}, {}); }), "no runs to plot");
 }
@@ -571,7 +579,8 @@ TEST_F(BinaryTest, WritesTheFigureOfTheLibraryAndASummaryPerRun) {
   EXPECT_EQ(result.err, "");
   EXPECT_EQ(result.out, "[fmnist.convnet].e8.np4: top-1 final 84.00%, best 84.00% -> " + out +
                             "\n[fmnist.convnet+dgc.wm2].e8.np4: top-1 final 94.00%, best 94.00% "
-                            "-> " + out + "\n");
+                            "-> " +
+                            out + "\n");
   EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
 
   const Figure expected = draw_figure({load_run(dense, "[fmnist.convnet].e8.np4"),
@@ -611,24 +620,33 @@ TEST_F(BinaryTest, EachErrorIsOneMessageAndLeavesTheOutputAlone) {
     int exit_code;
     std::string error;
   } cases[] = {
-      {{"--out", out, good, path("absent")}, 1,
+      {{"--out", out, good, path("absent")},
+       1,
        "run directory " + path("absent") + " does not exist"},
-      {{"--out", out, path("no_csv")}, 1,
+      {{"--out", out, path("no_csv")},
+       1,
        "cannot open " + path("no_csv") + "/metrics.csv: No such file or directory"},
-      {{"--out", out, bad_header}, 1,
+      {{"--out", out, bad_header},
+       1,
        bad_header + "/metrics.csv:1: the first line is not the header step,tag,value"},
       {{"--out", out, good, bad_row}, 1, bad_row + "/metrics.csv:3: bad value 'x'"},
       {{"--out", out, no_loss}, 1, no_loss + "/metrics.csv: no loss/train rows"},
       {{"--out", out, no_top1}, 1, no_top1 + "/metrics.csv: no acc/test_top1 rows"},
-      {{"--out", nowhere, good}, 1,
-       "cannot write " + nowhere + ": cannot create " + nowhere + ".tmp: No such file or directory"},
+      {{"--out", nowhere, good},
+       1,
+       "cannot write " + nowhere + ": cannot create " + nowhere +
+           ".tmp: No such file or directory"},
       {{"--out", out, good, "--colour", "red"}, 2, "unknown option --colour"},
       {{good}, 2, "missing --out PNG"},
       {{"--out", out}, 2, "no run directory given"},
-      {{"--out", out, good, good, "--label", "x"}, 2, "--label given 1 times for 2 run directories"},
+      {{"--out", out, good, good, "--label", "x"},
+       2,
+       "--label given 1 times for 2 run directories"},
       {{"--out", out, good, "--width", "199"}, 2, "--width 199 is outside 200..8000"},
       {{"--out", out, good, "--height", "8001"}, 2, "--height 8001 is outside 200..8000"},
-      {{"--out", out, good, "--width", "12px"}, 2, "--width needs a whole number of pixels, got '12px'"},
+      {{"--out", out, good, "--width", "12px"},
+       2,
+       "--width needs a whole number of pixels, got '12px'"},
       {{"--out", out, good, "--title"}, 2, "--title needs a value"},
   };
   for (const auto& c : cases) {
@@ -647,8 +665,8 @@ TEST_F(BinaryTest, EachErrorIsOneMessageAndLeavesTheOutputAlone) {
   std::filesystem::create_directories(out + ".tmp");
   const Result blocked = plot({"--out", out, good});
   EXPECT_EQ(blocked.exit_code, 1);
-  EXPECT_EQ(blocked.err, "dgc-plot: cannot write " + out + ": cannot create " + out +
-                             ".tmp: Is a directory\n");
+  EXPECT_EQ(blocked.err,
+            "dgc-plot: cannot write " + out + ": cannot create " + out + ".tmp: Is a directory\n");
   EXPECT_EQ(read_file(out), "earlier figure");
 }
 

@@ -19,6 +19,7 @@
 #include "log/crc32c.h"
 #include "log/event_writer.h"
 #include "log/metrics_csv.h"
+#include "scratch_dir.h"
 
 namespace dgc::train {
 namespace {
