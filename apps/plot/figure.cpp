@@ -240,8 +240,11 @@ Figure draw_figure(const std::vector<RunCurves>& runs, const FigureOptions& opti
   // Layout from the outside in: title on top, legend at the bottom, two panels between.
   int top = sz.margin();
   if (!options.title.empty()) {
-    draw_text_centred(canvas, options.width / 2, top, options.title, sz.s + 1);
-    top += text_height(sz.s + 1) + 2 * sz.gap();
+    // One size larger than the rest where it fits the width; a long title gets the body size.
+    const bool fits = text_width(options.title, sz.s + 1) <= options.width - 2 * sz.margin();
+    const int title_scale = fits ? sz.s + 1 : sz.s;
+    draw_text_centred(canvas, options.width / 2, top, options.title, title_scale);
+    top += text_height(title_scale) + 2 * sz.gap();
   }
   const int legend_width = options.width - 2 * sz.margin();
   const auto rows = legend_rows(runs, legend_width, sz);
