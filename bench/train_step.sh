@@ -29,8 +29,8 @@ mpirun_flags=(-np 1)
 dgc_train_ms() {  # MODEL_CONFIG [overrides...]: median step time of one epoch, in ms
   local log=$work/train.log
   mpirun "${mpirun_flags[@]}" "$bin_dir/dgc-train" --configs "$1" "${@:2}" dataset.name=synthetic \
-    train.num_epochs=1 logging.progress_bar=false logging.tensorboard=false \
-    "logging.runs_dir=$work/runs" > "$log" 2>&1 || { cat "$log"; exit 1; }
+    train.num_epochs=1 train.schedule.warmup_lr_epochs=0 logging.progress_bar=false \
+    logging.tensorboard=false "logging.runs_dir=$work/runs" > "$log" 2>&1 || { cat "$log"; exit 1; }
   rm -rf "$work/runs"
   grep -o '^\[time/step_ms\] = [0-9.]*' "$log" | tail -1 | awk '{print $3}'
 }
