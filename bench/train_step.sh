@@ -23,7 +23,8 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mpirun_flags=(-np 1)
+# --bind-to none: for np <= 2 mpirun binds each rank to one core, and the rank would get 1 thread.
+mpirun_flags=(-np 1 --bind-to none)
 [ "$(id -u)" -eq 0 ] && mpirun_flags+=(--allow-run-as-root)
 
 dgc_train_ms() {  # MODEL_CONFIG [overrides...]: median step time of one epoch, in ms
