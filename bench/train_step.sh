@@ -17,8 +17,9 @@ threads=$(nproc)
 if ! /usr/bin/python3 -c "import torch" 2> /dev/null; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -q
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends python3-torch
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends python3-torch
 fi
 
 work=$(mktemp -d)
