@@ -2,10 +2,9 @@
 
 #include <zlib.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+#include <string_view>
 
+#include "atomic_file.h"
 #include "dgc/error.h"
 
 namespace dgc::plot {
@@ -60,22 +59,8 @@ std::vector<std::uint8_t> encode_png(const Canvas& canvas) {
 
 void write_png(const std::string& path, const Canvas& canvas) {
   const std::vector<std::uint8_t> bytes = encode_png(canvas);
-  const std::string tmp = path + ".tmp";
-  std::FILE* file = std::fopen(tmp.c_str(), "wb");
-  DGC_CHECK(file != nullptr, "cannot write ", path, ": cannot create ", tmp, ": ",
-            std::strerror(errno));
-  // From here on the .tmp file is ours to remove.
-  const auto fail = [&](int error) {
-    std::remove(tmp.c_str());
-    DGC_FAIL("cannot write ", path, ": ", std::strerror(error));
-  };
-  if (std::fwrite(bytes.data(), 1, bytes.size(), file) != bytes.size()) {
-    const int error = errno;
-    std::fclose(file);
-    fail(error);
-  }
-  if (std::fclose(file) != 0) fail(errno);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+  apps::write_file_atomically(
+      path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace dgc::plot

@@ -13,8 +13,8 @@ namespace dgc::plot {
 // The PNG file bytes of `canvas`.
 std::vector<std::uint8_t> encode_png(const Canvas& canvas);
 
-// Writes `canvas` to `path` as PNG through `path`.tmp and a rename, so that `path` is either
-// untouched or complete, and no .tmp file is left behind on failure.
+// Writes `canvas` to `path` as PNG, atomically (apps::write_file_atomically): `path` is either
+// untouched or complete, and no temporary file is left behind on failure.
 void write_png(const std::string& path, const Canvas& canvas);
 
 }  // namespace dgc::plot

@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <thread>
 
+#include "atomic_file.h"
 #include "checkpoint/checkpoint_store.h"
 #include "config/config.h"
 #include "data/cifar10.h"
@@ -213,7 +213,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   std::filesystem::create_directories(run_dir);
   RunLog log(run_dir, leader, s.tensorboard, s.progress_bar);
   if (leader) {
-    std::ofstream(run_dir + "/config.yaml") << config.to_yaml();
+    apps::write_file_atomically(run_dir + "/config.yaml", config.to_yaml());
     log.print(config.to_yaml());
     log.print("=> run directory " + run_dir + ", " + std::to_string(comm.size()) + " rank(s), " +
               std::to_string(at::get_num_threads()) + " thread(s) each");

@@ -74,6 +74,14 @@ class PlotTest : public ::testing::Test {
     return dir.string();
   }
   std::string path(const std::string& name) const { return (scratch_.path() / name).string(); }
+  // Temporary files of the PNG writer left in the scratch directory (".{name}.tmp-XXXXXX").
+  int temporary_files() const {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(scratch_.path())) {
+      count += entry.path().filename().string().find(".tmp-") != std::string::npos;
+    }
+    return count;
+  }
 
   dgc::test::ScratchDir scratch_{"dgc-plot"};
 };
@@ -427,17 +435,19 @@ TEST_F(PlotTest, WritePngReplacesTheFileWholeOrNotAtAll) {
   const std::string out = path("out.png");
   write_png(out, canvas);
   EXPECT_EQ(decode_png(read_file(out)).rgb(), canvas.rgb());
-  EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
+  EXPECT_EQ(temporary_files(), 0);
 
   const std::string nowhere = path("no/such/dir/out.png");
-  EXPECT_EQ(
-      thrown_error_of([&] { write_png(nowhere, canvas); }),
-      "cannot write " + nowhere + ": cannot create " + nowhere + ".tmp: No such file or directory");
-  // A directory at the target: the rename fails, and the .tmp file goes again.
+  EXPECT_EQ(thrown_error_of([&] { write_png(nowhere, canvas); }),
+            "cannot write " + nowhere + ": cannot create a temporary file in " +
+                path("no/such/dir") + ": No such file or directory");
+  // A directory at the target: the rename fails, and the temporary file goes again.
   std::filesystem::create_directories(path("dir.png/inside"));
-  EXPECT_EQ(thrown_error_of([&] { write_png(path("dir.png"), canvas); }),
-            "cannot write " + path("dir.png") + ": Is a directory");
-  EXPECT_FALSE(std::filesystem::exists(path("dir.png.tmp")));
+  const std::string error = thrown_error_of([&] { write_png(path("dir.png"), canvas); });
+  const std::string start = "cannot write " + path("dir.png") + ": cannot rename ";
+  EXPECT_EQ(error.substr(0, start.size()), start) << error;
+  EXPECT_NE(error.find(": Is a directory"), std::string::npos) << error;
+  EXPECT_EQ(temporary_files(), 0);
   EXPECT_TRUE(std::filesystem::exists(path("dir.png/inside")));
 }
 
@@ -581,7 +591,7 @@ TEST_F(BinaryTest, WritesTheFigureOfTheLibraryAndASummaryPerRun) {
                             "\n[fmnist.convnet+dgc.wm2].e8.np4: top-1 final 94.00%, best 94.00% "
                             "-> " +
                             out + "\n");
-  EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
+  EXPECT_EQ(temporary_files(), 0);
 
   const Figure expected = draw_figure({load_run(dense, "[fmnist.convnet].e8.np4"),
                                        load_run(dgc, "[fmnist.convnet+dgc.wm2].e8.np4")},
@@ -634,8 +644,8 @@ TEST_F(BinaryTest, EachErrorIsOneMessageAndLeavesTheOutputAlone) {
       {{"--out", out, no_top1}, 1, no_top1 + "/metrics.csv: no acc/test_top1 rows"},
       {{"--out", nowhere, good},
        1,
-       "cannot write " + nowhere + ": cannot create " + nowhere +
-           ".tmp: No such file or directory"},
+       "cannot write " + nowhere + ": cannot create a temporary file in " +
+           std::filesystem::path(nowhere).parent_path().string() + ": No such file or directory"},
       {{"--out", out, good, "--colour", "red"}, 2, "unknown option --colour"},
       {{good}, 2, "missing --out PNG"},
       {{"--out", out}, 2, "no run directory given"},
@@ -656,18 +666,22 @@ TEST_F(BinaryTest, EachErrorIsOneMessageAndLeavesTheOutputAlone) {
     EXPECT_EQ(result.err.substr(0, result.err.find('\n')), "dgc-plot: " + c.error);
     EXPECT_EQ(result.out, "");
     EXPECT_FALSE(std::filesystem::exists(out));
-    EXPECT_FALSE(std::filesystem::exists(out + ".tmp"));
+    EXPECT_EQ(temporary_files(), 0);
   }
 
-  // An earlier figure at --out survives a failed run, whether the inputs or the write fail.
+  // What is at --out survives a failed run, whether the inputs or the write fail.
   write_file(out, "earlier figure");
   EXPECT_EQ(plot({"--out", out, good, bad_row}).exit_code, 1);
-  std::filesystem::create_directories(out + ".tmp");
-  const Result blocked = plot({"--out", out, good});
-  EXPECT_EQ(blocked.exit_code, 1);
-  EXPECT_EQ(blocked.err,
-            "dgc-plot: cannot write " + out + ": cannot create " + out + ".tmp: Is a directory\n");
   EXPECT_EQ(read_file(out), "earlier figure");
+  const std::string blocked_out = path("blocked.png");
+  write_file(blocked_out + "/inside", "kept");
+  const Result blocked = plot({"--out", blocked_out, good});
+  EXPECT_EQ(blocked.exit_code, 1);
+  EXPECT_NE(blocked.err.find("dgc-plot: cannot write " + blocked_out + ": cannot rename "),
+            std::string::npos)
+      << blocked.err;
+  EXPECT_EQ(read_file(blocked_out + "/inside"), "kept");
+  EXPECT_EQ(temporary_files(), 0);
 }
 
 }  // namespace

@@ -1,25 +1,19 @@
 #include "checkpoint/checkpoint_store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <torch/serialize/archive.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <utility>
 #include <vector>
 
+#include "atomic_file.h"
 #include "dgc/error.h"
 
 namespace dgc::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string errno_text() { return std::strerror(errno); }
 
 // c10::Error's what() appends a C++ backtrace; users get one line.
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -29,64 +23,6 @@ std::string describe(const std::exception& e) {
     return first_line(c10_error->what_without_backtrace());
   }
   return first_line(e.what());
-}
-
-// A temporary file that is deleted unless committed, so that no failure path (a throwing write,
-// a full disk) leaves one behind.
-class TempFile {
- public:
-  explicit TempFile(const std::string& target) {
-    const fs::path path(target);
-    std::string name =
-        (path.parent_path() / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-    fd_ = ::mkstemp(name.data());
-    DGC_CHECK(fd_ >= 0, "cannot create a temporary file for ", target, ": ", errno_text());
-    path_ = std::move(name);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-
-  int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
-
-  // Closes the file, reporting a late write error that close() may surface.
-  void close() {
-    const int fd = std::exchange(fd_, -1);
-    DGC_CHECK(::close(fd) == 0, "cannot write ", path_, ": ", errno_text());
-  }
-  void commit() { committed_ = true; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
-void write_all(int fd, const std::string& bytes, const std::string& path) {
-  const char* data = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    const ssize_t written = ::write(fd, data, left);
-    if (written < 0 && errno == EINTR) continue;
-    DGC_CHECK(written > 0, "cannot write ", path, ": ", errno_text());
-    data += written;
-    left -= static_cast<std::size_t>(written);
-  }
-}
-
-// Makes a rename in `directory` durable: without it a crash after rename() may still show the
-// old directory entry (or none) after reboot.
-void fsync_directory(const std::string& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY);
-  DGC_CHECK(fd >= 0, "cannot open directory ", directory, ": ", errno_text());
-  const int result = ::fsync(fd);
-  const std::string error = errno_text();
-  ::close(fd);
-  DGC_CHECK(result == 0, "cannot sync directory ", directory, ": ", error);
 }
 
 // The epoch of `name` if it is `e{epoch}-r{rank}.pt` with exactly this rank, else -1.
@@ -115,7 +51,8 @@ CheckpointStore::CheckpointStore(std::string directory, int rank, int keep)
   DGC_CHECK(!error, "cannot create checkpoint directory ", directory_, ": ", error.message());
 
   // Temporary files of this rank can only be left by a crash mid-save (every other path deletes
-  // them); a rank's files are written only by that rank, so they are safe to remove.
+  // them); a rank's files are written only by that rank, so they are safe to remove. Their names
+  // are apps::temporary_file_prefix(".{name}-r{rank}.pt") plus a random suffix.
   const std::string marker = "-r" + std::to_string(rank_) + ".pt.tmp-";
   for (const auto& entry : fs::directory_iterator(directory_, error)) {
     const std::string name = entry.path().filename().string();
@@ -155,23 +92,10 @@ void CheckpointStore::save(std::int64_t epoch,
 
   // Epoch file first: a crash before latest is replaced leaves latest at the previous epoch,
   // which is still a complete, consistent checkpoint.
-  write_atomically(epoch_path(epoch), bytes);
-  write_atomically(latest_path(), bytes);
-  if (is_best) write_atomically(best_path(), bytes);
+  apps::write_file_atomically(epoch_path(epoch), bytes);
+  apps::write_file_atomically(latest_path(), bytes);
+  if (is_best) apps::write_file_atomically(best_path(), bytes);
   rotate();
-}
-
-void CheckpointStore::write_atomically(const std::string& path, const std::string& bytes) const {
-  TempFile temp(path);
-  // mkstemp creates 0600; checkpoints are ordinary results of the run, readable like its logs.
-  ::fchmod(temp.fd(), 0644);
-  write_all(temp.fd(), bytes, temp.path());
-  DGC_CHECK(::fsync(temp.fd()) == 0, "cannot sync ", temp.path(), ": ", errno_text());
-  temp.close();
-  DGC_CHECK(::rename(temp.path().c_str(), path.c_str()) == 0, "cannot rename ", temp.path(), " to ",
-            path, ": ", errno_text());
-  temp.commit();
-  fsync_directory(directory_);
 }
 
 void CheckpointStore::rotate() const {

@@ -4,9 +4,8 @@
 // residuals) differs: `e{epoch}-r{rank}.pt` for each saved epoch, of which only the `keep`
 // newest (largest epoch) are kept, `latest-r{rank}.pt`, and `best-r{rank}.pt`.
 //
-// Every file appears atomically: it is written to a unique temporary file in the same directory
-// (named `.{name}.tmp-XXXXXX`), fsynced, renamed over its real name, and the directory is
-// fsynced; so a crash at any moment leaves each real name holding either the previous complete
+// Every file appears atomically (dgc::apps::write_file_atomically: a temporary file, fsync,
+// rename), so a crash at any moment leaves each real name holding either the previous complete
 // checkpoint or the new complete one, never a half-written file. latest and best are copies, not
 // symlinks: a symlink to an epoch file would dangle once rotation deletes that epoch (best is
 // often an old epoch), and copies survive copying the run directory anywhere.
@@ -58,8 +57,6 @@ class CheckpointStore {
   std::string best_path() const;
 
  private:
-  // Writes `bytes` to `path` through a temporary file, fsync and rename (see above).
-  void write_atomically(const std::string& path, const std::string& bytes) const;
   // Deletes this rank's epoch files beyond the `keep_` largest epochs.
   void rotate() const;
 
