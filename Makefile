@@ -47,7 +47,7 @@ bench-slow-link: build
 bench-train-step: build
 	./bench/train_step.sh $(BUILD_DIR)/bin
 
-# The runs of docs/RESULTS.md: Fashion-MNIST at np 4, dense against DGC (about 1.5 hours here).
+# The runs of docs/RESULTS.md: Fashion-MNIST at np 4, dense against DGC (about 3 hours here).
 acceptance: build
 	./scripts/acceptance.sh $(BUILD_DIR)/bin
 

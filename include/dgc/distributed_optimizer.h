@@ -9,7 +9,8 @@
 // is launched as soon as all its parameters are ready and every earlier bucket is launched, so
 // the order is the same on every rank without any negotiation. One communication thread makes
 // every MPI call: per bucket one allgather carrying all its compressed tensors in fixed-size
-// slots, and one allreduce carrying all its dense tensors. synchronize() waits for every bucket
+// slots, and one allreduce carrying all its dense tensors. It compresses and packs on itself
+// alone (one intra-op thread), beside the caller's threads (docs/DISTRIBUTED.md). synchronize() waits for every bucket
 // and writes the averaged gradients into the parameters' .grad; step() is synchronize() (unless
 // the caller just did it) followed by the inner optimizer's step.
 //
