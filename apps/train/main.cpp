@@ -16,7 +16,8 @@ namespace {
 
 // Every training step allocates and frees the same large buffers (activations, gradients). By
 // default glibc returns a freed block above its adaptive mmap threshold, and any free top of a
-// heap beyond 128 KiB, to the kernel, and the next step faults all those pages in again. On the
+// heap beyond its trim threshold (128 KiB at first), to the kernel, and the next step faults all
+// those pages in again. On the
 // development VM that was 1.2-2.2 million page faults and 10-16 s of system time in 64
 // ResNet-20 steps at np 1, with a step time scattering from 130 to 600 ms between runs; with
 // these settings, 0.1 million faults, 1 s, and 130-170 ms (docs/RESULTS.md, "Step time"). The

@@ -52,7 +52,7 @@ CheckpointStore::CheckpointStore(std::string directory, int rank, int keep)
 
   // Temporary files of this rank can only be left by a crash mid-save (every other path deletes
   // them); a rank's files are written only by that rank, so they are safe to remove. Their names
-  // are apps::temporary_file_prefix(".{name}-r{rank}.pt") plus a random suffix.
+  // are apps::temporary_file_prefix("{name}-r{rank}.pt") plus a random suffix.
   const std::string marker = "-r" + std::to_string(rank_) + ".pt.tmp-";
   for (const auto& entry : fs::directory_iterator(directory_, error)) {
     const std::string name = entry.path().filename().string();
