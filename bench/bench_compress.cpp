@@ -6,6 +6,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -104,30 +106,67 @@ void BM_Reference(benchmark::State& state) {
 }
 
 // u = m*u + g; v += u: what any implementation must at least read and write.
-void momentum_pass(const float* g, float* u, float* v, std::int64_t n, float m) {
-  at::parallel_for(0, n, 1 << 15, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      u[i] = m * u[i] + g[i];
-      v[i] += u[i];
-    }
-  });
+void momentum_range(const float* g, float* u, float* v, std::int64_t begin, std::int64_t end,
+                    float m) {
+  for (std::int64_t i = begin; i < end; ++i) {
+    u[i] = m * u[i] + g[i];
+    v[i] += u[i];
+  }
 }
 
+// The floor's buffers: u and v for every tensor of the workload.
+struct FloorState {
+  std::vector<torch::Tensor> u, v;
+  explicit FloorState(const Workload& w) {
+    for (const auto& g : w.grads(0)) {
+      u.push_back(torch::zeros_like(g));
+      v.push_back(torch::zeros_like(g));
+    }
+  }
+  void pass(const torch::Tensor& g, std::size_t i, std::int64_t begin, std::int64_t end) {
+    momentum_range(g.data_ptr<float>(), u[i].data_ptr<float>(), v[i].data_ptr<float>(), begin,
+                   end, 0.9f);
+  }
+};
+
+// Each tensor split between the threads.
 void BM_Floor(benchmark::State& state) {
   at::set_num_threads(static_cast<int>(state.range(0)));
   const auto& w = workload();
-  std::vector<torch::Tensor> u, v;
-  for (const auto& g : w.grads(0)) {
-    u.push_back(torch::zeros_like(g));
-    v.push_back(torch::zeros_like(g));
-  }
+  FloorState floor(w);
   std::int64_t step = 0;
   for (auto _ : state) {
     const auto& grads = w.grads(step++);
     for (std::size_t i = 0; i < grads.size(); ++i) {
-      momentum_pass(grads[i].data_ptr<float>(), u[i].data_ptr<float>(), v[i].data_ptr<float>(),
-                    grads[i].numel(), 0.9f);
+      at::parallel_for(0, grads[i].numel(), 1 << 15, [&](std::int64_t begin, std::int64_t end) {
+        floor.pass(grads[i], i, begin, end);
+      });
     }
+    benchmark::ClobberMemory();
+  }
+}
+
+// Whole tensors handed to the threads, largest first, as compress_batch hands them out: the floor
+// of the fused step's own schedule, with no fork and join per tensor.
+void BM_FloorWhole(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  at::set_num_threads(threads);
+  const auto& w = workload();
+  FloorState floor(w);
+  std::vector<std::size_t> order(w.grads(0).size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return w.grads(0)[a].numel() > w.grads(0)[b].numel();
+  });
+  std::int64_t step = 0;
+  for (auto _ : state) {
+    const auto& grads = w.grads(step++);
+    std::atomic<std::size_t> next{0};
+    at::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
+      for (std::size_t k = next++; k < order.size(); k = next++) {
+        floor.pass(grads[order[k]], order[k], 0, grads[order[k]].numel());
+      }
+    });
     benchmark::ClobberMemory();
   }
 }
@@ -137,7 +176,8 @@ void register_all() {
            {"BM_Compress/fused", BM_Fused},
            {"BM_Compress/fused_per_tensor", BM_FusedPerTensor},
            {"BM_Compress/reference", BM_Reference},
-           {"BM_Compress/floor", BM_Floor}}) {
+           {"BM_Compress/floor", BM_Floor},
+           {"BM_Compress/floor_whole", BM_FloorWhole}}) {
     benchmark::RegisterBenchmark(name.c_str(), fn)
         ->Arg(1)
         ->Arg(2)
@@ -171,6 +211,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
       std::printf("reference/fused = %.1fx (target >= 5x)", reference / fused);
       const double per_tensor = at("fused_per_tensor");
       if (per_tensor > 0) std::printf("; fused_per_tensor/floor = %.2fx", per_tensor / floor);
+      const double floor_whole = at("floor_whole");
+      if (floor_whole > 0) std::printf("; fused/floor_whole = %.2fx", fused / floor_whole);
       std::printf("\n");
     }
   }
