@@ -35,10 +35,13 @@ struct Lanes<8> {
 };
 
 constexpr std::int64_t kLinesPerBlock = kBlock / kLine;  // 16, one mask
-// A group of 16 blocks (4096 elements): pass 1 reads a group's samples right after updating it,
-// while it is in cache; the selection compares a group's 16 block maxima at once, and its
-// threads take whole groups.
+// A group of 16 blocks (4096 elements): the selection compares a group's 16 block maxima at once,
+// and its threads take whole groups.
 constexpr std::int64_t kBlocksPerGroup = 16;
+// Pass 1 updates 4 blocks (1,024 elements: 12 KiB of g, u and v) at a time and then reads their
+// strided samples, which are still in L1. After a whole group (48 KiB) they were not: reading
+// them cost pass 1 ~1 ms per ResNet-50 step with 2 threads, 15-20% of it (docs/PERFORMANCE.md).
+constexpr std::int64_t kBlocksPerPassStep = 4;
 
 #define DGC_INLINE inline __attribute__((always_inline))
 
@@ -501,15 +504,18 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
   const Chunking chunking{nblocks, chunks_for(n)};
   std::atomic<bool> finite{true};
   for_each_chunk(chunking.chunks, [&](std::int64_t c) {
-    for (std::int64_t b = chunking.begin(c); b < chunking.begin(c + 1); b += kBlocksPerGroup) {
-      const std::int64_t b_end = std::min(b + kBlocksPerGroup, chunking.begin(c + 1));
+    const std::int64_t first = chunking.begin(c), last = chunking.begin(c + 1);
+    // The chunk's first sample (number k, at element i); later ones follow every stride.
+    const std::int64_t lo = first * kBlock;
+    std::int64_t k = !sample_in_pass || lo <= start ? 0 : (lo - start + plan.stride - 1) / plan.stride;
+    std::int64_t i = start + k * plan.stride;
+    for (std::int64_t b = first; b < last; b += kBlocksPerPassStep) {
+      const std::int64_t b_end = std::min(b + kBlocksPerPassStep, last);
       const bool ok = params.nesterov ? update_range<true>(pass, b, b_end)
                                       : update_range<false>(pass, b, b_end);
       if (!ok) finite.store(false, std::memory_order_relaxed);
       if (!sample_in_pass) continue;
-      const std::int64_t lo = b * kBlock, hi = std::min(n, b_end * kBlock);
-      std::int64_t k = lo <= start ? 0 : (lo - start + plan.stride - 1) / plan.stride;
-      for (std::int64_t i = start + k * plan.stride; i < hi; i += plan.stride, ++k) {
+      for (const std::int64_t hi = std::min(n, b_end * kBlock); i < hi; i += plan.stride, ++k) {
         ws.samples[static_cast<std::size_t>(k)] = std::fabs(velocity[i]);
       }
     }
