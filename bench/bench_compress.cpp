@@ -124,8 +124,8 @@ struct FloorState {
     }
   }
   void pass(const torch::Tensor& g, std::size_t i, std::int64_t begin, std::int64_t end) {
-    momentum_range(g.data_ptr<float>(), u[i].data_ptr<float>(), v[i].data_ptr<float>(), begin,
-                   end, 0.9f);
+    momentum_range(g.data_ptr<float>(), u[i].data_ptr<float>(), v[i].data_ptr<float>(), begin, end,
+                   0.9f);
   }
 };
 

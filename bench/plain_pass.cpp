@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 // Compiled for AVX2 too and chosen at load time, like the kernel's pass 1.
 __attribute__((target_clones("avx2", "default"))) void momentum_pass(const float* g, float* u,
-                                                                    float* v, std::int64_t n) {
+                                                                     float* v, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     u[i] = 0.9f * u[i] + g[i];
     v[i] += u[i];

@@ -507,7 +507,8 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
     const std::int64_t first = chunking.begin(c), last = chunking.begin(c + 1);
     // The chunk's first sample (number k, at element i); later ones follow every stride.
     const std::int64_t lo = first * kBlock;
-    std::int64_t k = !sample_in_pass || lo <= start ? 0 : (lo - start + plan.stride - 1) / plan.stride;
+    std::int64_t k =
+        !sample_in_pass || lo <= start ? 0 : (lo - start + plan.stride - 1) / plan.stride;
     std::int64_t i = start + k * plan.stride;
     for (std::int64_t b = first; b < last; b += kBlocksPerPassStep) {
       const std::int64_t b_end = std::min(b + kBlocksPerPassStep, last);

@@ -85,8 +85,8 @@ TEST_F(AtomicFileTest, AMissingDirectoryIsOneErrorNamingTheFile) {
 TEST_F(AtomicFileTest, AFailedRenameLeavesTheTargetAndNoTemporaryFile) {
   fs::create_directories(path("target/inside"));
   const std::string error = thrown_error_of([&] { write_file_atomically(path("target"), "x"); });
-  const std::string start = "cannot write " + path("target") + ": cannot rename " +
-                            path(temporary_file_prefix("target"));
+  const std::string start =
+      "cannot write " + path("target") + ": cannot rename " + path(temporary_file_prefix("target"));
   EXPECT_EQ(error.compare(0, start.size(), start), 0) << error;
   const std::string end = " to it: Is a directory";
   ASSERT_GT(error.size(), end.size());
