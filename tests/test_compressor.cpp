@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -169,10 +170,15 @@ struct OracleCase {
   std::uint64_t seed;
 };
 
+// How often the oracle cases took each way through the adaptation.
+struct OracleCoverage {
+  int adapted = 0;               // steps in which the threshold was adapted
+  std::array<int, 4> top_k{};    // steps by StepResult::top_k_from
+};
+
 // Runs three steps of the fused kernel and of the oracle on the same data and draws, and checks
 // the selections and the memory after every step.
-// Returns the number of steps in which the threshold was adapted.
-int check_against_oracle(const OracleCase& k, int threads) {
+void check_against_oracle(const OracleCase& k, int threads, OracleCoverage& coverage) {
   torch::manual_seed(k.seed);
   std::int64_t n = 1;
   for (auto d : k.shape) n *= d;
@@ -186,7 +192,6 @@ int check_against_oracle(const OracleCase& k, int threads) {
   auto u_ref = torch::zeros({n}), v_ref = torch::zeros({n});
   dgc::detail::Workspace ws;
   at::set_num_threads(threads);
-  int adapted = 0;
   for (int step = 0; step < 3; ++step) {
     SCOPED_TRACE("step " + std::to_string(step));
     // A heavy-tailed gradient, so that the sampled threshold is sometimes far off.
@@ -198,7 +203,8 @@ int check_against_oracle(const OracleCase& k, int threads) {
     const auto ref = dgc::detail::reference_step(g, u_ref, v_ref, plan, params, draw);
     EXPECT_FALSE(fused.non_finite);
     EXPECT_EQ(fused.adaptation_iters, ref.adaptation_iters);
-    adapted += fused.adaptation_iters > 0;
+    coverage.adapted += fused.adaptation_iters > 0;
+    ++coverage.top_k[static_cast<std::size_t>(fused.top_k_from)];
     auto ref_indices = as_indices(ref.indices);
     auto ref_values = as_floats(ref.values);
     if (k.resample) {
@@ -216,13 +222,13 @@ int check_against_oracle(const OracleCase& k, int threads) {
     EXPECT_TRUE(torch::equal(v_fused, v_ref));
   }
   at::set_num_threads(1);
-  return adapted;
 }
 
 void check_oracle_cases() {
   const std::vector<std::vector<std::int64_t>> shapes = {
       {3, 5}, {64, 9}, {10, 100}, {128, 64, 3, 3}, {1000, 37}, {256, 257, 3}};
-  int cases = 0, adapted = 0;
+  int cases = 0;
+  OracleCoverage coverage;
   for (const auto& shape : shapes) {
     for (double ratio : {0.001, 0.01, 0.1}) {
       for (double sample_ratio : {0.01, 0.1, 1.0}) {
@@ -238,7 +244,7 @@ void check_oracle_cases() {
           SCOPED_TRACE(::testing::Message()
                        << "case " << cases << " numel " << c10::multiply_integers(shape)
                        << " ratio " << ratio << " sample " << sample_ratio << " flags " << flags);
-          adapted += check_against_oracle(k, cases % 2 + 1);
+          check_against_oracle(k, cases % 2 + 1, coverage);
           ++cases;
           if (::testing::Test::HasFailure()) return;
         }
@@ -246,7 +252,13 @@ void check_oracle_cases() {
     }
   }
   EXPECT_EQ(cases, 6 * 3 * 3 * 16);
-  EXPECT_GT(adapted, 50) << "the cases must exercise the threshold adaptation";
+  EXPECT_GT(coverage.adapted, 50) << "the cases must exercise the threshold adaptation";
+  using dgc::detail::TopKFrom;
+  for (const auto from : {TopKFrom::kEntries, TopKFrom::kLines, TopKFrom::kBlocks}) {
+    EXPECT_GT(coverage.top_k[static_cast<std::size_t>(from)], 5)
+        << "the cases must exercise every way to the exact top-k (" << static_cast<int>(from)
+        << ")";
+  }
 }
 
 TEST(FusedKernel, MatchesTheOpByOpOracle) { check_oracle_cases(); }
