@@ -215,9 +215,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (floor_whole > 0) {
         // A step must at least do the plain pass, so reference/floor_whole is what a step as fast
         // as that pass would reach: where it is below 5x, so is every fused step.
-        std::printf("; fused/floor_whole = %.2fx; reference/floor_whole = %.1fx (a step as fast "
-                    "as the plain pass)",
-                    fused / floor_whole, reference / floor_whole);
+        std::printf(
+            "; fused/floor_whole = %.2fx; reference/floor_whole = %.1fx (a step as fast "
+            "as the plain pass)",
+            fused / floor_whole, reference / floor_whole);
       }
       std::printf("\n");
     }

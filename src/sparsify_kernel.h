@@ -52,12 +52,12 @@ struct Workspace {
   std::vector<float> values;
 };
 
-// Outcome of one step; the selected indices (ascending) and their values before masking are in
-// ws.selected / ws.values.
 // Where the exact top-k (resample) found its candidates: among the entries that reach the
 // threshold, or from the maxima of the lines or blocks that do, without collecting those entries.
 enum class TopKFrom { kNone, kEntries, kLines, kBlocks };
 
+// Outcome of one step; the selected indices (ascending) and their values before masking are in
+// ws.selected / ws.values.
 struct StepResult {
   bool non_finite = false;  // a NaN or Inf reached u or v; nothing was selected
   int adaptation_iters = 0;

@@ -172,8 +172,8 @@ struct OracleCase {
 
 // How often the oracle cases took each way through the adaptation.
 struct OracleCoverage {
-  int adapted = 0;               // steps in which the threshold was adapted
-  std::array<int, 4> top_k{};    // steps by StepResult::top_k_from
+  int adapted = 0;             // steps in which the threshold was adapted
+  std::array<int, 4> top_k{};  // steps by StepResult::top_k_from
 };
 
 // Runs three steps of the fused kernel and of the oracle on the same data and draws, and checks
@@ -429,8 +429,8 @@ TEST(Wire, SlicesOfAllRanksDecodeTogether) {
   EXPECT_EQ(out, (std::vector<float>{0.5f, 0, 0, 0, 0, 3.0f, 0, 0}));
   // Not a power of two: the sum is multiplied by the rounded reciprocal, like the original.
   c.decompress_into("layer.weight",
-                    {{values0.data(), indices0.data(), 2}, {values1.data(), indices1.data(), 1}},
-                    3, out.data());
+                    {{values0.data(), indices0.data(), 2}, {values1.data(), indices1.data(), 1}}, 3,
+                    out.data());
   const float third = static_cast<float>(1.0 / 3.0);
   EXPECT_EQ(out, (std::vector<float>{1.0f * third, 0, 0, 0, 0, (2.0f + 4.0f) * third, 0, 0}));
   std::fill(out.begin(), out.end(), 7.0f);
