@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <utility>
 
 namespace dgc::detail {
 
@@ -81,6 +82,27 @@ DGC_INLINE T clamp_grad(T g, T scale, T lo, T hi) {
   return g > hi ? hi : g;
 }
 
+// Lane l of the result is lane l ^ kHalf of x.
+template <int W, int kHalf, std::size_t... kLane>
+DGC_INLINE typename Lanes<W>::F swap_lanes(typename Lanes<W>::F x, std::index_sequence<kLane...>) {
+  return __builtin_shuffle(x, typename Lanes<W>::I{static_cast<std::int32_t>(kLane ^ kHalf)...});
+}
+
+// The max over the lanes of x by a tree of log2(W) shuffles. The compiler turns a loop of
+// std::max over the lanes into a chain of W - 1 dependent steps (it may not reorder them, for
+// NaN's sake), once per line in pass 1. Here the lanes are |v|, and a NaN voids the whole step,
+// so the order of the comparisons changes no result.
+template <int W, int kHalf = W / 2>
+DGC_INLINE float horizontal_max(typename Lanes<W>::F x) {
+  const auto y = swap_lanes<W, kHalf>(x, std::make_index_sequence<W>{});
+  x = y > x ? y : x;
+  if constexpr (kHalf == 1) {
+    return x[0];
+  } else {
+    return horizontal_max<W, kHalf / 2>(x);
+  }
+}
+
 struct PassOne {
   const float* g;
   float* u;
@@ -102,24 +124,29 @@ DGC_INLINE bool update_blocks(const PassOne& p, std::int64_t b0, std::int64_t b1
   const F vm = zero + p.m, vscale = zero + p.scale, vlo = zero + p.lo, vhi = zero + p.hi;
   const F vfinite = zero + FLT_MAX;
   I finite = I{} - 1;
+  // Locals, not p's fields: the stores through float* could alias p, so the compiler would
+  // reload every pointer after every store.
+  const float* const g = p.g;
+  float* const u = p.u;
+  float* const v = p.v;
+  float* const line_max = p.line_max;
   for (std::int64_t b = b0; b < b1; ++b) {
     float block_best = 0.0f;
     for (std::int64_t line = b * kLinesPerBlock; line < (b + 1) * kLinesPerBlock; ++line) {
       const std::int64_t i0 = line * kLine;
       F mx{};
       for (std::int64_t i = i0; i < i0 + kLine; i += W) {
-        F gi = load<F>(p.g + i), ui = load<F>(p.u + i), vi = load<F>(p.v + i);
+        F gi = load<F>(g + i), ui = load<F>(u + i), vi = load<F>(v + i);
         if constexpr (kClip) gi = clamp_grad(gi, vscale, vlo, vhi);
         update<kNesterov>(gi, ui, vi, vm);
-        store(p.u + i, ui);
-        store(p.v + i, vi);
+        store(u + i, ui);
+        store(v + i, vi);
         const F a = (F)((I)vi & 0x7fffffff);
         mx = a > mx ? a : mx;
         finite &= (a <= vfinite);
       }
-      float best = mx[0];
-      for (int l = 1; l < W; ++l) best = std::max(best, mx[l]);
-      p.line_max[line] = best;
+      const float best = horizontal_max<W>(mx);
+      line_max[line] = best;
       block_best = std::max(block_best, best);
     }
     p.block_max[b] = block_best;
