@@ -484,13 +484,23 @@ float kth_largest(std::vector<float>& samples, std::int64_t k, std::vector<float
   }
   heap.assign(samples.begin(), samples.begin() + k);
   std::make_heap(heap.begin(), heap.end(), std::greater<float>());
-  for (std::size_t j = kk; j < samples.size(); ++j) {
-    if (samples[j] > heap.front()) {
+  const auto offer = [&](float x) {
+    if (x > heap.front()) {
       std::pop_heap(heap.begin(), heap.end(), std::greater<float>());
-      heap.back() = samples[j];
+      heap.back() = x;
       std::push_heap(heap.begin(), heap.end(), std::greater<float>());
     }
+  };
+  // Soon almost no sample beats the heap's least: 16 at a time are compared with it at once, and
+  // only those that reach it are offered, in order, so the result is that of offering them all.
+  std::size_t j = kk;
+  for (; j + 16 <= samples.size(); j += 16) {
+    for (unsigned hit = ge_mask16<false>(samples.data() + j, heap.front()); hit != 0;
+         hit &= hit - 1) {
+      offer(samples[j + static_cast<std::size_t>(__builtin_ctz(hit))]);
+    }
   }
+  for (; j < samples.size(); ++j) offer(samples[j]);
   return heap.front();
 }
 
