@@ -1,5 +1,6 @@
 #include "bucket_exchange.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "dgc/error.h"
@@ -48,11 +49,35 @@ void BucketExchange::plan_layout(const std::vector<BucketTensor>& tensors,
   }
 }
 
+void BucketExchange::check_layout_agrees(Communicator& comm, std::int64_t dense_numel) const {
+  constexpr int kFields = 4;
+  const std::int64_t mine[kFields] = {static_cast<std::int64_t>(sparse_.size()), slot_bytes_,
+                                      dense_numel, static_cast<std::int64_t>(dense_.scalar_type())};
+  std::vector<std::int64_t> all(static_cast<std::size_t>(kFields) * world_size_);
+  comm.allgather(mine, sizeof mine, all.data());
+  const auto describe = [&](int r) {
+    const std::int64_t* f = all.data() + static_cast<std::ptrdiff_t>(r) * kFields;
+    return detail::concat("rank ", r, ": ", f[0], " sparse tensor(s) in slots of ", f[1],
+                          " bytes, ", f[2], " dense element(s) of dtype ",
+                          c10::toString(static_cast<torch::ScalarType>(f[3])));
+  };
+  for (int r = 1; r < world_size_; ++r) {
+    DGC_CHECK(std::equal(all.begin(), all.begin() + kFields, all.begin() + r * kFields),
+              "the ranks disagree on a bucket's exchange (", describe(0), "; ", describe(r),
+              "): every rank must use the same compression settings and call set_epoch with the "
+              "same epoch");
+  }
+}
+
 void BucketExchange::launch(std::vector<BucketTensor>& tensors, Communicator& comm,
                             Compressor* compressor, DenseCompression dense_compression,
                             TrafficStats& traffic) {
   world_size_ = comm.size();
   plan_layout(tensors, compressor, dense_compression);
+  if (!layout_checked_ && world_size_ > 1) {
+    check_layout_agrees(comm, dense_.numel());
+    layout_checked_ = true;
+  }
   if (!sparse_.empty()) exchange_sparse(tensors, comm, *compressor, traffic);
   if (!dense_slots_.empty()) exchange_dense(tensors, comm, traffic);
 }

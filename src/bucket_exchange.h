@@ -7,6 +7,12 @@
 // Each region is padded to 8 bytes, so every tensor's indices and values are aligned for their
 // type. Entries past a tensor's count are ignored by the receivers, so no rank needs to know
 // another's counts before the allgather.
+//
+// Every rank derives the slot size and the dense buffer's length from its own compressor (the
+// plans follow the compress ratio, which follows the epoch): ranks that disagree would make the
+// allgather write past its receive buffer. So the first launch after construction or after
+// expect_new_layout() (every set_epoch) first allgathers each rank's layout and compares them:
+// a difference is a dgc::Error naming the ranks and their layouts, before any payload moves.
 #pragma once
 
 #include <torch/types.h>
@@ -37,6 +43,9 @@ class BucketExchange {
   // contiguous, numel elements); under DGC the dense tensors get the memory's momentum.
   void finish(const std::vector<BucketTensor>& tensors, Compressor* compressor,
               std::vector<torch::Tensor>& out);
+  // The layout may change (a new epoch): the next launch checks again that the ranks agree.
+  // Collective in effect: every rank calls it at the same point (set_epoch).
+  void expect_new_layout() { layout_checked_ = false; }
 
  private:
   struct SparseSlot {
@@ -50,6 +59,8 @@ class BucketExchange {
   };
   void plan_layout(const std::vector<BucketTensor>& tensors, const Compressor* compressor,
                    DenseCompression dense_compression);
+  // Compares this rank's layout with every other rank's (one small allgather).
+  void check_layout_agrees(Communicator& comm, std::int64_t dense_numel) const;
   void exchange_sparse(std::vector<BucketTensor>& tensors, Communicator& comm,
                        Compressor& compressor, TrafficStats& traffic);
   void exchange_dense(const std::vector<BucketTensor>& tensors, Communicator& comm,
@@ -59,6 +70,7 @@ class BucketExchange {
   std::vector<DenseSlot> dense_slots_;
   std::int64_t slot_bytes_ = 0;
   int world_size_ = 1;
+  bool layout_checked_ = false;
   std::vector<std::uint8_t> send_, received_;  // this rank's slot; every rank's slots
   torch::Tensor dense_;                        // fused dense gradients, float32 or float16
 };

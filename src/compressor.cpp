@@ -224,7 +224,7 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
     if (failed == nullptr) failed = &jobs[j].name;
   }
   DGC_CHECK(failed == nullptr, "a NaN or Inf entered the DGC memory of tensor '", *failed,
-            "'; its momentum and residual were reset to zero");
+            "' (this rank's gradient diverged: a learning rate too high?)");
 }
 
 SparseGradient Compressor::compress(const std::string& name, const torch::Tensor& grad) {

@@ -3,6 +3,8 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 
@@ -13,6 +15,20 @@
 namespace dgc {
 
 namespace {
+
+// Whether all of `n` floats are finite. Branch-free over the exponent bits, so the compiler
+// vectorizes it: one read of the gradient, at memory speed.
+bool all_finite(const float* values, std::int64_t n) {
+  constexpr std::uint32_t kExponent = 0x7f800000u;
+  std::uint32_t bad = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, values + i, 4);
+    bad |= static_cast<std::uint32_t>((bits & kExponent) == kExponent);
+  }
+  return bad == 0;
+}
+
 std::string message_of(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
@@ -164,7 +180,10 @@ DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Opt
   }
   s.thread = std::make_unique<detail::CommThread>([&comm](std::exception_ptr error) {
     // The other ranks would wait for this one forever: end the job with its message.
-    if (comm.size() > 1) comm.abort(message_of(error));
+    if (comm.size() > 1) {
+      comm.abort(message_of(error) +
+                 "; the job ends here (the other ranks cannot go on without this one)");
+    }
   });
   for (std::size_t i = 0; i < s.params.size(); ++i) {
     State* state = state_.get();
@@ -211,6 +230,14 @@ void DistributedOptimizer::synchronize() {
       out.push_back(grad);
     }
     bucket.exchange.finish(bucket.tensors, s.compressor.get(), out);
+    if (!s.options.check_finite) continue;
+    // Every rank holds the same averaged gradients, so every rank stops here alike.
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      DGC_CHECK(all_finite(out[j].data_ptr<float>(), out[j].numel()),
+                "the averaged gradient of '", s.params[bucket.params[j]].name,
+                "' holds a NaN or an infinity (the training diverged: a learning rate too high?); "
+                "the step is not applied");
+    }
   }
   s.last_traffic = s.traffic;
   s.last_traffic.dense_bytes = s.dense_bytes;
@@ -243,6 +270,8 @@ bool DistributedOptimizer::set_epoch(std::int64_t epoch) {
                 "' has gradients not yet exchanged; call it before backward or after step()");
     }
   }
+  // The plans may change with the epoch: each bucket checks again that the ranks agree.
+  for (auto& bucket : s.buckets) bucket.exchange.expect_new_layout();
   return s.compressor->set_epoch(epoch);
 }
 
@@ -254,11 +283,28 @@ void DistributedOptimizer::broadcast_parameters(int root) {
 
 void DistributedOptimizer::broadcast_tensors(const std::vector<torch::Tensor>& tensors, int root) {
   State& s = *state_;
+  DGC_CHECK(root >= 0 && root < s.comm.size(), "broadcast: root ", root, " is not a rank of ",
+            s.comm.size());
   for (const auto& t : tensors) {
     DGC_CHECK(t.defined() && t.device().is_cpu() && t.is_contiguous(),
               "broadcast needs contiguous CPU tensors");
   }
   s.thread->run([&] {
+    // Each rank sizes its own buffers: check that the root sends what every rank can hold.
+    // The third field tells apart lists with the same count and total but other sizes.
+    std::int64_t shape[3] = {static_cast<std::int64_t>(tensors.size()), 0, 0};
+    for (const auto& t : tensors) {
+      shape[1] += static_cast<std::int64_t>(t.nbytes());
+      shape[2] = shape[2] * 1000003 + static_cast<std::int64_t>(t.nbytes());
+    }
+    std::vector<std::int64_t> all(3 * static_cast<std::size_t>(s.comm.size()));
+    s.comm.allgather(shape, sizeof shape, all.data());
+    for (int r = 0; r < s.comm.size(); ++r) {
+      DGC_CHECK(std::equal(all.begin() + 3 * root, all.begin() + 3 * root + 3, all.begin() + 3 * r),
+                "broadcast: rank ", r, " has ", all[3 * r], " tensor(s) of ", all[3 * r + 1],
+                " bytes in all, the root (rank ", root, ") ", all[3 * root], " of ",
+                all[3 * root + 1], "; every rank must pass the same tensors in the same order");
+    }
     torch::NoGradGuard no_grad;
     for (const auto& t : tensors) s.comm.broadcast(t.data_ptr(), t.nbytes(), root);
   });

@@ -1,12 +1,15 @@
 // dgc-train: the seed's train.py in C++. Started like the seed's:
 //   mpirun -np 2 build/bin/dgc-train --configs configs/fmnist/convnet.yaml configs/dgc/wm5.yaml
 //       --configs.train.num_epochs 6 --suffix .e6
-// Any failure prints one line and ends the whole job (the other ranks would wait forever).
+// Any failure prints one line and ends the whole job: a failure all ranks share (a bad config, a
+// resume they cannot agree on) from rank 0 alone, any other through MPI_Abort (the other ranks
+// would wait forever).
 #include <malloc.h>
 
 #include <cstdio>
 #include <exception>
 
+#include "collective.h"
 #include "config/command_line.h"
 #include "dgc/communicator.h"
 #include "dgc/error.h"
@@ -31,16 +34,22 @@ void keep_freed_memory() {
 
 int main(int argc, char** argv) {
   keep_freed_memory();
+  dgc::Communicator comm;
+  const bool leader = comm.rank() == 0;
   dgc::train::CommandLine command_line;
   try {
     command_line = dgc::train::parse_command_line(argc, argv);
   } catch (const dgc::Error& e) {
-    std::fprintf(stderr, "dgc-train: %s\n", e.message().c_str());
+    // Every rank parses the same arguments: one message is enough.
+    if (leader) std::fprintf(stderr, "dgc-train: %s\n", e.message().c_str());
     return 2;
   }
-  dgc::Communicator comm;
   try {
     return dgc::train::run_training(command_line, comm);
+  } catch (const dgc::train::CollectiveFailure& e) {
+    // Every rank failed alike at the same point: rank 0 says it, and the job ends normally.
+    if (leader) std::fprintf(stderr, "dgc-train: %s\n", e.message().c_str());
+    return 1;
   } catch (const dgc::Error& e) {
     if (comm.size() > 1) comm.abort(e.message());
     std::fprintf(stderr, "dgc-train: %s\n", e.message().c_str());

@@ -7,11 +7,15 @@
 
 namespace dgc::train {
 
-RunLog::RunLog(const std::string& run_dir, bool enabled, bool tensorboard, bool progress_bar)
+RunLog::RunLog(const std::string& run_dir, bool enabled, bool tensorboard, bool progress_bar,
+               std::int64_t resumed_at_step)
     : enabled_(enabled), on_terminal_(enabled && progress_bar && isatty(STDOUT_FILENO) == 1) {
   if (!enabled_) return;
-  csv_ = std::make_unique<MetricsCsv>(run_dir);
-  if (tensorboard) events_ = std::make_unique<EventWriter>(run_dir);
+  csv_ = std::make_unique<MetricsCsv>(run_dir, resumed_at_step);
+  if (tensorboard) {
+    events_ = std::make_unique<EventWriter>(run_dir);
+    if (resumed_at_step >= 0) events_->purge_from(resumed_at_step + 1);
+  }
 }
 
 void RunLog::scalar(const std::string& tag, double value, std::int64_t step) {
@@ -33,10 +37,12 @@ void RunLog::print(const std::string& line) {
   std::fflush(stdout);
 }
 
-void RunLog::start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64_t steps) {
+void RunLog::start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64_t steps,
+                         std::int64_t first_step) {
   epoch_ = epoch;
   num_epochs_ = num_epochs;
   steps_ = steps;
+  first_step_ = first_step;
   inputs_ = 0;
   epoch_start_ = last_step_end_ = std::chrono::steady_clock::now();
   step_seconds_.clear();
@@ -49,8 +55,8 @@ void RunLog::step_done(std::int64_t step, double loss, std::int64_t inputs) {
   step_seconds_.push_back(std::chrono::duration<double>(now - last_step_end_).count());
   last_step_end_ = now;
   const double seconds = std::chrono::duration<double>(now - epoch_start_).count();
-  const double left =
-      seconds / static_cast<double>(step + 1) * static_cast<double>(steps_ - step - 1);
+  const double left = seconds / static_cast<double>(step + 1 - first_step_) *
+                      static_cast<double>(steps_ - step - 1);
   const bool last = step + 1 == steps_;
   // On a terminal the line is redrawn every step; in a log file one line per tenth of the epoch.
   if (!on_terminal_ && !last && (step + 1) % std::max<std::int64_t>(1, steps_ / 10) != 0) return;

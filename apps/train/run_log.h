@@ -16,7 +16,10 @@ namespace dgc::train {
 
 class RunLog {
  public:
-  RunLog(const std::string& run_dir, bool enabled, bool tensorboard, bool progress_bar);
+  // `resumed_at_step` >= 0: a resumed run whose checkpoint had seen that many inputs; what the
+  // previous invocation logged after it is dropped (metrics.csv) or purged (TensorBoard).
+  RunLog(const std::string& run_dir, bool enabled, bool tensorboard, bool progress_bar,
+         std::int64_t resumed_at_step = -1);
 
   // To metrics.csv and TensorBoard; `step` is the number of training inputs seen.
   void scalar(const std::string& tag, double value, std::int64_t step);
@@ -24,7 +27,9 @@ class RunLog {
   void meter(const std::string& tag, double value, std::int64_t step);
   void print(const std::string& line);
 
-  void start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64_t steps);
+  // `first_step` > 0 when the epoch resumes after its first steps.
+  void start_epoch(std::int64_t epoch, std::int64_t num_epochs, std::int64_t steps,
+                   std::int64_t first_step = 0);
   // After each training step: the bar's rate, loss and time left.
   void step_done(std::int64_t step, double loss, std::int64_t inputs);
   // Logs the epoch's median step time (data wait included) as the meter time/step_ms: the median,
@@ -35,7 +40,7 @@ class RunLog {
   bool enabled_, on_terminal_;
   std::unique_ptr<EventWriter> events_;
   std::unique_ptr<MetricsCsv> csv_;
-  std::int64_t epoch_ = 0, num_epochs_ = 0, steps_ = 0, inputs_ = 0;
+  std::int64_t epoch_ = 0, num_epochs_ = 0, steps_ = 0, first_step_ = 0, inputs_ = 0;
   std::chrono::steady_clock::time_point epoch_start_, last_step_end_;
   std::vector<double> step_seconds_;
 };

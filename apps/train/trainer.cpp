@@ -5,14 +5,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "atomic_file.h"
 #include "checkpoint/checkpoint_store.h"
+#include "collective.h"
 #include "config/config.h"
 #include "data/cifar10.h"
 #include "data/idx.h"
@@ -24,8 +27,12 @@
 #include "input/loader.h"
 #include "log/crc32c.h"
 #include "models/registry.h"
+#include "resume.h"
+#include "run_directory.h"
 #include "run_log.h"
 #include "run_settings.h"
+#include "stop_signal.h"
+#include "train_state.h"
 
 namespace dgc::train {
 
@@ -114,68 +121,6 @@ Accuracy evaluate(const Model& model, const Dataset& test, const RunSettings& s,
           100.0 * static_cast<double>(counts[1]) / static_cast<double>(counts[2])};
 }
 
-// Everything a resumed run needs to continue exactly as if it had not stopped. The sampler and
-// the augmentation are functions of (seed, epoch), so the epoch stands for them.
-struct Progress {
-  std::int64_t next_epoch = 0;
-  double best = 0;
-  std::int64_t inputs_seen = 0;
-};
-
-void save_state(torch::serialize::OutputArchive& archive, const Model& model,
-                torch::optim::Optimizer& optimizer, Compressor* compressor,
-                const Progress& progress) {
-  torch::serialize::OutputArchive model_archive, optimizer_archive, memory_archive;
-  model.module->save(model_archive);
-  archive.write("model", model_archive);
-  optimizer.save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
-  if (compressor != nullptr) {
-    compressor->save(memory_archive);
-    archive.write("dgc", memory_archive);
-  }
-  archive.write("progress.next_epoch", torch::tensor(progress.next_epoch));
-  archive.write("progress.best", torch::tensor(progress.best, torch::kDouble));
-  archive.write("progress.inputs_seen", torch::tensor(progress.inputs_seen));
-  archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
-}
-
-void load_state(torch::serialize::InputArchive& archive, const Model& model,
-                torch::optim::Optimizer& optimizer, Compressor* compressor, Progress& progress) {
-  torch::serialize::InputArchive model_archive, optimizer_archive, memory_archive;
-  archive.read("model", model_archive);
-  model.module->load(model_archive);
-  archive.read("optimizer", optimizer_archive);
-  optimizer.load(optimizer_archive);
-  if (compressor != nullptr) {
-    archive.read("dgc", memory_archive);
-    compressor->load(memory_archive);
-  }
-  // A fresh tensor per key: reading into a tensor that already holds an archive's storage tries
-  // to resize that storage.
-  const auto read = [&](const char* key) {
-    torch::Tensor t;
-    archive.read(key, t);
-    return t;
-  };
-  progress.next_epoch = read("progress.next_epoch").item<std::int64_t>();
-  progress.best = read("progress.best").item<double>();
-  progress.inputs_seen = read("progress.inputs_seen").item<std::int64_t>();
-  const torch::Tensor t = read("rng");
-  auto generator = at::detail::getDefaultCPUGenerator();
-  generator.set_state(t);
-}
-
-// CRC-32C of every parameter and buffer, in registration order: two runs end with bitwise the
-// same model exactly when these agree (checkpoint files cannot show it: the optimizer's state is
-// keyed by tensor addresses, which differ from run to run).
-std::uint32_t model_digest(torch::nn::Module& model) {
-  std::uint32_t crc = 0;
-  for (const auto& t : model.parameters()) crc = crc32c(t.contiguous().data_ptr(), t.nbytes(), crc);
-  for (const auto& t : model.buffers()) crc = crc32c(t.contiguous().data_ptr(), t.nbytes(), crc);
-  return crc;
-}
-
 // Intra-op threads for one rank. A rank the launcher bound to some cores (mpirun binds each rank to
 // one core when np <= 2) gets one thread per core it may run on: more threads than that would
 // share a core, and OpenMP's spinning threads then slow each other down (2.2x per step measured
@@ -189,76 +134,191 @@ int threads_per_rank(int local_size) {
   return std::max(1, machine / local_size);
 }
 
-std::string describe_traffic(const TrafficStats& t) {
+std::string describe_traffic(const TrafficStats& t, bool dgc) {
   std::ostringstream out;
-  out << "sent " << t.bytes_sent << " bytes per step, "
-      << static_cast<double>(t.dense_bytes) /
-             static_cast<double>(std::max<std::int64_t>(1, t.bytes_sent))
-      << "x less than dense float32";
+  out << "sent " << t.bytes_sent << " bytes per step";
+  if (dgc) {
+    out << ", " << static_cast<double>(t.dense_bytes) /
+                       static_cast<double>(std::max<std::int64_t>(1, t.bytes_sent))
+        << "x less than dense float32";
+  }
   return out.str();
+}
+
+// A checkpoint file's size, over-estimated from the model: its parameters and buffers, the
+// optimizer's momentum (dense) or the DGC memory's two buffers per parameter, and room for the
+// archive's own records.
+std::int64_t checkpoint_bytes_estimate(torch::nn::Module& model, bool dgc) {
+  std::int64_t parameters = 0, buffers = 0;
+  for (const auto& t : model.parameters()) parameters += static_cast<std::int64_t>(t.nbytes());
+  for (const auto& t : model.buffers()) buffers += static_cast<std::int64_t>(t.nbytes());
+  return parameters * (dgc ? 3 : 2) + buffers + (1 << 20);
+}
+
+// What every rank learns after each step: whether any rank was asked to stop by a signal, which
+// ranks' losses were not finite, and whether any rank's step threw. One allgather of three
+// numbers per step, on the caller's thread (the communication thread is idle once step()
+// returned or threw).
+struct StepOutcome {
+  int stop_signal = 0;
+  std::vector<int> non_finite_loss;
+  bool any_failed = false;
+};
+
+StepOutcome agree_on_step(Communicator& comm, double loss, bool failed) {
+  const std::int64_t mine[3] = {stop_requested(), std::isfinite(loss) ? 0 : 1, failed ? 1 : 0};
+  std::vector<std::int64_t> all(3 * static_cast<std::size_t>(comm.size()));
+  comm.allgather(mine, sizeof mine, all.data());
+  StepOutcome outcome;
+  for (int r = 0; r < comm.size(); ++r) {
+    outcome.stop_signal = std::max(outcome.stop_signal, static_cast<int>(all[3 * r]));
+    if (all[3 * r + 1] != 0) outcome.non_finite_loss.push_back(r);
+    outcome.any_failed = outcome.any_failed || all[3 * r + 2] != 0;
+  }
+  return outcome;
+}
+
+std::string ranks_text(const std::vector<int>& ranks) {
+  std::string out;
+  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
+  return out;
 }
 
 }  // namespace
 
 int run_training(const CommandLine& command_line, Communicator& comm) {
-  const Config config = load_config(command_line.configs, command_line.overrides);
-  RunSettings s = read_settings(config);
-  s.schedule.world_size = comm.size();
-  check_lr_schedule_options(s.schedule);
   const bool leader = comm.rank() == 0;
+  Config config;
+  RunSettings s;
+  run_together(comm, [&] {
+    config = load_config(command_line.configs, command_line.overrides);
+    s = read_settings(config);
+    s.schedule.world_size = comm.size();
+    check_lr_schedule_options(s.schedule);
+  });
   at::set_num_threads(threads_per_rank(comm.local_size()));  // libtorch starts with one
+  install_stop_handlers(leader);
 
   const std::string run_dir =
       s.runs_dir + "/" + run_name(command_line.configs, command_line.suffix, comm.size());
-  std::filesystem::create_directories(run_dir);
-  RunLog log(run_dir, leader, s.tensorboard, s.progress_bar);
-  if (leader) {
-    apps::write_file_atomically(run_dir + "/config.yaml", config.to_yaml());
-    log.print(config.to_yaml());
-    log.print("=> run directory " + run_dir + ", " + std::to_string(comm.size()) + " rank(s), " +
-              std::to_string(at::get_num_threads()) + " thread(s) each");
-  }
+  std::unique_ptr<RunDirectory> directory;
+  std::unique_ptr<CheckpointStore> store;
+  run_together(comm, [&] { directory = std::make_unique<RunDirectory>(run_dir, leader); });
+  run_together(comm, [&] { store = std::make_unique<CheckpointStore>(run_dir, comm.rank()); });
 
-  const Dataset train = load_dataset(s, true);
-  const Dataset test = load_dataset(s, false);
+  Dataset train, test;
+  run_together(comm, [&] {
+    train = load_dataset(s, true);
+    test = load_dataset(s, false);
+  });
   torch::manual_seed(s.seed);  // the same initial model on every rank, before the broadcast too
   const Model model = make_model(s.model, s.num_channels, s.num_classes, s.image_size);
   auto optimizer = make_optimizer(*model.module, s);
   DistributedOptions options;
   options.backward_passes_per_step = static_cast<int>(s.num_batches_per_step);
   const auto named = model.module->named_parameters().pairs();
+  std::optional<RunLog> log;  // opened once the run really starts
   std::unique_ptr<DistributedOptimizer> distributed;
   if (s.dgc) {
     Compressor compressor(s.compressor, s.memory);
-    if (leader) compressor.set_logger([&log](const std::string& line) { log.print(line); });
+    if (leader) {
+      compressor.set_logger([&log](const std::string& line) {
+        if (log) log->print(line);
+      });
+    }
     distributed = std::make_unique<DistributedOptimizer>(comm, *optimizer, named,
                                                          std::move(compressor), options);
   } else {
     distributed = std::make_unique<DistributedOptimizer>(comm, *optimizer, named, options);
   }
-
-  CheckpointStore store(run_dir, comm.rank());
-  Progress progress;
-  const bool resumed = store.load_latest([&](torch::serialize::InputArchive& archive) {
-    load_state(archive, model, *optimizer, distributed->compressor(), progress);
+  run_together(comm, [&] {
+    const std::int64_t file = checkpoint_bytes_estimate(*model.module, s.dgc);
+    directory->check_free_space(CheckpointStore::bytes_per_set(file),
+                                "one checkpoint set (epoch, latest and best files of about " +
+                                    std::to_string(file >> 20) + " MiB each)");
   });
-  if (resumed) {
-    log.print("=> resumed from " + *store.latest() + " at epoch " +
-              std::to_string(progress.next_epoch));
+
+  // Resume where every rank can, or start fresh from rank 0's model.
+  ResumeDecision resume = decide_resume(comm, *store);
+  Position position;
+  std::int64_t inputs_seen = 0;
+  double best = 0;
+  std::vector<std::string> accepted_changes;
+  if (resume.file) {
+    run_together(comm, [&] {
+      const std::vector<std::string> changed =
+          changed_settings(resume.meta.config_yaml, config, command_line.allow_changed);
+      if (!changed.empty()) {
+        std::string list;
+        for (const auto& c : changed) list += "\n  " + c;
+        DGC_FAIL("cannot resume in ", run_dir, ": these settings differ from the checkpoint's",
+                 list, "\nRerun with the checkpoint's settings, or accept the change with "
+                 "--allow-changed KEY[,KEY...] (or --allow-changed all), or start a new run");
+      }
+      accepted_changes = changed_settings(resume.meta.config_yaml, config, {});
+      store->restore(*resume.file, [&](torch::serialize::InputArchive& archive) {
+        load_state(archive, model, *optimizer, distributed->compressor());
+      });
+    });
+    position = resume.meta.position;
+    inputs_seen = resume.meta.inputs_seen;
+    best = resume.meta.best;
   } else {
     distributed->broadcast_parameters(0);
     distributed->broadcast_tensors(model.module->buffers(), 0);
     distributed->broadcast_optimizer_state(0);
+    // Dropout and anything else random differ per rank, reproducibly.
+    torch::manual_seed(s.seed + 1 + static_cast<std::uint64_t>(comm.rank()));
   }
-  // Dropout and anything else random differ per rank, reproducibly.
-  if (!resumed) torch::manual_seed(s.seed + 1 + static_cast<std::uint64_t>(comm.rank()));
+  const std::string config_yaml = config.to_yaml();
+  check_ranks_agree(comm, position, crc32c(config_yaml.data(), config_yaml.size()),
+                    parameter_digest(*model.module));
+
+  // The run starts (or resumes) here: only now is its record written.
+  directory->mark_started();
+  log.emplace(run_dir, leader, s.tensorboard, s.progress_bar, resume.file ? inputs_seen : -1);
+  if (leader) apps::write_file_atomically(run_dir + "/config.yaml", config_yaml);
+  log->print(config_yaml);
+  log->print("=> run directory " + run_dir + ", " + std::to_string(comm.size()) + " rank(s), " +
+             std::to_string(at::get_num_threads()) + " thread(s) each");
+  if (!resume.warning.empty()) log->print(resume.warning);
+  for (const auto& change : accepted_changes) log->print("=> changed since the checkpoint: " + change);
+  if (resume.file) {
+    log->print("=> resumed from " + resume.file->path + " at " + describe(position));
+    resume.file.reset();  // its bytes are no longer needed
+  }
+
+  const auto save_meta = [&](const Position& at) {
+    CheckpointMeta meta;
+    meta.position = at;
+    meta.inputs_seen = inputs_seen;
+    meta.best = best;
+    meta.world_size = comm.size();
+    meta.rank = comm.rank();
+    meta.config_yaml = config_yaml;
+    return to_text(meta);
+  };
+  const auto write_state = [&](torch::serialize::OutputArchive& archive) {
+    save_state(archive, model, *optimizer, distributed->compressor());
+  };
+  // Every rank saves, and every rank learns whether all could: a full disk on one rank must not
+  // leave the others resuming from a newer position than it.
+  const auto save = [&](const std::function<void()>& write) {
+    run_together(comm, [&] {
+      const std::string bad = first_non_finite_parameter(*model.module);
+      DGC_CHECK(bad.empty(), "parameter '", bad,
+                "' holds a NaN or an infinity; nothing was saved (the last checkpoint stays)");
+      write();
+    });
+  };
 
   DistributedSampler sampler(train.size(), comm.rank(), comm.size(), /*shuffle=*/true, s.seed);
   const std::int64_t step_inputs = s.batch_size * s.num_batches_per_step * comm.size();
   const std::int64_t end_epoch =
-      s.stop_after_epochs > 0 ? std::min(s.num_epochs, progress.next_epoch + s.stop_after_epochs)
+      s.stop_after_epochs > 0 ? std::min(s.num_epochs, position.epoch + s.stop_after_epochs)
                               : s.num_epochs;
-  for (std::int64_t epoch = progress.next_epoch; epoch < end_epoch; ++epoch) {
+  for (std::int64_t epoch = position.epoch; epoch < end_epoch; ++epoch) {
+    const std::int64_t first_step = epoch == position.epoch ? position.step : 0;
     distributed->set_epoch(epoch);
     sampler.set_epoch(epoch);
     LoaderOptions loader_options;
@@ -267,12 +327,13 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     loader_options.seed = s.seed;
     loader_options.epoch = epoch;
     loader_options.prefetch = s.prefetch_batches;
+    loader_options.start_batch = first_step * s.num_batches_per_step;
     BatchLoader loader(train.images, train.labels, sampler.indices(), loader_options);
     const std::int64_t steps =
         (loader.num_batches() + s.num_batches_per_step - 1) / s.num_batches_per_step;
-    log.start_epoch(epoch, s.num_epochs, steps);
+    log->start_epoch(epoch, s.num_epochs, steps, first_step);
     Batch batch;
-    for (std::int64_t step = 0; step < steps; ++step) {
+    for (std::int64_t step = first_step; step < steps; ++step) {
       const double lr = learning_rate(s.schedule, epoch, step, steps);
       set_learning_rate(*optimizer, lr);
       distributed->zero_grad();
@@ -287,43 +348,69 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
         loss_sum += loss.item<double>();
         inputs += batch.target.size(0);
       }
-      distributed->step();
-      progress.inputs_seen += step_inputs;
-      log.step_done(step, loss_sum, inputs);
+      // A step that throws on the caller's thread (a non-finite averaged gradient, a malformed
+      // message) throws alike on every rank; the outcome below makes sure of it before leaving.
+      std::string step_error;
+      try {
+        distributed->step();
+      } catch (const Error& e) {
+        step_error = e.message();
+      }
+      const StepOutcome outcome = agree_on_step(comm, loss_sum, !step_error.empty());
+      if (outcome.any_failed) {
+        run_together(comm, [&] {
+          if (!step_error.empty()) DGC_FAIL(step_error);
+        });
+      }
+      if (!outcome.non_finite_loss.empty()) {
+        throw CollectiveFailure("the training loss is not finite on rank(s) " +
+                                ranks_text(outcome.non_finite_loss) + " at " +
+                                describe(Position{epoch, step}) +
+                                " (the learning rate is too high?); the run stops and saves "
+                                "nothing: the last checkpoint stays as it was");
+      }
+      inputs_seen += step_inputs;
+      log->step_done(step, loss_sum, inputs);
       if (step % s.log_every_steps == 0 || step + 1 == steps) {
-        log.scalar("loss/train", loss_sum, progress.inputs_seen);
-        log.scalar("lr", lr, progress.inputs_seen);
-        log.scalar("traffic/bytes_sent",
-                   static_cast<double>(distributed->last_step_traffic().bytes_sent),
-                   progress.inputs_seen);
+        log->scalar("loss/train", loss_sum, inputs_seen);
+        log->scalar("lr", lr, inputs_seen);
+        log->scalar("traffic/bytes_sent",
+                    static_cast<double>(distributed->last_step_traffic().bytes_sent), inputs_seen);
         if (s.dgc) {
-          log.scalar("dgc/compress_ratio", distributed->compressor()->compress_ratio(),
-                     progress.inputs_seen);
+          log->scalar("dgc/compress_ratio", distributed->compressor()->compress_ratio(),
+                      inputs_seen);
         }
       }
+      if (outcome.stop_signal != 0 && step + 1 < steps) {
+        const Position at{epoch, step + 1};
+        save([&] { store->save_latest(save_meta(at), write_state); });
+        log->print("=> stopped by signal " + std::to_string(outcome.stop_signal) + " at " +
+                   describe(at) + "; every rank saved its checkpoint (latest). Rerun the same "
+                   "command to resume there.");
+        return 128 + outcome.stop_signal;
+      }
     }
-    log.end_epoch(progress.inputs_seen);
+    log->end_epoch(inputs_seen);
 
     const Accuracy accuracy = evaluate(model, test, s, comm);
-    progress.next_epoch = epoch + 1;
     const double value = s.metric == "acc/test_top5" ? accuracy.top5 : accuracy.top1;
-    const bool best = value > progress.best;
-    progress.best = std::max(progress.best, value);
-    log.meter("acc/test_top1", accuracy.top1, progress.inputs_seen);
-    log.meter("acc/test_top5", accuracy.top5, progress.inputs_seen);
-    log.meter(s.metric + "_best", progress.best, progress.inputs_seen);
-    log.print("=> " + describe_traffic(distributed->last_step_traffic()));
-    store.save(
-        epoch,
-        [&](torch::serialize::OutputArchive& archive) {
-          save_state(archive, model, *optimizer, distributed->compressor(), progress);
-        },
-        best);
+    const bool is_best = value > best;
+    best = std::max(best, value);
+    log->meter("acc/test_top1", accuracy.top1, inputs_seen);
+    log->meter("acc/test_top5", accuracy.top5, inputs_seen);
+    log->meter(s.metric + "_best", best, inputs_seen);
+    log->print("=> " + describe_traffic(distributed->last_step_traffic(), s.dgc));
+    save([&] { store->save_epoch(epoch, save_meta({epoch + 1, 0}), write_state, is_best); });
+    if (stop_requested() != 0) {
+      log->print("=> stopped by signal " + std::to_string(stop_requested()) + " at the end of epoch " +
+                 std::to_string(epoch + 1) + "; every rank saved its checkpoint. Rerun the same "
+                 "command to resume there.");
+      return 128 + stop_requested();
+    }
   }
   char digest[16];
   std::snprintf(digest, sizeof digest, "%08x", model_digest(*model.module));
-  log.print("=> done: best " + s.metric + " " + std::to_string(progress.best) + ", model digest " +
-            digest);
+  log->print("=> done: best " + s.metric + " " + std::to_string(best) + ", model digest " + digest);
   return 0;
 }
 

@@ -22,9 +22,15 @@
 // Contract: every rank constructs it with the same parameters in the same order and the same
 // settings, runs the same number of backward passes per step and calls synchronize(), step(),
 // set_epoch() and the broadcasts together. Not thread-safe: use it from the thread that runs
-// backward. A failure on the communication thread (a NaN reaching the DGC memory, an MPI error,
-// a malformed message) ends the whole job through Communicator::abort when the world has more
-// than one rank (the others would wait forever); in a world of one synchronize() throws it.
+// backward. A failure on the communication thread (a NaN reaching this rank's DGC memory, an MPI
+// error, a malformed message, ranks that disagree on a bucket's layout) ends the whole job
+// through Communicator::abort when the world has more than one rank (the others would wait
+// forever); in a world of one synchronize() throws it. A non-finite averaged gradient
+// (DistributedOptions::check_finite) is thrown by synchronize() on every rank alike.
+//
+// Ranks are not trusted to agree: a collective whose size a rank derives locally (a bucket's
+// slots and dense buffer, a broadcast's tensors) is preceded by a small exchange of the sizes,
+// once per layout, and a mismatch is one clear error instead of a write out of bounds.
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -55,6 +61,10 @@ struct DistributedOptions {
   // them all in synchronize() (communicate after backward, the slower baseline).
   bool overlap = true;
   DenseCompression dense_compression = DenseCompression::kNone;
+  // synchronize() checks every averaged gradient for NaN and infinity and throws a dgc::Error
+  // naming the first bad parameter, on every rank alike (they all hold the same averages), before
+  // step() could apply it [true]. One extra read of the gradients per step.
+  bool check_finite = true;
 };
 
 // What one step moved through the collectives, in payload bytes (the algorithm of the MPI

@@ -9,6 +9,10 @@
 //   nan-abort        under DistributedOptimizer with DGC, rank 1's gradient holds a NaN: its
 //                    communication thread must end the whole job with the tensor's name, while
 //                    rank 0 waits in the bucket's allgather (see abort_probe.sh)
+//   layout-mismatch  the ranks disagree on the compress ratio (as when they resumed from
+//                    different epochs of a sparsity warm-up): their slots differ in size, and the
+//                    job must end with one error naming both layouts before any payload moves
+//   broadcast-mismatch  rank 1 broadcasts a longer tensor than the root: one error, no overflow
 #include <mpi.h>
 
 #include <cstdint>
@@ -104,6 +108,33 @@ int run_nan_abort() {
   return 0;
 }
 
+// Rank r compresses to 1 / (100 * (r + 1)) of a 100 x 100 tensor: 100 entries on rank 0, 50 on
+// rank 1, so rank 1's receive buffer is half of what rank 0 would send into it.
+int run_layout_mismatch() {
+  dgc::Communicator comm;
+  if (comm.size() < 2) return fail("layout-mismatch needs two ranks");
+  auto w = torch::zeros({100, 100}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::CompressorOptions options;
+  options.compress_ratio = 0.01 / (comm.rank() + 1);
+  dgc::DistributedOptimizer opt(comm, sgd, {{"layer.weight", w}}, dgc::Compressor(options));
+  (w * torch::randn({100, 100})).sum().backward();
+  opt.step();
+  std::printf("rank %d finished the step\n", comm.rank());
+  return 0;
+}
+
+int run_broadcast_mismatch() {
+  dgc::Communicator comm;
+  if (comm.size() < 2) return fail("broadcast-mismatch needs two ranks");
+  auto w = torch::zeros({10}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptimizer opt(comm, sgd, {{"w", w}});
+  opt.broadcast_tensors({torch::zeros({comm.rank() == 1 ? 1000 : 10})}, 0);
+  std::printf("rank %d finished the step\n", comm.rank());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,5 +143,9 @@ int main(int argc, char** argv) {
   if (mode == "caller-init" && argc > 2) return run_caller_init(argv[2]);
   if (mode == "reinit") return run_reinit();
   if (mode == "nan-abort") return run_nan_abort();
-  return fail("usage: dgc-mpi-probe abort | caller-init LEVEL | reinit | nan-abort");
+  if (mode == "layout-mismatch") return run_layout_mismatch();
+  if (mode == "broadcast-mismatch") return run_broadcast_mismatch();
+  return fail(
+      "usage: dgc-mpi-probe abort | caller-init LEVEL | reinit | nan-abort | layout-mismatch | "
+      "broadcast-mismatch");
 }

@@ -3,11 +3,16 @@
 #include <torch/serialize/archive.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "atomic_file.h"
+#include "checkpoint/checkpoint_file.h"
 #include "dgc/error.h"
 
 namespace dgc::train {
@@ -76,21 +81,24 @@ std::string CheckpointStore::best_path() const {
   return (fs::path(directory_) / ("best-r" + std::to_string(rank_) + ".pt")).string();
 }
 
-void CheckpointStore::save(std::int64_t epoch,
-                           const std::function<void(torch::serialize::OutputArchive&)>& write,
-                           bool is_best) {
-  DGC_CHECK(epoch >= 0, "checkpoint epoch must be >= 0, got ", epoch);
+std::string CheckpointStore::serialize(const std::string& metadata, const Writer& write) const {
   // Serialized once in memory, before any file is touched: a throwing `write` changes nothing,
   // and latest and best are byte-identical copies of the epoch file.
   torch::serialize::OutputArchive archive;
   write(archive);
-  std::string bytes;
-  archive.save_to([&bytes](const void* data, std::size_t size) {
-    bytes.append(static_cast<const char*>(data), size);
+  std::string payload;
+  archive.save_to([&payload](const void* data, std::size_t size) {
+    payload.append(static_cast<const char*>(data), size);
     return size;
   });
+  return encode_checkpoint(metadata, payload);
+}
 
-  // Epoch file first: a crash before latest is replaced leaves latest at the previous epoch,
+void CheckpointStore::save_epoch(std::int64_t epoch, const std::string& metadata,
+                                 const Writer& write, bool is_best) {
+  DGC_CHECK(epoch >= 0, "checkpoint epoch must be >= 0, got ", epoch);
+  const std::string bytes = serialize(metadata, write);
+  // Epoch file first: a crash before latest is replaced leaves latest at the previous position,
   // which is still a complete, consistent checkpoint.
   apps::write_file_atomically(epoch_path(epoch), bytes);
   apps::write_file_atomically(latest_path(), bytes);
@@ -98,50 +106,71 @@ void CheckpointStore::save(std::int64_t epoch,
   rotate();
 }
 
-void CheckpointStore::rotate() const {
+void CheckpointStore::save_latest(const std::string& metadata, const Writer& write) {
+  apps::write_file_atomically(latest_path(), serialize(metadata, write));
+}
+
+std::vector<std::pair<std::int64_t, std::string>> CheckpointStore::epoch_files() const {
   const std::string rank_suffix = "-r" + std::to_string(rank_) + ".pt";
-  std::vector<std::pair<std::int64_t, fs::path>> epochs;
+  std::vector<std::pair<std::int64_t, std::string>> epochs;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(directory_, error)) {
     const std::int64_t epoch = epoch_of(entry.path().filename().string(), rank_suffix);
-    if (epoch >= 0) epochs.emplace_back(epoch, entry.path());
+    if (epoch >= 0) epochs.emplace_back(epoch, entry.path().string());
   }
   DGC_CHECK(!error, "cannot list checkpoint directory ", directory_, ": ", error.message());
-  if (epochs.size() <= static_cast<std::size_t>(keep_)) return;
   std::sort(epochs.begin(), epochs.end(),
             [](const auto& a, const auto& b) { return a.first > b.first; });
+  return epochs;
+}
+
+void CheckpointStore::rotate() const {
+  const auto epochs = epoch_files();
+  std::error_code error;
   for (std::size_t i = static_cast<std::size_t>(keep_); i < epochs.size(); ++i) {
     fs::remove(epochs[i].second, error);
-    DGC_CHECK(!error, "cannot delete old checkpoint ", epochs[i].second.string(), ": ",
-              error.message());
+    DGC_CHECK(!error, "cannot delete old checkpoint ", epochs[i].second, ": ", error.message());
   }
 }
 
-std::optional<std::string> CheckpointStore::latest() const {
+std::vector<std::string> CheckpointStore::files() const {
+  std::vector<std::string> out;
   std::error_code error;
-  const std::string path = latest_path();
-  if (!fs::is_regular_file(path, error)) return std::nullopt;
-  return path;
+  if (fs::exists(latest_path(), error)) out.push_back(latest_path());
+  for (const auto& [epoch, path] : epoch_files()) out.push_back(path);
+  return out;
 }
 
-bool CheckpointStore::load_latest(
-    const std::function<void(torch::serialize::InputArchive&)>& read) const {
-  const std::optional<std::string> path = latest();
-  if (!path) return false;
+CheckpointFile CheckpointStore::read(const std::string& path) const {
+  CheckpointFile file;
+  file.path = path;
+  std::ifstream in(path, std::ios::binary);
+  DGC_CHECK(in, "cannot open checkpoint ", path, ": ", std::strerror(errno));
+  std::ostringstream content;
+  content << in.rdbuf();
+  DGC_CHECK(!in.bad(), "cannot read checkpoint ", path, ": ", std::strerror(errno));
+  file.bytes = std::move(content).str();
+  const CheckpointParts parts = decode_checkpoint(file.bytes, path);
+  file.metadata = std::string(parts.metadata);
+  file.payload_offset = static_cast<std::size_t>(parts.payload.data() - file.bytes.data());
+  return file;
+}
+
+void CheckpointStore::restore(const CheckpointFile& file, const Reader& read_archive) const {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(*path);
+    archive.load_from(file.bytes.data() + file.payload_offset,
+                      file.bytes.size() - file.payload_offset);
   } catch (const std::exception& e) {
-    DGC_FAIL("cannot read checkpoint ", *path, " (truncated or corrupt?): ", describe(e));
+    DGC_FAIL("cannot read the archive in checkpoint ", file.path, ": ", describe(e));
   }
   try {
-    read(archive);
+    read_archive(archive);
   } catch (const dgc::Error&) {
     throw;
   } catch (const std::exception& e) {
-    DGC_FAIL("cannot restore from checkpoint ", *path, ": ", describe(e));
+    DGC_FAIL("cannot restore from checkpoint ", file.path, ": ", describe(e));
   }
-  return true;
 }
 
 }  // namespace dgc::train

@@ -1,5 +1,7 @@
 #include "config/command_line.h"
 
+#include <algorithm>
+
 #include "dgc/error.h"
 
 namespace dgc::train {
@@ -7,7 +9,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: dgc-train --configs FILE... [--configs.KEY VALUE | KEY=VALUE]... [--suffix S] "
-    "[--evaluate] [--devices cpu]";
+    "[--evaluate] [--devices cpu] [--allow-changed KEY[,KEY...]|all]";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -66,6 +68,17 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
       out.devices = value_of("--devices");
       DGC_CHECK(out.devices == "cpu", "--devices ", out.devices,
                 ": only cpu is supported (dgc-train runs on the CPU build of libtorch)");
+    } else if (is_option("--allow-changed")) {
+      end_configs();
+      const std::string keys = value_of("--allow-changed");
+      std::size_t start = 0;
+      while (start <= keys.size()) {
+        const std::size_t comma = std::min(keys.find(',', start), keys.size());
+        const std::string key = keys.substr(start, comma - start);
+        DGC_CHECK(!key.empty(), "--allow-changed '", keys, "' has an empty key; ", kUsage);
+        out.allow_changed.push_back(key);
+        start = comma + 1;
+      }
     } else if (starts_with(arg, "-")) {
       DGC_FAIL("unknown option '", arg, "'; ", kUsage);
     } else if (is_override(arg)) {

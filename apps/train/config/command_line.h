@@ -5,6 +5,7 @@
 //   --suffix .e500                     appended to the run directory's name
 //   --evaluate                         evaluate the best checkpoint instead of training
 //   --devices cpu                      the only device this build supports
+//   --allow-changed KEY[,KEY...]|all   resume although these settings differ from the checkpoint's
 // Options also take --name=value. Overrides are returned as "key=value" in the order given, for
 // load_config. Anything else (an unknown option, a missing value, --configs without files, a
 // file outside --configs, --devices other than cpu) is a dgc::Error saying what and why.
@@ -21,6 +22,8 @@ struct CommandLine {
   std::string suffix;
   bool evaluate = false;
   std::string devices = "cpu";
+  // Dotted config keys (or "all") whose change since the checkpoint a resume accepts.
+  std::vector<std::string> allow_changed;
 };
 
 // `args` excludes the program name.

@@ -25,6 +25,9 @@ constexpr std::uint32_t kEventWallTime = 1;     // double
 constexpr std::uint32_t kEventStep = 2;         // int64
 constexpr std::uint32_t kEventFileVersion = 3;  // string
 constexpr std::uint32_t kEventSummary = 5;      // Summary
+constexpr std::uint32_t kEventSessionLog = 7;   // SessionLog
+constexpr std::uint32_t kSessionLogStatus = 1;  // enum SessionStatus
+constexpr std::uint64_t kSessionStart = 1;      // SessionLog.START
 constexpr std::uint32_t kSummaryValue = 1;      // repeated Summary.Value
 constexpr std::uint32_t kValueTag = 1;          // string
 constexpr std::uint32_t kValueSimpleValue = 2;  // float
@@ -119,6 +122,15 @@ void EventWriter::add_scalar(const std::string& tag, double value, std::int64_t 
 
   std::string event = event_header(step);
   put_bytes(event, kEventSummary, summary);
+  write_record(event);
+}
+
+void EventWriter::purge_from(std::int64_t step) {
+  std::string session_log;
+  put_key(session_log, kSessionLogStatus, kVarint);
+  put_varint(session_log, kSessionStart);
+  std::string event = event_header(step);
+  put_bytes(event, kEventSessionLog, session_log);
   write_record(event);
 }
 

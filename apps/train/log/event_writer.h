@@ -27,6 +27,11 @@ class EventWriter {
   // is narrowed to float.
   void add_scalar(const std::string& tag, double value, std::int64_t step);
 
+  // A resumed run's mark: TensorBoard drops every event of this run directory with a step >=
+  // `step` that it read before this record (SessionLog START, as PyTorch's SummaryWriter writes
+  // for purge_step), so the steps a crashed run logged after its checkpoint do not show twice.
+  void purge_from(std::int64_t step);
+
   // Records are already flushed as they are added; this only surfaces a late I/O error.
   void flush();
 

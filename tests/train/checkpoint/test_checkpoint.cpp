@@ -1,5 +1,6 @@
-// dgc-train's checkpoint store: round trip, rotation per rank, latest and best, atomic writes
-// (no temporary file left, a failing write changes nothing) and clear load errors.
+// dgc-train's checkpoint files and store: the file layout and its CRC (flipped bytes, truncation,
+// a wrong header), round trip, rotation per rank, latest and best, atomic writes (no temporary
+// file left, a failing write changes nothing) and clear load errors.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/serialize/archive.h>
@@ -14,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "checkpoint/checkpoint_file.h"
 #include "checkpoint/checkpoint_store.h"
 #include "dgc/error.h"
 #include "scratch_dir.h"
@@ -61,13 +63,21 @@ auto tagged(std::int64_t epoch) {
   };
 }
 
+// Verifies and loads the checkpoint at `path`.
+void load(const std::string& path, const CheckpointStore::Reader& read) {
+  CheckpointStore store(fs::path(path).parent_path().string(), 0);
+  store.restore(store.read(path), read);
+}
+
 // The "epoch" tag of the archive at `path`.
 std::int64_t tag_of(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  archive.load_from(path);
-  c10::IValue epoch;
-  archive.read("epoch", epoch);
-  return epoch.toInt();
+  std::int64_t tag = -1;
+  load(path, [&](torch::serialize::InputArchive& archive) {
+    c10::IValue epoch;
+    archive.read("epoch", epoch);
+    tag = epoch.toInt();
+  });
+  return tag;
 }
 
 std::string contents(const fs::path& path) {
@@ -82,8 +92,8 @@ TEST_F(CheckpointTest, RoundTripOfTensorsAndAnInt) {
   const torch::Tensor half = torch::randn({6}).to(torch::kHalf);
 
   CheckpointStore store(dir_.string(), 0);
-  store.save(
-      4,
+  store.save_epoch(
+      4, "next_epoch: 5",
       [&](torch::serialize::OutputArchive& archive) {
         archive.write("weights", weights);
         archive.write("indices", indices);
@@ -92,15 +102,18 @@ TEST_F(CheckpointTest, RoundTripOfTensorsAndAnInt) {
       },
       false);
 
-  ASSERT_EQ(store.latest(), (dir_ / "latest-r0.pt").string());
+  EXPECT_THAT(store.files(), ElementsAre((dir_ / "latest-r0.pt").string(),
+                                         (dir_ / "e4-r0.pt").string()));
+  const CheckpointFile file = store.read(store.latest_path());
+  EXPECT_EQ(file.metadata, "next_epoch: 5");
   torch::Tensor weights2, indices2, half2;
   c10::IValue step;
-  ASSERT_TRUE(store.load_latest([&](torch::serialize::InputArchive& archive) {
+  store.restore(file, [&](torch::serialize::InputArchive& archive) {
     archive.read("weights", weights2);
     archive.read("indices", indices2);
     archive.read("half", half2);
     archive.read("step", step);
-  }));
+  });
   EXPECT_TRUE(torch::equal(weights, weights2));
   EXPECT_TRUE(torch::equal(indices, indices2));
   EXPECT_EQ(half2.scalar_type(), torch::kHalf);
@@ -111,10 +124,7 @@ TEST_F(CheckpointTest, RoundTripOfTensorsAndAnInt) {
 TEST_F(CheckpointTest, FreshDirectoryHasNoLatest) {
   CheckpointStore store((dir_ / "not" / "yet").string(), 0);  // created on construction
   EXPECT_TRUE(fs::is_directory(dir_ / "not" / "yet"));
-  EXPECT_EQ(store.latest(), std::nullopt);
-  bool called = false;
-  EXPECT_FALSE(store.load_latest([&](torch::serialize::InputArchive&) { called = true; }));
-  EXPECT_FALSE(called);
+  EXPECT_THAT(store.files(), IsEmpty());
 }
 
 TEST_F(CheckpointTest, KeepsTheThreeNewestEpochsOfThisRankOnly) {
@@ -122,12 +132,12 @@ TEST_F(CheckpointTest, KeepsTheThreeNewestEpochsOfThisRankOnly) {
   // rank 10 keeps its default 3 of its own.
   CheckpointStore rank1(dir_.string(), 1, /*keep=*/100);
   CheckpointStore rank10(dir_.string(), 10);
-  for (std::int64_t epoch = 0; epoch < 6; ++epoch) rank1.save(epoch, tagged(epoch), false);
-  for (std::int64_t epoch = 0; epoch < 5; ++epoch) rank10.save(epoch, tagged(epoch), false);
+  for (std::int64_t epoch = 0; epoch < 6; ++epoch) rank1.save_epoch(epoch, "", tagged(epoch), false);
+  for (std::int64_t epoch = 0; epoch < 5; ++epoch) rank10.save_epoch(epoch, "", tagged(epoch), false);
 
   CheckpointStore store(dir_.string(), 0);
   for (std::int64_t epoch = 0; epoch < 12; ++epoch) {
-    store.save(epoch, tagged(epoch), false);
+    store.save_epoch(epoch, "", tagged(epoch), false);
     std::vector<std::string> mine;
     for (const std::string& name : files()) {
       if (name.rfind("e", 0) == 0 && name.find("-r0.pt") != std::string::npos) {
@@ -145,17 +155,19 @@ TEST_F(CheckpointTest, KeepsTheThreeNewestEpochsOfThisRankOnly) {
   EXPECT_EQ(tag_of(store.epoch_path(11)), 11);
   EXPECT_EQ(tag_of(rank1.latest_path()), 5);
   EXPECT_EQ(tag_of(rank10.latest_path()), 4);
+  EXPECT_THAT(store.files(), ElementsAre(store.latest_path(), store.epoch_path(11),
+                                         store.epoch_path(10), store.epoch_path(9)));
 }
 
 TEST_F(CheckpointTest, LatestAndBestAreUpdatedCopies) {
   CheckpointStore store(dir_.string(), 2);
-  store.save(0, tagged(0), /*is_best=*/true);
+  store.save_epoch(0, "", tagged(0), /*is_best=*/true);
   EXPECT_EQ(tag_of(store.best_path()), 0);
-  store.save(1, tagged(1), false);
-  store.save(2, tagged(2), true);
-  store.save(3, tagged(3), false);
-  store.save(4, tagged(4), false);
-  store.save(5, tagged(5), false);  // epoch 2 rotated away: best must not depend on it
+  store.save_epoch(1, "", tagged(1), false);
+  store.save_epoch(2, "", tagged(2), true);
+  store.save_epoch(3, "", tagged(3), false);
+  store.save_epoch(4, "", tagged(4), false);
+  store.save_epoch(5, "", tagged(5), false);  // epoch 2 rotated away: best must not depend on it
 
   EXPECT_EQ(files(), (std::set<std::string>{"e3-r2.pt", "e4-r2.pt", "e5-r2.pt", "latest-r2.pt",
                                             "best-r2.pt"}));
@@ -164,33 +176,40 @@ TEST_F(CheckpointTest, LatestAndBestAreUpdatedCopies) {
   EXPECT_EQ(tag_of(store.best_path()), 2);
   EXPECT_EQ(tag_of(store.latest_path()), 5);
   EXPECT_EQ(contents(store.latest_path()), contents(store.epoch_path(5)));
+}
 
-  std::int64_t loaded = -1;
-  ASSERT_TRUE(store.load_latest([&](torch::serialize::InputArchive& archive) {
-    c10::IValue epoch;
-    archive.read("epoch", epoch);
-    loaded = epoch.toInt();
-  }));
-  EXPECT_EQ(loaded, 5);
+TEST_F(CheckpointTest, SaveLatestReplacesLatestOnly) {
+  // A stop inside an epoch: the epoch files and best stay those of the last completed epoch.
+  CheckpointStore store(dir_.string(), 0);
+  store.save_epoch(0, "epoch end", tagged(0), true);
+  store.save_latest("inside epoch 1", tagged(7));
+  EXPECT_EQ(files(), (std::set<std::string>{"e0-r0.pt", "latest-r0.pt", "best-r0.pt"}));
+  EXPECT_EQ(tag_of(store.latest_path()), 7);
+  EXPECT_EQ(store.read(store.latest_path()).metadata, "inside epoch 1");
+  EXPECT_EQ(tag_of(store.epoch_path(0)), 0);
+  EXPECT_EQ(tag_of(store.best_path()), 0);
 }
 
 TEST_F(CheckpointTest, LeavesNoTemporaryFiles) {
   CheckpointStore store(dir_.string(), 0);
-  for (std::int64_t epoch = 0; epoch < 5; ++epoch) store.save(epoch, tagged(epoch), epoch % 2);
+  for (std::int64_t epoch = 0; epoch < 5; ++epoch) {
+    store.save_epoch(epoch, "", tagged(epoch), epoch % 2);
+  }
+  store.save_latest("", tagged(9));
   EXPECT_THAT(temp_files(), IsEmpty());
 }
 
 TEST_F(CheckpointTest, AThrowingWriteChangesNothing) {
   // A crash mid-write: the callback has put something in the archive, then fails.
   CheckpointStore store(dir_.string(), 0);
-  store.save(0, tagged(0), true);
+  store.save_epoch(0, "", tagged(0), true);
   const std::string latest_before = contents(store.latest_path());
   const std::set<std::string> files_before = files();
 
   EXPECT_THAT(
       [&] {
-        store.save(
-            1,
+        store.save_epoch(
+            1, "",
             [](torch::serialize::OutputArchive& archive) {
               archive.write("weights", torch::ones({1000}));
               throw std::runtime_error("boom");
@@ -214,41 +233,92 @@ TEST_F(CheckpointTest, RemovesTemporaryFilesOfThisRankLeftByACrash) {
   std::ofstream(dir_ / ".latest-r1.pt.tmp-a1b2c3") << "rank 1's, still being written";
   CheckpointStore store(dir_.string(), 0);
   EXPECT_EQ(files(), (std::set<std::string>{".latest-r1.pt.tmp-a1b2c3"}));
-  EXPECT_EQ(store.latest(), std::nullopt);
+  EXPECT_THAT(store.files(), IsEmpty());
 }
 
-TEST_F(CheckpointTest, TruncatedLatestIsAnErrorNamingTheFile) {
+TEST_F(CheckpointTest, TruncatedFileIsAnErrorNamingTheFile) {
   CheckpointStore store(dir_.string(), 0);
-  store.save(0, tagged(0), false);
+  store.save_epoch(0, "meta", tagged(0), false);
   const std::string latest = store.latest_path();
-  fs::resize_file(latest, fs::file_size(latest) / 2);
-
-  EXPECT_THAT([&] { store.load_latest([](torch::serialize::InputArchive&) {}); },
-              ThrowsMessage<dgc::Error>(
-                  AllOf(HasSubstr("cannot read checkpoint " + latest), HasSubstr("truncated"))));
-  // One line for the user, without libtorch's backtrace.
-  try {
-    store.load_latest([](torch::serialize::InputArchive&) {});
-  } catch (const dgc::Error& e) {
-    EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+  for (const std::uintmax_t size : {fs::file_size(latest) / 2, std::uintmax_t{30}, std::uintmax_t{10}}) {
+    fs::resize_file(latest, size);
+    EXPECT_THAT([&] { store.read(latest); },
+                ThrowsMessage<dgc::Error>(AllOf(HasSubstr("checkpoint " + latest),
+                                                HasSubstr("truncated"))))
+        << size << " bytes";
   }
 }
 
-TEST_F(CheckpointTest, GarbageLatestIsAnErrorNamingTheFile) {
-  fs::create_directories(dir_);
-  std::ofstream(dir_ / "latest-r3.pt") << "not a zip archive at all";
-  CheckpointStore store(dir_.string(), 3);
-  EXPECT_THAT([&] { store.load_latest([](torch::serialize::InputArchive&) {}); },
-              ThrowsMessage<dgc::Error>(
-                  HasSubstr("cannot read checkpoint " + (dir_ / "latest-r3.pt").string())));
+// The failure the CRC exists for: libtorch loads an archive with changed tensor bytes without a
+// word, so the file's own checksum must catch them.
+TEST_F(CheckpointTest, FlippedBytesAnywhereAreCaught) {
+  CheckpointStore store(dir_.string(), 0);
+  store.save_epoch(0, "next_epoch: 1", tagged(0), false);
+  const std::string path = store.latest_path();
+  const std::string good = contents(path);
+  const CheckpointParts parts = decode_checkpoint(good, path);
+  const std::size_t payload_at = static_cast<std::size_t>(parts.payload.data() - good.data());
+
+  // 16 bytes in the middle of the archive.
+  std::string bad = good;
+  for (std::size_t i = 0; i < 16; ++i) bad[good.size() / 2 + i] ^= 0x5a;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
+  EXPECT_THAT([&] { store.read(path); },
+              ThrowsMessage<dgc::Error>(AllOf(HasSubstr("checkpoint " + path),
+                                              HasSubstr("is corrupt"))));
+
+  // One flipped bit in each byte of the header and the metadata, and in a sample of the payload.
+  for (std::size_t at = 0; at < good.size(); at += at < payload_at + 64 ? 1 : 97) {
+    bad = good;
+    bad[at] ^= 0x10;
+    EXPECT_THROW(decode_checkpoint(bad, path), dgc::Error) << "byte " << at;
+  }
 }
 
-TEST_F(CheckpointTest, MissingKeyIsAnErrorNamingTheFile) {
+TEST_F(CheckpointTest, ForeignFilesAreErrorsNamingTheFile) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ / "latest-r3.pt") << "not a checkpoint at all, but long enough";
+  CheckpointStore store(dir_.string(), 3);
+  EXPECT_THAT([&] { store.read(store.latest_path()); },
+              ThrowsMessage<dgc::Error>(AllOf(HasSubstr(store.latest_path()),
+                                              HasSubstr("not a dgc-train checkpoint"))));
+  // Another version of the format.
+  std::string other = encode_checkpoint("m", "p");
+  other[8] = 2;
+  EXPECT_THAT([&] { decode_checkpoint(other, "f.pt"); },
+              ThrowsMessage<dgc::Error>(HasSubstr("format version 2")));
+  // No file at all.
+  EXPECT_THAT([&] { store.read("/nonexistent/latest-r0.pt"); },
+              ThrowsMessage<dgc::Error>(HasSubstr("cannot open checkpoint /nonexistent")));
+}
+
+TEST_F(CheckpointTest, EncodeDecodeRoundTrip) {
+  for (const std::string& metadata : {std::string(), std::string("a: 1\nb: [2, 3]\n")}) {
+    for (const std::string& payload : {std::string(), std::string(1000, '\xff')}) {
+      const std::string bytes = encode_checkpoint(metadata, payload);
+      EXPECT_EQ(bytes.size(), kCheckpointHeaderBytes + metadata.size() + payload.size());
+      const CheckpointParts parts = decode_checkpoint(bytes, "x");
+      EXPECT_EQ(parts.metadata, metadata);
+      EXPECT_EQ(parts.payload, payload);
+    }
+  }
+}
+
+TEST_F(CheckpointTest, UnparsableArchiveAndMissingKeysAreErrorsNamingTheFile) {
   CheckpointStore store(dir_.string(), 0);
-  store.save(0, tagged(0), false);
+  // A whole, checksummed file whose payload is not an archive.
+  fs::create_directories(dir_);
+  std::ofstream(store.latest_path(), std::ios::binary) << encode_checkpoint("", "not a zip");
+  const CheckpointFile garbage = store.read(store.latest_path());
+  EXPECT_THAT([&] { store.restore(garbage, [](torch::serialize::InputArchive&) {}); },
+              ThrowsMessage<dgc::Error>(
+                  HasSubstr("cannot read the archive in checkpoint " + store.latest_path())));
+
+  store.save_epoch(0, "", tagged(0), false);
+  const CheckpointFile file = store.read(store.latest_path());
   EXPECT_THAT(
       [&] {
-        store.load_latest([](torch::serialize::InputArchive& archive) {
+        store.restore(file, [](torch::serialize::InputArchive& archive) {
           torch::Tensor memory;
           archive.read("compressor_memory", memory);
         });
@@ -256,11 +326,18 @@ TEST_F(CheckpointTest, MissingKeyIsAnErrorNamingTheFile) {
       ThrowsMessage<dgc::Error>(
           AllOf(HasSubstr("cannot restore from checkpoint " + store.latest_path()),
                 HasSubstr("compressor_memory"))));
+  // One line for the user, without libtorch's backtrace.
+  try {
+    store.restore(file, [](torch::serialize::InputArchive& archive) {
+      torch::Tensor memory;
+      archive.read("compressor_memory", memory);
+    });
+  } catch (const dgc::Error& e) {
+    EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+  }
   // The caller's own dgc::Errors pass through unchanged.
   EXPECT_THAT(
-      [&] {
-        store.load_latest([](torch::serialize::InputArchive&) { DGC_FAIL("model mismatch"); });
-      },
+      [&] { store.restore(file, [](torch::serialize::InputArchive&) { DGC_FAIL("model mismatch"); }); },
       ThrowsMessage<dgc::Error>(
           AllOf(HasSubstr("model mismatch"), ::testing::Not(HasSubstr("restore")))));
 }
@@ -271,7 +348,7 @@ TEST_F(CheckpointTest, BadArguments) {
   EXPECT_THAT([&] { CheckpointStore(dir_.string(), 0, 0); },
               ThrowsMessage<dgc::Error>(HasSubstr("keep")));
   CheckpointStore store(dir_.string(), 0);
-  EXPECT_THAT([&] { store.save(-1, tagged(0), false); },
+  EXPECT_THAT([&] { store.save_epoch(-1, "", tagged(0), false); },
               ThrowsMessage<dgc::Error>(HasSubstr("epoch")));
 }
 

@@ -110,6 +110,7 @@ struct Event {
   std::int64_t step = 0;
   std::string file_version;
   std::vector<std::pair<std::string, float>> scalars;  // Summary values: tag, simple_value
+  bool session_start = false;  // SessionLog START: drop what came before with step >= this one
 };
 
 inline Event parse_event(std::string_view data) {
@@ -124,6 +125,11 @@ inline Event parse_event(std::string_view data) {
     } else if (field.number == 3) {
       expect_wire_type(field, 2, "Event.file_version");
       event.file_version = field.bytes;
+    } else if (field.number == 7) {
+      expect_wire_type(field, 2, "Event.session_log");
+      for (const ProtoField& part : parse_fields(field.bytes)) {
+        if (part.number == 1) event.session_start = part.varint == 1;
+      }
     } else if (field.number == 5) {
       expect_wire_type(field, 2, "Event.summary");
       for (const ProtoField& value : parse_fields(field.bytes)) {

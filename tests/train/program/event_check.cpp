@@ -2,7 +2,8 @@
 // RUN_DIR with the tests' own reader (both CRCs of every record, the protobuf fields) and checks
 // that they hold exactly the scalars of the run's metrics.csv, in the same order, and every TAG.
 // A resumed run writes a second event file; all files in name order (their names start with the
-// creation time) must equal the one metrics.csv that both invocations appended to.
+// creation time), with TensorBoard's purge applied (a SessionLog START at step S drops the
+// earlier events at S and later), must equal the one metrics.csv that both invocations wrote.
 // Prints one line and exits 0 when everything matches, else prints what differs and exits 1.
 #include <algorithm>
 #include <cstdio>
@@ -64,6 +65,13 @@ std::vector<Scalar> read_scalars(const std::vector<std::string>& files) {
       throw std::runtime_error(file + ": does not start with the file_version event");
     }
     for (const Event& event : events) {
+      // TensorBoard's purge: a resumed run's SessionLog START at step S hides what earlier
+      // events logged at S and later.
+      if (event.session_start) {
+        scalars.erase(std::remove_if(scalars.begin(), scalars.end(),
+                                     [&](const Scalar& s) { return s.step >= event.step; }),
+                      scalars.end());
+      }
       for (const auto& [tag, value] : event.scalars) scalars.push_back({event.step, tag, value});
     }
   }

@@ -1,0 +1,45 @@
+#include "collective.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace dgc::train {
+
+void run_together(Communicator& comm, const std::function<void()>& step) {
+  std::string mine;  // empty: success
+  try {
+    step();
+  } catch (const Error& e) {
+    mine = e.message().empty() ? "unknown error" : e.message();
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    mine = what.empty() ? "unknown error" : what.substr(0, what.find('\n'));  // c10 appends a backtrace
+  }
+  std::vector<std::int64_t> sizes;
+  std::vector<std::uint8_t> all;
+  comm.allgatherv(mine.data(), static_cast<std::int64_t>(mine.size()), sizes, all);
+
+  std::vector<std::string> messages;
+  std::size_t offset = 0;
+  for (const std::int64_t size : sizes) {
+    messages.emplace_back(reinterpret_cast<const char*>(all.data()) + offset,
+                          static_cast<std::size_t>(size));
+    offset += static_cast<std::size_t>(size);
+  }
+  bool any = false, alike = true;
+  for (const auto& m : messages) {
+    any = any || !m.empty();
+    alike = alike && m == messages[0];
+  }
+  if (!any) return;
+  if (alike) throw CollectiveFailure(messages[0]);
+  std::string text;
+  for (std::size_t r = 0; r < messages.size(); ++r) {
+    if (messages[r].empty()) continue;
+    text += (text.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + ": " +
+            messages[r];
+  }
+  throw CollectiveFailure(text);
+}
+
+}  // namespace dgc::train

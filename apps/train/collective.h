@@ -1,0 +1,31 @@
+// Decisions that every rank of dgc-train takes together.
+//
+// A check that fails on one rank only (a file missing there, a corrupt checkpoint there) must not
+// leave the others waiting in the next collective: each such step runs on every rank, then the
+// ranks exchange their outcomes, and either all go on or all stop with the same error. Rank 0
+// alone prints it, and every rank exits normally (no MPI_Abort, no repeated messages).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "dgc/communicator.h"
+#include "dgc/error.h"
+
+namespace dgc::train {
+
+// An error that every rank raised at the same point, with the same text: main prints it on rank
+// 0 only and exits 1 on every rank without aborting the job.
+class CollectiveFailure : public Error {
+ public:
+  explicit CollectiveFailure(const std::string& message) : Error(message, "", 0) {}
+};
+
+// Runs `step` on this rank, then learns every rank's outcome (one allgatherv of the error texts).
+// If any rank's step threw (dgc::Error or any std::exception), every rank throws a
+// CollectiveFailure: the message alone when every rank failed alike, else "rank R: message" for
+// each rank that failed. Collective: every rank calls it at the same point, with no other use of
+// `comm` in flight.
+void run_together(Communicator& comm, const std::function<void()>& step);
+
+}  // namespace dgc::train

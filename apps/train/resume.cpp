@@ -1,0 +1,329 @@
+#include "resume.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "collective.h"
+#include "dgc/error.h"
+
+namespace dgc::train {
+namespace {
+
+// What one rank found in one of its files.
+struct FileReport {
+  std::string name;  // the file name, for messages
+  bool intact = false;
+  Position position;
+  int world_size = 0;
+  std::string problem;  // when not intact
+};
+
+struct RankReport {
+  int files = 0;  // checkpoint files present, intact or not
+  std::vector<FileReport> checked;
+};
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\t', ' ');
+  return text;
+}
+
+std::string encode(const RankReport& r) {
+  std::ostringstream out;
+  out << r.files << '\n';
+  for (const auto& f : r.checked) {
+    out << f.name << '\t' << f.intact << '\t' << f.position.epoch << '\t' << f.position.step
+        << '\t' << f.world_size << '\t' << one_line(f.problem) << '\n';
+  }
+  return out.str();
+}
+
+RankReport decode(const std::string& text) {
+  RankReport r;
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  r.files = std::stoi(line);
+  while (std::getline(in, line)) {
+    FileReport f;
+    std::istringstream fields(line);
+    std::string intact, epoch, step, world;
+    std::getline(fields, f.name, '\t');
+    std::getline(fields, intact, '\t');
+    std::getline(fields, epoch, '\t');
+    std::getline(fields, step, '\t');
+    std::getline(fields, world, '\t');
+    std::getline(fields, f.problem);
+    f.intact = intact == "1";
+    f.position = {std::stoll(epoch), std::stoll(step)};
+    f.world_size = std::stoi(world);
+    r.checked.push_back(f);
+  }
+  return r;
+}
+
+// Every rank's report, in rank order. The texts are this program's own, but they cross the
+// network: decode() throws (std::invalid_argument) on a malformed one rather than guessing.
+std::vector<RankReport> exchange(Communicator& comm, const RankReport& mine) {
+  const std::string text = encode(mine);
+  std::vector<std::int64_t> sizes;
+  std::vector<std::uint8_t> all;
+  comm.allgatherv(text.data(), static_cast<std::int64_t>(text.size()), sizes, all);
+  std::vector<RankReport> reports;
+  std::size_t offset = 0;
+  for (const std::int64_t size : sizes) {
+    reports.push_back(decode(std::string(reinterpret_cast<const char*>(all.data()) + offset,
+                                         static_cast<std::size_t>(size))));
+    offset += static_cast<std::size_t>(size);
+  }
+  return reports;
+}
+
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string out;
+  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
+  return out;
+}
+
+// Reads and verifies `path`; a problem becomes the report's text instead of an exception.
+FileReport check(const CheckpointStore& store, const std::string& path,
+                 std::optional<CheckpointFile>* keep, CheckpointMeta* meta) {
+  FileReport report;
+  report.name = std::filesystem::path(path).filename().string();
+  try {
+    CheckpointFile file = store.read(path);
+    const CheckpointMeta m = parse_meta(file.metadata, path);
+    report.intact = true;
+    report.position = m.position;
+    report.world_size = m.world_size;
+    if (keep != nullptr) *keep = std::move(file);
+    if (meta != nullptr) *meta = m;
+  } catch (const Error& e) {
+    report.problem = e.message();
+  }
+  return report;
+}
+
+// Keys that change nothing the run computes: where it logs, how fast it loads or evaluates, when
+// this invocation stops, where the data lie.
+bool cannot_change_training(const std::string& key) {
+  static const char* const kPrefixes[] = {"logging.", "data.", "distributed."};
+  static const std::set<std::string> kKeys = {"train.stop_after_epochs", "evaluate.batch_size",
+                                              "dataset.root", "device"};
+  for (const char* prefix : kPrefixes) {
+    if (key.rfind(prefix, 0) == 0) return true;
+  }
+  return kKeys.count(key) > 0;
+}
+
+void flatten(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, std::string>& out) {
+  if (node.IsMap() && node.size() > 0) {
+    for (const auto& item : node) {
+      const std::string key = item.first.Scalar();
+      flatten(item.second, prefix.empty() ? key : prefix + "." + key, out);
+    }
+    return;
+  }
+  YAML::Emitter text;
+  text << YAML::Flow << node;
+  out[prefix] = text.c_str();
+}
+
+}  // namespace
+
+std::string describe(const Position& p) {
+  return "epoch " + std::to_string(p.epoch + 1) +
+         (p.step > 0 ? " after step " + std::to_string(p.step) : " (start)");
+}
+
+std::string to_text(const CheckpointMeta& m) {
+  YAML::Emitter out;
+  out.SetDoublePrecision(17);  // best reads back bit for bit
+  out << YAML::BeginMap;
+  out << YAML::Key << "next_epoch" << YAML::Value << m.position.epoch;
+  out << YAML::Key << "next_step" << YAML::Value << m.position.step;
+  out << YAML::Key << "inputs_seen" << YAML::Value << m.inputs_seen;
+  out << YAML::Key << "best" << YAML::Value << m.best;
+  out << YAML::Key << "world_size" << YAML::Value << m.world_size;
+  out << YAML::Key << "rank" << YAML::Value << m.rank;
+  out << YAML::Key << "config" << YAML::Value << YAML::Literal << m.config_yaml;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+CheckpointMeta parse_meta(const std::string& text, const std::string& file) {
+  CheckpointMeta m;
+  try {
+    const YAML::Node node = YAML::Load(text);
+    m.position = {node["next_epoch"].as<std::int64_t>(), node["next_step"].as<std::int64_t>()};
+    m.inputs_seen = node["inputs_seen"].as<std::int64_t>();
+    m.best = node["best"].as<double>();
+    m.world_size = node["world_size"].as<int>();
+    m.rank = node["rank"].as<int>();
+    m.config_yaml = node["config"].as<std::string>();
+  } catch (const YAML::Exception& e) {
+    DGC_FAIL("checkpoint ", file, " has unreadable metadata: ", e.what());
+  }
+  DGC_CHECK(m.position.epoch >= 0 && m.position.step >= 0 && m.world_size >= 1 && m.rank >= 0 &&
+                m.rank < m.world_size,
+            "checkpoint ", file, " has impossible metadata (epoch ", m.position.epoch, ", step ",
+            m.position.step, ", rank ", m.rank, " of ", m.world_size, ")");
+  return m;
+}
+
+ResumeDecision decide_resume(Communicator& comm, const CheckpointStore& store) {
+  ResumeDecision decision;
+  const int size = comm.size();
+
+  // Round 1: only latest, which is where every rank stands after any clean stop.
+  RankReport mine;
+  std::vector<std::string> files;
+  run_together(comm, [&] {
+    files = store.files();
+    mine.files = static_cast<int>(files.size());
+    if (!files.empty() && files[0] == store.latest_path()) {
+      mine.checked.push_back(check(store, files[0], &decision.file, &decision.meta));
+    }
+  });
+  std::vector<RankReport> reports = exchange(comm, mine);
+
+  std::vector<int> with, without;
+  for (int r = 0; r < size; ++r) (reports[r].files > 0 ? with : without).push_back(r);
+  if (with.empty()) return {};
+  if (!without.empty()) {
+    throw CollectiveFailure(
+        "cannot resume in " + store.directory() + ": rank(s) " + rank_list(with) +
+        " have checkpoint files and rank(s) " + rank_list(without) +
+        " have none (a file deleted, or a job of another world size). Every rank needs its own; "
+        "restore the missing files, or start a new run (another --suffix or logging.runs_dir)");
+  }
+  for (int r = 0; r < size; ++r) {
+    for (const auto& f : reports[r].checked) {
+      if (f.intact && f.world_size != size) {
+        throw CollectiveFailure(
+            "cannot resume in " + store.directory() + ": rank " + std::to_string(r) + "'s " +
+            f.name + " was written by a job of " + std::to_string(f.world_size) +
+            " ranks and this job has " + std::to_string(size) +
+            ". dgc-train resumes only at the world size that wrote the checkpoints (each rank's "
+            "DGC memory and data shard belong to it): rerun with -np " +
+            std::to_string(f.world_size) + ", or start a new run");
+      }
+    }
+  }
+  const auto latest_agrees = [&] {
+    for (int r = 0; r < size; ++r) {
+      const auto& c = reports[r].checked;
+      if (c.empty() || !c[0].intact || !(c[0].position == reports[0].checked[0].position)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (latest_agrees()) return decision;
+
+  // Round 2: every file of every rank; the newest position that all ranks hold intact.
+  decision = {};
+  mine.checked.clear();
+  run_together(comm, [&] {
+    for (const auto& path : files) mine.checked.push_back(check(store, path, nullptr, nullptr));
+  });
+  reports = exchange(comm, mine);
+  std::set<Position> common;
+  for (const auto& f : reports[0].checked) {
+    if (f.intact) common.insert(f.position);
+  }
+  std::ostringstream found;
+  for (int r = 0; r < size; ++r) {
+    std::set<Position> held;
+    found << "\n  rank " << r << ":";
+    for (const auto& f : reports[r].checked) {
+      if (f.intact && f.world_size == size) held.insert(f.position);
+      found << " " << f.name << " "
+            << (f.intact ? "at " + describe(f.position) : "unusable (" + f.problem + ")") << ";";
+    }
+    std::set<Position> both;
+    std::set_intersection(common.begin(), common.end(), held.begin(), held.end(),
+                          std::inserter(both, both.begin()));
+    common.swap(both);
+  }
+  if (common.empty()) {
+    throw CollectiveFailure("cannot resume in " + store.directory() +
+                            ": no position is held intact by every rank; found:" + found.str());
+  }
+  const Position target = *common.rbegin();
+  decision.warning = "=> warning: the ranks' latest checkpoints do not agree; every rank resumes "
+                     "from " +
+                     describe(target) + ", the newest position all ranks hold intact. Found:" +
+                     found.str();
+  run_together(comm, [&] {
+    for (const auto& path : files) {
+      std::optional<CheckpointFile> file;
+      CheckpointMeta meta;
+      if (check(store, path, &file, &meta).intact && meta.position == target) {
+        decision.file = std::move(file);
+        decision.meta = meta;
+        return;
+      }
+    }
+    DGC_FAIL("the checkpoint at ", describe(target), " changed while resuming");
+  });
+  return decision;
+}
+
+void check_ranks_agree(Communicator& comm, const Position& position, std::uint32_t config_crc,
+                       std::uint32_t parameters) {
+  constexpr int kFields = 4;
+  static const char* const kNames[kFields] = {"epoch", "step", "settings (config CRC)",
+                                              "model parameters (CRC)"};
+  const std::int64_t mine[kFields] = {position.epoch, position.step, config_crc, parameters};
+  std::vector<std::int64_t> all(static_cast<std::size_t>(kFields * comm.size()));
+  comm.allgather(mine, sizeof mine, all.data());
+  std::string differences;
+  for (int r = 1; r < comm.size(); ++r) {
+    for (int f = 0; f < kFields; ++f) {
+      const std::int64_t theirs = all[static_cast<std::size_t>(r * kFields + f)];
+      if (theirs == all[static_cast<std::size_t>(f)]) continue;
+      differences += (differences.empty() ? "" : "; ") + std::string("rank ") +
+                     std::to_string(r) + "'s " + kNames[f] + " is " + std::to_string(theirs) +
+                     ", rank 0's " + std::to_string(all[static_cast<std::size_t>(f)]);
+    }
+  }
+  if (!differences.empty()) {
+    throw CollectiveFailure("the ranks do not agree after loading: " + differences +
+                            " (different config files on some host, or checkpoints of different "
+                            "runs mixed in one directory)");
+  }
+}
+
+std::vector<std::string> changed_settings(const std::string& checkpoint_yaml,
+                                          const Config& config,
+                                          const std::vector<std::string>& allowed) {
+  std::map<std::string, std::string> before, now;
+  flatten(YAML::Load(checkpoint_yaml), "", before);
+  flatten(config.root(), "", now);
+  const bool allow_all = std::find(allowed.begin(), allowed.end(), "all") != allowed.end();
+  std::set<std::string> keys;
+  for (const auto& [key, value] : before) keys.insert(key);
+  for (const auto& [key, value] : now) keys.insert(key);
+  std::vector<std::string> changed;
+  for (const auto& key : keys) {
+    const auto b = before.find(key), n = now.find(key);
+    const std::string old_value = b == before.end() ? "(absent)" : b->second;
+    const std::string new_value = n == now.end() ? "(absent)" : n->second;
+    if (old_value == new_value || cannot_change_training(key) || allow_all ||
+        std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+      continue;
+    }
+    changed.push_back(key + ": " + old_value + " -> " + new_value);
+  }
+  return changed;
+}
+
+}  // namespace dgc::train

@@ -1,0 +1,68 @@
+#include "train_state.h"
+
+#include <torch/torch.h>
+
+#include "log/crc32c.h"
+
+namespace dgc::train {
+
+void save_state(torch::serialize::OutputArchive& archive, const Model& model,
+                torch::optim::Optimizer& optimizer, const Compressor* compressor) {
+  torch::serialize::OutputArchive model_archive, optimizer_archive, memory_archive;
+  model.module->save(model_archive);
+  archive.write("model", model_archive);
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  if (compressor != nullptr) {
+    compressor->save(memory_archive);
+    archive.write("dgc", memory_archive);
+  }
+  archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+}
+
+void load_state(torch::serialize::InputArchive& archive, const Model& model,
+                torch::optim::Optimizer& optimizer, Compressor* compressor) {
+  torch::serialize::InputArchive model_archive, optimizer_archive, memory_archive;
+  archive.read("model", model_archive);
+  model.module->load(model_archive);
+  archive.read("optimizer", optimizer_archive);
+  optimizer.load(optimizer_archive);
+  if (compressor != nullptr) {
+    archive.read("dgc", memory_archive);
+    compressor->load(memory_archive);
+  }
+  // A fresh tensor: reading into a tensor that already holds an archive's storage tries to resize
+  // that storage.
+  torch::Tensor rng;
+  archive.read("rng", rng);
+  auto generator = at::detail::getDefaultCPUGenerator();
+  generator.set_state(rng);
+}
+
+namespace {
+std::uint32_t digest_of(const std::vector<torch::Tensor>& tensors, std::uint32_t crc) {
+  for (const auto& t : tensors) {
+    const auto c = t.contiguous();
+    crc = crc32c(c.data_ptr(), c.nbytes(), crc);
+  }
+  return crc;
+}
+}  // namespace
+
+std::uint32_t model_digest(torch::nn::Module& model) {
+  return digest_of(model.buffers(), digest_of(model.parameters(), 0));
+}
+
+std::uint32_t parameter_digest(torch::nn::Module& model) {
+  return digest_of(model.parameters(), 0);
+}
+
+std::string first_non_finite_parameter(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& item : model.named_parameters()) {
+    if (!torch::isfinite(item.value()).all().template item<bool>()) return item.key();
+  }
+  return "";
+}
+
+}  // namespace dgc::train
