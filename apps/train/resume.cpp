@@ -85,10 +85,11 @@ std::vector<RankReport> exchange(Communicator& comm, const RankReport& mine) {
   return reports;
 }
 
-std::string rank_list(const std::vector<int>& ranks) {
-  std::string out;
-  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
-  return out;
+// "rank 3 has" or "ranks 0, 2 have".
+std::string ranks_have(const std::vector<int>& ranks) {
+  std::string out = ranks.size() == 1 ? "rank " : "ranks ";
+  for (std::size_t i = 0; i < ranks.size(); ++i) out += (i ? ", " : "") + std::to_string(ranks[i]);
+  return out + (ranks.size() == 1 ? " has" : " have");
 }
 
 // Reads and verifies `path`; a problem becomes the report's text instead of an exception.
@@ -199,9 +200,9 @@ ResumeDecision decide_resume(Communicator& comm, const CheckpointStore& store) {
   if (with.empty()) return {};
   if (!without.empty()) {
     throw CollectiveFailure(
-        "cannot resume in " + store.directory() + ": rank(s) " + rank_list(with) +
-        " have checkpoint files and rank(s) " + rank_list(without) +
-        " have none (a file deleted, or a job of another world size). Every rank needs its own; "
+        "cannot resume in " + store.directory() + ": " + ranks_have(with) +
+        " checkpoint files and " + ranks_have(without) +
+        " none (a file deleted, or a job of another world size). Every rank needs its own; "
         "restore the missing files, or start a new run (another --suffix or logging.runs_dir)");
   }
   for (int r = 0; r < size; ++r) {

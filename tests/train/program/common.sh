@@ -4,7 +4,7 @@
 #   source common.sh MPIEXEC DGC_TRAIN CONFIGS_DIR
 mpiexec=$1 train=$2 configs=$3
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 fail() { echo "$(basename "$0"): FAIL: $*"; exit 1; }
 
 # run RUNS_DIR EPOCHS [more args]: dgc-train under mpirun -np ${NP:-2}, killed if it hangs.

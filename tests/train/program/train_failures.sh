@@ -23,12 +23,12 @@ expect_failure "$work/bad.log" "train.num_epochs must be >= 1"
 [ -z "$(ls -A "$work/bad" 2>/dev/null)" ] || fail "a failed start left $(ls "$work/bad")"
 
 # 3. Another job holds the directory.
-run "$work/locked" 1 train.stop_after_epochs=1 > "$work/first.log" 2>&1 || { cat "$work/first.log"; fail "the first run failed"; }
+run "$work/locked" 2 train.stop_after_epochs=1 > "$work/first.log" 2>&1 || { cat "$work/first.log"; fail "the first run failed"; }
 dir=$(run_dir "$work/locked")
 flock "$dir/.lock" sleep 60 &
 holder=$!
 sleep 0.5
-run "$work/locked" 1 > "$work/locked.log" 2>&1
+run "$work/locked" 2 > "$work/locked.log" 2>&1
 expect_failure "$work/locked.log" "is in use by another dgc-train job"
 kill $holder; wait $holder 2>/dev/null
 
@@ -45,7 +45,7 @@ expect_failure "$work/tiny.log" "not enough free space in $work/tiny/"
 
 # 5. Room for the first epoch's checkpoints of both ranks (6 files) and the start's check (3 of
 # its over-estimated files), not for the second epoch's.
-run "$work/sizing" 1 train.stop_after_epochs=1 > /dev/null 2>&1 || fail "the sizing run failed"
+NP=1 run "$work/sizing" 2 train.stop_after_epochs=1 > /dev/null 2>&1 || fail "the sizing run failed"
 file_kib=$(( $(stat -c %s "$(run_dir "$work/sizing")/latest-r0.pt") / 1024 ))
 mkdir -p "$work/small" && mount -t tmpfs -o size=$(( file_kib * 7 + 3072 ))k tmpfs "$work/small" && mounted+=("$work/small")
 run "$work/small" 2 > "$work/small.log" 2>&1

@@ -22,7 +22,8 @@ stopped() {
   if [ "$target" = ranks ]; then
     kill -"$signal" $(ranks_of $job)
   else
-    kill -"$signal" $(for p in $(descendants $job); do [ "$(ps -o comm= -p "$p")" = mpirun ] && echo "$p"; done)
+    local launcher=$(basename "$mpiexec")
+    kill -"$signal" $(for p in $(descendants $job); do [ "$(ps -o comm= -p "$p")" = "$launcher" ] && echo "$p"; done)
   fi
   wait $job
 }
