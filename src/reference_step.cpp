@@ -53,6 +53,7 @@ ReferenceSelection reference_step(const torch::Tensor& grad, torch::Tensor& mome
                 torch::topk(importance.index_select(0, indices), num_selects, 0, true, false);
             indices = indices.index_select(0, std::get<1>(top));
             out.adaptation_iters = it + 1;
+            out.adaptation_exit = AdaptationExit::kResampled;
             break;
           }
           threshold = threshold * params.upper;
@@ -68,6 +69,16 @@ ReferenceSelection reference_step(const torch::Tensor& grad, torch::Tensor& mome
       indices = importance.ge(threshold).nonzero().view(-1);
       num_indices = indices.numel();
       out.adaptation_iters = it + 1;
+    }
+    if (out.adaptation_exit != AdaptationExit::kResampled) {
+      if (static_cast<double>(num_indices) > static_cast<double>(num_selects) * params.upper) {
+        out.adaptation_exit = AdaptationExit::kRanOutAbove;
+      } else if (static_cast<double>(num_indices) <
+                 params.lower * static_cast<double>(num_selects)) {
+        out.adaptation_exit = AdaptationExit::kRanOutBelow;
+      } else {
+        out.adaptation_exit = AdaptationExit::kInBand;
+      }
     }
   }
   indices = indices.slice(0, 0, num_selects);

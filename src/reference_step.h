@@ -16,6 +16,7 @@ struct ReferenceSelection {
   torch::Tensor values;   // float32, before masking
   torch::Tensor indices;  // int64, in the order the original leaves them
   int adaptation_iters = 0;
+  AdaptationExit adaptation_exit = AdaptationExit::kNone;
 };
 
 // Updates u and v (float32, numel elements) in place like the original and returns what it sends.

@@ -649,6 +649,23 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
       count = count_at(thr);
       result.adaptation_iters = it + 1;
     }
+    if (result.top_k_from != TopKFrom::kNone) {
+      result.adaptation_exit = AdaptationExit::kResampled;
+    } else if (static_cast<double>(count) > static_cast<double>(target) * params.upper) {
+      result.adaptation_exit = AdaptationExit::kRanOutAbove;
+    } else if (static_cast<double>(count) < params.lower * static_cast<double>(target)) {
+      result.adaptation_exit = AdaptationExit::kRanOutBelow;
+    } else {
+      result.adaptation_exit = AdaptationExit::kInBand;
+    }
+    // Out of iterations with more than upper * target over thr (the last lowering let them all
+    // through): the original sends the first `target` of them. count_at may have counted only the
+    // blocks or lines that reach thr, and then the collected entries are those of an earlier,
+    // higher threshold, fewer than lower * target (issue 11). Rare: collecting them all is fine.
+    if (result.adaptation_exit == AdaptationExit::kRanOutAbove && collected != TopKFrom::kEntries) {
+      if (collected == TopKFrom::kBlocks) find_lines(n, thr, ws);
+      count = rescan_lines(velocity, n, thr, ws);
+    }
   }
 
   // Send at most `target` (the first ones), then take what was sent out of the residual. Each

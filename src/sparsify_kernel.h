@@ -56,12 +56,24 @@ struct Workspace {
 // threshold, or from the maxima of the lines or blocks that do, without collecting those entries.
 enum class TopKFrom { kNone, kEntries, kLines, kBlocks };
 
+// How the threshold adaptation (ALGORITHM.md section 4, step 5) ended, told by where the final
+// count lies against the band [lower, upper] * num_selects. Only a loop that used up
+// max_adaptation_iters can end outside it.
+enum class AdaptationExit {
+  kNone,         // no adaptation: every element was a sample (n <= num_samples)
+  kInBand,       // accepted: within the band, however the loop got there
+  kResampled,    // more than upper * num_selects reached the threshold: the exact top-k
+  kRanOutAbove,  // more than upper * num_selects after the last adjustment: the first ones
+  kRanOutBelow,  // fewer than lower * num_selects after the last adjustment: all of them
+};
+
 // Outcome of one step; the selected indices (ascending) and their values before masking are in
 // ws.selected / ws.values.
 struct StepResult {
   bool non_finite = false;  // a NaN or Inf reached u or v; nothing was selected
   int adaptation_iters = 0;
   TopKFrom top_k_from = TopKFrom::kNone;  // kNone: no exact top-k was needed
+  AdaptationExit adaptation_exit = AdaptationExit::kNone;
 };
 
 // `draw` is the step's random number: the strided start is draw % stride, uniform sample k is

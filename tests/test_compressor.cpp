@@ -176,6 +176,24 @@ struct OracleCoverage {
   std::array<int, 4> top_k{};  // steps by StepResult::top_k_from
 };
 
+// The kernel's selection (ws.selected / ws.values) against the oracle's, bitwise.
+void expect_same_selection(const dgc::detail::Workspace& ws,
+                           const dgc::detail::ReferenceSelection& ref) {
+  auto ref_indices = as_indices(ref.indices);
+  auto ref_values = as_floats(ref.values);
+  if (ref.adaptation_exit == dgc::detail::AdaptationExit::kResampled) {
+    // The oracle leaves topk's order; the fused kernel sorts. Compare as sets of pairs.
+    std::vector<std::pair<std::int64_t, float>> pairs;
+    for (std::size_t j = 0; j < ref_indices.size(); ++j)
+      pairs.emplace_back(ref_indices[j], ref_values[j]);
+    std::sort(pairs.begin(), pairs.end());
+    for (std::size_t j = 0; j < pairs.size(); ++j)
+      std::tie(ref_indices[j], ref_values[j]) = pairs[j];
+  }
+  EXPECT_EQ(ws.selected, ref_indices);
+  EXPECT_EQ(ws.values, ref_values);
+}
+
 // Runs three steps of the fused kernel and of the oracle on the same data and draws, and checks
 // the selections and the memory after every step.
 void check_against_oracle(const OracleCase& k, int threads, OracleCoverage& coverage) {
@@ -203,21 +221,10 @@ void check_against_oracle(const OracleCase& k, int threads, OracleCoverage& cove
     const auto ref = dgc::detail::reference_step(g, u_ref, v_ref, plan, params, draw);
     EXPECT_FALSE(fused.non_finite);
     EXPECT_EQ(fused.adaptation_iters, ref.adaptation_iters);
+    EXPECT_EQ(fused.adaptation_exit, ref.adaptation_exit);
     coverage.adapted += fused.adaptation_iters > 0;
     ++coverage.top_k[static_cast<std::size_t>(fused.top_k_from)];
-    auto ref_indices = as_indices(ref.indices);
-    auto ref_values = as_floats(ref.values);
-    if (k.resample) {
-      // The oracle leaves topk's order; the fused kernel sorts. Compare as sets of pairs.
-      std::vector<std::pair<std::int64_t, float>> pairs;
-      for (std::size_t j = 0; j < ref_indices.size(); ++j)
-        pairs.emplace_back(ref_indices[j], ref_values[j]);
-      std::sort(pairs.begin(), pairs.end());
-      for (std::size_t j = 0; j < pairs.size(); ++j)
-        std::tie(ref_indices[j], ref_values[j]) = pairs[j];
-    }
-    EXPECT_EQ(ws.selected, ref_indices);
-    EXPECT_EQ(ws.values, ref_values);
+    expect_same_selection(ws, ref);
     EXPECT_TRUE(torch::equal(u_fused, u_ref));
     EXPECT_TRUE(torch::equal(v_fused, v_ref));
   }
@@ -270,6 +277,201 @@ TEST(FusedKernel, PortablePathMatchesTheOpByOpOracle) {
   check_oracle_cases();
   dgc::detail::set_avx2_enabled(avx2);
 }
+
+// Every way out of the threshold adaptation (ALGORITHM.md section 4, step 5), each reached by a
+// gradient built for it. The random cases above do not reach them all: never the one of issue 11.
+namespace adaptation {
+
+using dgc::detail::AdaptationExit;
+using dgc::detail::TopKFrom;
+
+constexpr std::int64_t kNumel = 512000;  // 2,000 blocks; split between 2 threads
+constexpr double kRatio = 0.001;         // num_selects 512
+constexpr std::uint64_t kDraw = 12345;
+
+dgc::TensorPlan plan_of(double sample_ratio) {
+  return dgc::make_plan(kNumel, kRatio, sample_ratio);
+}
+
+// The elements that strided sampling reads with kDraw, so that a gradient can show the threshold
+// estimate what it wants to and hide the rest.
+std::vector<std::int64_t> sampled(const dgc::TensorPlan& plan) {
+  std::vector<std::int64_t> out;
+  for (auto i = dgc::detail::strided_start(kDraw, plan.stride); i < plan.numel; i += plan.stride)
+    out.push_back(i);
+  return out;
+}
+
+// A gradient of `fill` (times a random factor in [1, 2) if `spread`: no ties, which topk and the
+// kernel may break differently) with `value` written at `at`; every third element negative, so
+// that the selection must look at |v|.
+torch::Tensor gradient(float fill,
+                       const std::vector<std::pair<std::vector<std::int64_t>, float>>& at,
+                       bool spread = false) {
+  torch::manual_seed(11);
+  auto g = spread ? fill * (1 + torch::rand({kNumel})) : torch::full({kNumel}, fill);
+  auto a = g.accessor<float, 1>();
+  for (const auto& [indices, value] : at) {
+    for (const auto i : indices) a[i] = value;
+  }
+  const auto sign = torch::where(torch::arange(kNumel) % 3 == 0, -1.0f, 1.0f);
+  return g * sign;
+}
+
+std::vector<std::int64_t> first(const std::vector<std::int64_t>& v, std::size_t count) {
+  return {v.begin(), v.begin() + static_cast<std::ptrdiff_t>(count)};
+}
+
+// Every element of [begin, end) with the given step.
+std::vector<std::int64_t> every(std::int64_t step, std::int64_t begin, std::int64_t end) {
+  std::vector<std::int64_t> out;
+  for (std::int64_t i = begin; i < end; i += step) out.push_back(i);
+  return out;
+}
+
+struct Expected {
+  AdaptationExit exit;
+  int adaptation_iters;
+  TopKFrom top_k_from;
+  std::size_t sent;  // how many entries the step sends
+};
+
+// One step from zero memory, kernel and oracle on the same gradient and draw, plain and nesterov
+// momentum, 1 and 2 threads: the exit taken, the selection and the memory afterwards, bitwise.
+void check_exit(const torch::Tensor& g, const dgc::TensorPlan& plan,
+                const dgc::detail::StepParams& base, const Expected& expected) {
+  dgc::detail::Workspace ws;  // reused, as in training: nothing stale may leak into a step
+  for (const bool nesterov : {false, true}) {
+    for (const int threads : {1, 2}) {
+      SCOPED_TRACE(::testing::Message() << "nesterov " << nesterov << " threads " << threads);
+      auto params = base;
+      params.nesterov = nesterov;
+      auto u_fused = torch::zeros({kNumel}), v_fused = torch::zeros({kNumel});
+      auto u_ref = torch::zeros({kNumel}), v_ref = torch::zeros({kNumel});
+      at::set_num_threads(threads);
+      const auto fused =
+          dgc::detail::sparsify_step(g.data_ptr<float>(), u_fused.data_ptr<float>(),
+                                     v_fused.data_ptr<float>(), plan, params, kDraw, ws);
+      at::set_num_threads(1);
+      const auto ref = dgc::detail::reference_step(g, u_ref, v_ref, plan, params, kDraw);
+      EXPECT_FALSE(fused.non_finite);
+      EXPECT_EQ(ref.adaptation_exit, expected.exit);
+      EXPECT_EQ(fused.adaptation_exit, expected.exit);
+      EXPECT_EQ(ref.adaptation_iters, expected.adaptation_iters);
+      EXPECT_EQ(fused.adaptation_iters, expected.adaptation_iters);
+      EXPECT_EQ(fused.top_k_from, expected.top_k_from);
+      EXPECT_EQ(static_cast<std::size_t>(ref.indices.numel()), expected.sent);
+      EXPECT_EQ(ws.selected.size(), expected.sent);
+      expect_same_selection(ws, ref);
+      EXPECT_TRUE(torch::equal(u_fused, u_ref));
+      EXPECT_TRUE(torch::equal(v_fused, v_ref));
+    }
+  }
+}
+
+dgc::detail::StepParams with_resample(bool resample) {
+  dgc::detail::StepParams params;
+  params.resample = resample;
+  return params;
+}
+
+// The plan these gradients are built for (sample_ratio 0.01): stride 97, a few thousand samples,
+// a threshold at the 6th largest.
+TEST(AdaptationExits, PlanIsTheOneTheGradientsAreBuiltFor) {
+  const auto plan = plan_of(0.01);
+  EXPECT_EQ(plan.num_selects, 512);
+  EXPECT_LT(plan.num_samples, kNumel);
+  EXPECT_LE(plan.top_k_samples, 384);
+  EXPECT_GE(sampled(plan).size(), 512u);
+  EXPECT_GT(plan.stride, 1);
+}
+
+// Issue 11. 384 outliers (< 0.8 * 512), all sampled, put the threshold far too high; the rest sit
+// between 0.8^10 and 0.8^9 of it, so that the 10th and last lowering lets them all through at
+// once. The original sends the first 512 at that threshold. The three layouts of the rest make
+// the kernel count the blocks (the rest everywhere), the lines (one entry in each of 1,024 lines
+// of 64 blocks) or the entries (1,024 in a row: 64 lines) that reach it; from blocks or lines it
+// used to send the 384 entries collected at the previous threshold.
+TEST(AdaptationExits, RunOutAboveTheBandAfterTheLastLowering) {
+  const auto plan = plan_of(0.01);
+  const auto outliers = first(sampled(plan), 384);
+  const auto rest = static_cast<float>(std::pow(0.8, 9.5));
+  const std::vector<std::pair<std::string, torch::Tensor>> layouts = {
+      {"everywhere", gradient(rest, {{outliers, 1.0f}})},
+      {"one per line",
+       gradient(0.0f, {{every(16, 262144, 262144 + 16 * 1024), rest}, {outliers, 1.0f}})},
+      {"in a row", gradient(0.0f, {{every(1, 262144, 262144 + 1024), rest}, {outliers, 1.0f}})},
+  };
+  for (const auto& [layout, g] : layouts) {
+    for (const bool resample : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << layout << " resample " << resample);
+      check_exit(g, plan, with_resample(resample),
+                 {AdaptationExit::kRanOutAbove, 10, TopKFrom::kNone, 512});
+    }
+  }
+}
+
+// The samples all read 0.05 and everything else lies in [1, 2), beyond 1.3^10 times that: ten
+// raises of the threshold leave all the rest above it. Without resample the first 512 are sent;
+// with it, the exact top-k is taken at once. With max_adaptation_iters 0, resample has no chance.
+TEST(AdaptationExits, RunOutAboveTheBandAfterTheLastRaiseOrResample) {
+  const auto plan = plan_of(0.01);
+  const auto g = gradient(1.0f, {{sampled(plan), 0.05f}}, /*spread=*/true);
+  check_exit(g, plan, with_resample(false),
+             {AdaptationExit::kRanOutAbove, 10, TopKFrom::kNone, 512});
+  check_exit(g, plan, with_resample(true), {AdaptationExit::kResampled, 1, TopKFrom::kBlocks, 512});
+  auto no_iterations = with_resample(true);
+  no_iterations.max_adaptation_iters = 0;
+  check_exit(g, plan, no_iterations, {AdaptationExit::kRanOutAbove, 0, TopKFrom::kNone, 512});
+}
+
+// 384 sampled outliers, the rest below 0.8^10 of them: ten lowerings are not enough, and the 384
+// are all that is sent.
+TEST(AdaptationExits, RunOutBelowTheBand) {
+  const auto plan = plan_of(0.01);
+  const auto g =
+      gradient(static_cast<float>(std::pow(0.8, 11)), {{first(sampled(plan), 384), 1.0f}});
+  for (const bool resample : {true, false}) {
+    SCOPED_TRACE(::testing::Message() << "resample " << resample);
+    check_exit(g, plan, with_resample(resample),
+               {AdaptationExit::kRanOutBelow, 10, TopKFrom::kNone, 384});
+  }
+}
+
+// Stops inside the band: at once (512 sampled outliers), after three lowerings (256 outliers and
+// 256 at 0.8^2.5 of them, unsampled), and with a small excess that is accepted and cut to the
+// first 512 (320 instead of 256 at 0.8^2.5).
+TEST(AdaptationExits, StopInsideTheBand) {
+  const auto plan = plan_of(0.01);
+  const auto points = sampled(plan);
+  const auto second = static_cast<float>(std::pow(0.8, 2.5));
+  std::vector<std::int64_t> unsampled;
+  for (const auto i : points) unsampled.push_back(i + 1);  // the stride is > 1
+  for (const bool resample : {true, false}) {
+    SCOPED_TRACE(::testing::Message() << "resample " << resample);
+    check_exit(gradient(0.01f, {{first(points, 512), 1.0f}}), plan, with_resample(resample),
+               {AdaptationExit::kInBand, 0, TopKFrom::kNone, 512});
+    check_exit(gradient(0.01f, {{first(points, 256), 1.0f}, {first(unsampled, 256), second}}), plan,
+               with_resample(resample), {AdaptationExit::kInBand, 3, TopKFrom::kNone, 512});
+    check_exit(gradient(0.01f, {{first(points, 256), 1.0f}, {first(unsampled, 320), second}}), plan,
+               with_resample(resample), {AdaptationExit::kInBand, 3, TopKFrom::kNone, 512});
+  }
+}
+
+// Every element sampled (sample_ratio 1): the threshold is the exact 512th largest and nothing
+// is adapted, even though far more than 1.3 * 512 elements reach it here.
+TEST(AdaptationExits, NoAdaptationWhenEverythingIsSampled) {
+  const auto plan = plan_of(1.0);
+  ASSERT_EQ(plan.num_samples, kNumel);
+  const auto g = gradient(static_cast<float>(std::pow(0.8, 9.5)),
+                          {{first(sampled(plan_of(0.01)), 384), 1.0f}});
+  for (const bool resample : {true, false}) {
+    SCOPED_TRACE(::testing::Message() << "resample " << resample);
+    check_exit(g, plan, with_resample(resample), {AdaptationExit::kNone, 0, TopKFrom::kNone, 512});
+  }
+}
+
+}  // namespace adaptation
 
 TEST(FusedKernel, ResultDoesNotDependOnThreadCount) {
   const std::int64_t n = 300000;
