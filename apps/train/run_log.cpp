@@ -1,15 +1,15 @@
 #include "run_log.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
+
+#include "log/terminal.h"
 
 namespace dgc::train {
 
 RunLog::RunLog(const std::string& run_dir, bool enabled, bool tensorboard, bool progress_bar,
                std::int64_t resumed_at_step)
-    : enabled_(enabled), on_terminal_(enabled && progress_bar && isatty(STDOUT_FILENO) == 1) {
+    : enabled_(enabled), on_terminal_(enabled && progress_bar && stdout_is_users_terminal()) {
   if (!enabled_) return;
   csv_ = std::make_unique<MetricsCsv>(run_dir, resumed_at_step);
   if (tensorboard) {

@@ -1,6 +1,7 @@
 // Rank 0's record of a run: scalars to stdout, metrics.csv and TensorBoard, and a progress line
-// per epoch (redrawn in place on a terminal, plain lines otherwise). On other ranks every call
-// does nothing, so the trainer logs without asking who it is.
+// per epoch (redrawn in place on the user's terminal, plain lines otherwise, under mpirun too:
+// log/terminal.h). On other ranks every call does nothing, so the trainer logs without asking
+// who it is.
 #pragma once
 
 #include <chrono>

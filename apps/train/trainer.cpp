@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "data/cifar10.h"
 #include "data/idx.h"
+#include "data/select_classes.h"
 #include "data/synthetic.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
@@ -42,8 +43,13 @@ namespace {
 constexpr std::int64_t kSyntheticTrain = 4096, kSyntheticTest = 1024;
 
 Dataset load_dataset(const RunSettings& s, bool train) {
-  if (s.dataset == "fashion-mnist") return load_fashion_mnist(s.dataset_root, train);
-  if (s.dataset == "cifar10") return load_cifar10(s.dataset_root, train);
+  // A class subset when num_classes is below the dataset's 10 (data/select_classes.h).
+  if (s.dataset == "fashion-mnist") {
+    return select_classes(load_fashion_mnist(s.dataset_root, train), s.num_classes);
+  }
+  if (s.dataset == "cifar10") {
+    return select_classes(load_cifar10(s.dataset_root, train), s.num_classes);
+  }
   return make_synthetic(train ? kSyntheticTrain : kSyntheticTest, s.num_channels, s.image_size,
                         s.image_size, s.num_classes, s.seed + (train ? 0 : 1));
 }

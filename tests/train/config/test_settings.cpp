@@ -1,0 +1,224 @@
+// Tests of read_settings (apps/train/run_settings.h) on the real configs: every shipped file reads,
+// and every numeric key given a value the program cannot use is one error naming the dotted key,
+// the allowed range and the value (issue 11: `logging.log_every_steps: 0` was a SIGFPE).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "error_of.h"
+#include "run_settings.h"
+
+namespace dgc::train {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const std::string kConfigs = std::string(DGC_SOURCE_DIR) + "/configs";
+
+RunSettings settings(const std::vector<std::string>& overrides) {
+  return read_settings(load_config({kConfigs + "/default.yaml"}, overrides));
+}
+
+TEST(Settings, EveryShippedConfigReads) {
+  int count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(kConfigs)) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    // The dgc/ files are meant on top of a model's file, as in the seed's README.
+    std::vector<std::string> files;
+    if (entry.path().parent_path().filename() == "dgc")
+      files.push_back(kConfigs + "/fmnist/convnet.yaml");
+    files.push_back(entry.path().string());
+    EXPECT_NO_THROW(read_settings(load_config(files, {})));
+    ++count;
+  }
+  EXPECT_GT(count, 10);
+}
+
+TEST(Settings, DefaultsAndEdgesOfTheRanges) {
+  const RunSettings s = settings({});
+  EXPECT_EQ(s.log_every_steps, 10);
+  EXPECT_EQ(s.num_classes, 10);
+  // The smallest and largest values each range allows.
+  EXPECT_NO_THROW(settings({"seed=0", "data.prefetch_batches=1", "dataset.num_classes=2",
+                            "train.num_epochs=6", "train.stop_after_epochs=6", "train.batch_size=1",
+                            "train.num_batches_per_step=1", "evaluate.batch_size=1",
+                            "train.optimizer.momentum=0", "train.optimizer.weight_decay=0",
+                            "train.optimizer.dampening=1", "train.schedule.warmup_lr_epochs=0",
+                            "logging.log_every_steps=1", "train.compression.max_adaptation_iters=0",
+                            "train.compression.memory.momentum=0"}));
+  EXPECT_EQ(settings({"dataset.num_classes=5"}).num_classes, 5);
+  EXPECT_NO_THROW(settings({"dataset.name=synthetic", "dataset.num_classes=7",
+                            "dataset.image_size=5", "dataset.num_channels=2"}));
+  EXPECT_NO_THROW(settings({"dataset.mean=[0.5]", "dataset.std=[0.25]"}));
+  EXPECT_NO_THROW(settings({"train.schedule.name=multistep", "train.schedule.milestones=[6, 7]",
+                            "train.schedule.gamma=2"}));
+  // Nesterov needs momentum only where torch's SGD applies it: not under DGC.
+  EXPECT_NO_THROW(settings({"train.optimizer.nesterov=true", "train.optimizer.momentum=0",
+                            "train.dgc=true", "train.compression.memory.momentum=0.9"}));
+  EXPECT_NO_THROW(
+      settings({"train.compression.memory.gradient_clipping={kind: norm, max_norm: 1, "
+                "norm_type: .inf}"}));
+}
+
+struct BadValue {
+  std::vector<std::string> overrides;  // the last one is the bad value
+  std::string message;                 // expected at the start of the error's message
+};
+
+std::ostream& operator<<(std::ostream& out, const BadValue& b) { return out << b.overrides.back(); }
+
+class BadSetting : public ::testing::TestWithParam<BadValue> {};
+
+TEST_P(BadSetting, IsOneErrorNamingTheKey) {
+  const std::string message = dgc::test::thrown_error_of([] { settings(GetParam().overrides); });
+  EXPECT_THAT(message, StartsWith(GetParam().message));
+}
+
+const std::string kClip = "train.compression.memory.gradient_clipping";
+const std::string kSynthetic = "dataset.name=synthetic";
+const std::string kMultistep = "train.schedule.name=multistep";
+
+INSTANTIATE_TEST_SUITE_P(
+    DefaultYaml, BadSetting,
+    ::testing::Values(
+        BadValue{{"seed=-1"}, "config: seed must be >= 0, got -1"},
+        BadValue{{"data.prefetch_batches=0"}, "config: data.prefetch_batches must be >= 1, got 0"},
+        BadValue{{"dataset.num_classes=1"}, "config: dataset.num_classes must be >= 2, got 1"},
+        BadValue{{kSynthetic, "dataset.num_classes=0"},
+                 "config: dataset.num_classes must be >= 2, got 0"},
+        BadValue{{"dataset.num_classes=3"},
+                 "config: dataset.num_classes must divide fashion-mnist's 10 classes"},
+        BadValue{{"dataset.num_classes=20"},
+                 "config: dataset.num_classes must divide fashion-mnist's 10 classes"},
+        BadValue{{"dataset.name=cifar10", "dataset.num_classes=4"},
+                 "config: dataset.num_classes must divide cifar10's 10 classes"},
+        BadValue{{kSynthetic, "dataset.image_size=0"},
+                 "config: dataset.image_size must be >= 1, got 0"},
+        BadValue{{"dataset.image_size=32"},
+                 "config: dataset.image_size must be 28 for fashion-mnist, got 32"},
+        BadValue{{kSynthetic, "dataset.num_channels=0"},
+                 "config: dataset.num_channels must be >= 1, got 0"},
+        BadValue{{"dataset.name=cifar10", "dataset.image_size=32", "dataset.num_channels=1"},
+                 "config: dataset.num_channels must be 3 for cifar10, got 1"},
+        BadValue{{"dataset.mean=[0.5]", "dataset.std=[0]"},
+                 "config: dataset.std[0] must be finite and > 0, got 0"},
+        BadValue{{"dataset.mean=[.nan]", "dataset.std=[1]"},
+                 "config: dataset.mean[0] must be finite, got nan"},
+        BadValue{{"train.num_epochs=0"}, "config: train.num_epochs must be >= 1, got 0"},
+        BadValue{{"train.stop_after_epochs=-1"},
+                 "config: train.stop_after_epochs must be in [0, 10], got -1"},
+        BadValue{{"train.stop_after_epochs=11"},
+                 "config: train.stop_after_epochs must be in [0, 10], got 11"},
+        BadValue{{"train.batch_size=0"}, "config: train.batch_size must be >= 1, got 0"},
+        BadValue{{"train.num_batches_per_step=0"},
+                 "config: train.num_batches_per_step must be in [1, 2147483647], got 0"},
+        BadValue{{"train.num_batches_per_step=4294967297"},
+                 "config: train.num_batches_per_step must be in [1, 2147483647], got 4294967297"},
+        BadValue{{"evaluate.batch_size=0"}, "config: evaluate.batch_size must be >= 1, got 0"},
+        BadValue{{"train.optimizer.lr=0"},
+                 "config: train.optimizer.lr must be finite and > 0, got 0"},
+        BadValue{{"train.optimizer.lr=-0.1"},
+                 "config: train.optimizer.lr must be finite and > 0, got -0.1"},
+        BadValue{{"train.optimizer.lr=.nan"},
+                 "config: train.optimizer.lr must be finite and > 0, got nan"},
+        BadValue{{"train.optimizer.lr=.inf"},
+                 "config: train.optimizer.lr must be finite and > 0, got inf"},
+        BadValue{{"train.optimizer.momentum=1"},
+                 "config: train.optimizer.momentum must be in [0, 1), got 1"},
+        BadValue{{"train.optimizer.momentum=-0.5"},
+                 "config: train.optimizer.momentum must be in [0, 1), got -0.5"},
+        BadValue{{"train.optimizer.weight_decay=-1"},
+                 "config: train.optimizer.weight_decay must be finite and >= 0, got -1"},
+        BadValue{{"train.optimizer.weight_decay=.inf"},
+                 "config: train.optimizer.weight_decay must be finite and >= 0, got inf"},
+        BadValue{{"train.optimizer.dampening=1.5"},
+                 "config: train.optimizer.dampening must be in [0, 1], got 1.5"},
+        BadValue{{"train.optimizer.nesterov=true", "train.optimizer.dampening=0.5"},
+                 "config: train.optimizer.nesterov needs train.optimizer.momentum > 0 and "
+                 "train.optimizer.dampening 0"},
+        BadValue{{"train.schedule.warmup_lr_epochs=-1"},
+                 "config: train.schedule.warmup_lr_epochs must be >= 0, got -1"},
+        // An integer in the schema: the type check names the key.
+        BadValue{{"train.schedule.warmup_lr_epochs=1.5"},
+                 "config: wrong type for 'train.schedule.warmup_lr_epochs'"},
+        BadValue{{"train.schedule.warmup_lr_epochs=10"},
+                 "config: train.schedule.warmup_lr_epochs must be < train.num_epochs (10)"},
+        BadValue{{"train.schedule.name=linear"},
+                 "config: train.schedule.name must be cosine, multistep or constant"},
+        BadValue{{"train.schedule.gamma=0"},
+                 "config: train.schedule.gamma must be finite and > 0, got 0"},
+        BadValue{{kMultistep, "train.schedule.gamma=.nan"},
+                 "config: train.schedule.gamma must be finite and > 0, got nan"},
+        BadValue{{kMultistep, "train.schedule.milestones=[-1]"},
+                 "config: train.schedule.milestones[0] must be >= 0, got -1"},
+        BadValue{{kMultistep, "train.schedule.milestones=[30, 20]"},
+                 "config: train.schedule.milestones must be strictly increasing, got 30 then 20"},
+        BadValue{{kMultistep, "train.schedule.milestones=[3]"},
+                 "config: train.schedule.milestones[0] must be > "
+                 "train.schedule.warmup_lr_epochs (5), got 3"},
+        BadValue{{"train.compression.compress_ratio=0"},
+                 "config: train.compression.compress_ratio must be > 0, got 0"},
+        BadValue{{"train.compression.compress_ratio=.nan"},
+                 "config: train.compression.compress_ratio must be > 0, got nan"},
+        BadValue{{"train.compression.sample_ratio=0"},
+                 "config: train.compression.sample_ratio must be in (0, 1], got 0"},
+        BadValue{{"train.compression.sample_ratio=.nan"},
+                 "config: train.compression.sample_ratio must be in (0, 1], got nan"},
+        BadValue{{"train.compression.compress_upper_bound=0.9"},
+                 "config: train.compression.compress_upper_bound must be >= 1, got 0.9"},
+        BadValue{{"train.compression.compress_upper_bound=.inf"},
+                 "config: train.compression.compress_upper_bound must be >= 1, got inf"},
+        BadValue{{"train.compression.compress_lower_bound=0"},
+                 "config: train.compression.compress_lower_bound must be in (0, 1], got 0"},
+        BadValue{{"train.compression.compress_lower_bound=.nan"},
+                 "config: train.compression.compress_lower_bound must be in (0, 1], got nan"},
+        BadValue{{"train.compression.compress_upper_bound=1",
+                  "train.compression.compress_lower_bound=1"},
+                 "config: train.compression.compress_lower_bound (1) must be below "
+                 "compress_upper_bound (1)"},
+        BadValue{{"train.compression.max_adaptation_iters=-1"},
+                 "config: train.compression.max_adaptation_iters must be in [0, 2147483647], "
+                 "got -1"},
+        BadValue{{"train.compression.warmup_epochs=4294967297"},
+                 "config: train.compression.warmup_epochs must be in [-2147483647, 2147483647], "
+                 "got 4294967297"},
+        BadValue{{"train.compression.warmup_epochs=2", "train.compression.warmup_coeff=[0.5]"},
+                 "config: train.compression.warmup_coeff has 1 values but warmup_epochs is 2"},
+        BadValue{{"train.compression.warmup_epochs=1", "train.compression.warmup_coeff=[.nan]"},
+                 "config: train.compression.warmup_coeff[0] must be in (0, 1], got nan"},
+        BadValue{{"train.compression.warmup_epochs=1", "train.compression.warmup_coeff=0"},
+                 "config: train.compression.warmup_coeff must be in (0, 1], got 0"},
+        BadValue{{"train.compression.memory.momentum=1"},
+                 "config: train.compression.memory.momentum must be in [0, 1), got 1"},
+        BadValue{{"train.compression.memory.momentum=.nan"},
+                 "config: train.compression.memory.momentum must be in [0, 1), got nan"},
+        BadValue{{kClip + "={kind: norm, max_norm: 0}"},
+                 "config: " + kClip + ".max_norm must be finite and > 0, got 0"},
+        BadValue{{kClip + "={kind: global_norm, max_norm: .inf}"},
+                 "config: " + kClip + ".max_norm must be finite and > 0, got inf"},
+        BadValue{{kClip + "={kind: global_norm}"},
+                 "config: " + kClip + ".max_norm must be > 0, got 0"},
+        BadValue{{kClip + "={kind: norm, max_norm: 1, norm_type: 1}"},
+                 "config: " + kClip + ".norm_type must be 2 or .inf, got 1"},
+        BadValue{{kClip + "={kind: norm, max_norm: 1, norm_type: -.inf}"},
+                 "config: " + kClip + ".norm_type must be 2 or .inf, got -inf"},
+        BadValue{{kClip + "={kind: value, clip_value: -1}"},
+                 "config: " + kClip + ".clip_value must be finite and > 0, got -1"},
+        BadValue{{kClip + "={kind: value}"}, "config: " + kClip + ".clip_value must be > 0, got 0"},
+        BadValue{{kClip + "={kind: norm, max_nrom: 1}"},
+                 "config: unknown key '" + kClip + ".max_nrom'"},
+        BadValue{{kClip + "=1.5"}, "config: " + kClip + " must be null or a map"},
+        BadValue{{"logging.log_every_steps=0"},
+                 "config: logging.log_every_steps must be >= 1, got 0"},
+        BadValue{{"logging.log_every_steps=-3"},
+                 "config: logging.log_every_steps must be >= 1, got -3"}));
+
+}  // namespace
+}  // namespace dgc::train
