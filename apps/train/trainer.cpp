@@ -203,6 +203,7 @@ std::string describe_traffic(const TrafficStats& t) {
 int run_training(const CommandLine& command_line, Communicator& comm) {
   const Config config = load_config(command_line.configs, command_line.overrides);
   RunSettings s = read_settings(config);
+  comm.set_stall_check(s.stall_check);  // the config's, in place of the environment's
   s.schedule.world_size = comm.size();
   check_lr_schedule_options(s.schedule);
   const bool leader = comm.rank() == 0;
