@@ -8,11 +8,13 @@
 #endif
 
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
 #include "dgc/error.h"
+#include "stall_monitor.h"
 
 namespace dgc {
 
@@ -29,6 +31,15 @@ void check_mpi(int rc, const char* call, const char* file, int line) {
 }
 
 #define DGC_MPI_CHECK(fn, ...) check_mpi(fn(__VA_ARGS__), #fn, __FILE__, __LINE__)
+
+// A collective: numbered and marked in progress for the stall check while MPI blocks in it. Only
+// the MPI call is marked, after the local checks, so a rank that rejects its arguments does not
+// count a collective it never entered.
+#define DGC_MPI_COLLECTIVE(impl, fn, ...)                      \
+  do {                                                         \
+    const detail::InFlight dgc_in_flight((impl).tracker, #fn); \
+    check_mpi(fn(__VA_ARGS__), #fn, __FILE__, __LINE__);       \
+  } while (false)
 
 // MPI may be initialised and finalised once per process, so ownership is process-wide: if a
 // Communicator initialised it, the last live Communicator finalises it.
@@ -129,6 +140,32 @@ void divide<c10::Half>(void* data, std::int64_t count, int divisor) {
   }
 }
 
+// A number of seconds from the environment, or `fallback` where the variable is unset or empty.
+double seconds_from_environment(const char* name, double fallback) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const double value = std::strtod(text, &end);
+  DGC_CHECK(end != text && *end == '\0' && std::isfinite(value) && value >= 0,
+            "environment variable ", name, " must be a number of seconds >= 0, got '", text, "'");
+  return value;
+}
+
+// Horovod's HOROVOD_STALL_CHECK_TIME_SECONDS and HOROVOD_STALL_SHUTDOWN_TIME_SECONDS, renamed.
+StallCheckOptions stall_options_from_environment() {
+  StallCheckOptions options;
+  options.warning_seconds =
+      seconds_from_environment("DGC_STALL_CHECK_TIME_SECONDS", options.warning_seconds);
+  options.timeout_seconds =
+      seconds_from_environment("DGC_STALL_SHUTDOWN_TIME_SECONDS", options.timeout_seconds);
+  DGC_CHECK(options.timeout_seconds == 0 ||
+                (options.warning_seconds > 0 && options.timeout_seconds >= options.warning_seconds),
+            "environment variable DGC_STALL_SHUTDOWN_TIME_SECONDS (", options.timeout_seconds,
+            ") must be 0 or >= DGC_STALL_CHECK_TIME_SECONDS (", options.warning_seconds,
+            "), and the check must be on (DGC_STALL_CHECK_TIME_SECONDS > 0)");
+  return options;
+}
+
 }  // namespace
 
 struct Communicator::Impl {
@@ -140,8 +177,12 @@ struct Communicator::Impl {
   int size = 1;
   int local_rank = 0;
   int local_size = 1;
+  detail::CollectiveTracker tracker;
+  std::unique_ptr<detail::StallMonitor> monitor;  // null where the check cannot run
+  mutable std::mutex stall_mutex;
+  StallCheckOptions stall_options;
 
-  void setup() {
+  void setup(int thread_level, const Communicator& owner) {
     // A private duplicate keeps dgc's messages apart from the caller's, and lets errors return
     // instead of aborting without touching the caller's MPI_COMM_WORLD handler.
     DGC_MPI_CHECK(MPI_Comm_dup, MPI_COMM_WORLD, &comm);
@@ -155,13 +196,24 @@ struct Communicator::Impl {
     DGC_MPI_CHECK(MPI_Type_contiguous, 2, MPI_BYTE, &half_type);
     DGC_MPI_CHECK(MPI_Type_commit, &half_type);
     DGC_MPI_CHECK(MPI_Op_create, &sum_halves, /*commute=*/1, &half_sum);
+    // The stall monitor calls MPI from a thread of its own while this one blocks in a collective,
+    // on a communicator of its own so that its messages never match the collectives'.
+    if (size > 1 && thread_level == MPI_THREAD_MULTIPLE) {
+      MPI_Comm monitor_comm = MPI_COMM_NULL;
+      DGC_MPI_CHECK(MPI_Comm_dup, comm, &monitor_comm);
+      DGC_MPI_CHECK(MPI_Comm_set_errhandler, monitor_comm, MPI_ERRORS_RETURN);
+      monitor = std::make_unique<detail::StallMonitor>(
+          monitor_comm, tracker, [&owner](const std::string& message) { owner.abort(message); });
+      monitor->set_options(stall_options);
+    }
   }
 
   // Errors are ignored: this runs in the destructor, and a failed free leaks a handle at worst.
   void release() noexcept {
     int finalised = 0;
     MPI_Finalized(&finalised);
-    if (finalised) return;  // the caller finalised MPI first; the handles went with it
+    if (finalised) return;             // the caller finalised MPI first; the handles went with it
+    if (monitor) monitor->shutdown();  // collective, like the destructor that calls this
     if (half_sum != MPI_OP_NULL) MPI_Op_free(&half_sum);
     if (half_type != MPI_DATATYPE_NULL) MPI_Type_free(&half_type);
     if (local != MPI_COMM_NULL) MPI_Comm_free(&local);
@@ -198,10 +250,11 @@ struct Communicator::Impl {
   // Every rank's (bytes, dtype tag) pair, so that a bad size or a dtype mismatch on any rank is
   // seen, and rejected, by every rank alike instead of leaving the others in the collective.
   std::vector<std::int64_t> exchange_sizes(std::int64_t bytes, std::int64_t dtype_tag,
-                                           const char* call) const {
+                                           const char* call) {
     std::int64_t mine[2] = {bytes, dtype_tag};
     std::vector<std::int64_t> all(2 * static_cast<std::size_t>(size));
-    DGC_MPI_CHECK(MPI_Allgather, mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, comm);
+    DGC_MPI_COLLECTIVE(*this, MPI_Allgather, mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T,
+                       comm);
     std::int64_t total = 0;
     for (int r = 0; r < size; ++r) {
       const std::int64_t rank_bytes = all[2 * r];
@@ -224,8 +277,7 @@ struct Communicator::Impl {
   }
 
   // `sizes` comes from exchange_sizes, which has checked every count and the total.
-  void allgatherv_bytes(const void* send, const std::vector<std::int64_t>& sizes,
-                        void* recv) const {
+  void allgatherv_bytes(const void* send, const std::vector<std::int64_t>& sizes, void* recv) {
     std::vector<int> counts(size), displacements(size);
     int offset = 0;
     for (int r = 0; r < size; ++r) {
@@ -233,12 +285,14 @@ struct Communicator::Impl {
       displacements[r] = offset;
       offset += counts[r];
     }
-    DGC_MPI_CHECK(MPI_Allgatherv, send, counts[rank], MPI_BYTE, recv, counts.data(),
-                  displacements.data(), MPI_BYTE, comm);
+    DGC_MPI_COLLECTIVE(*this, MPI_Allgatherv, send, counts[rank], MPI_BYTE, recv, counts.data(),
+                       displacements.data(), MPI_BYTE, comm);
   }
 };
 
 Communicator::Communicator() : impl_(std::make_unique<Impl>()) {
+  // Before MPI is touched: a bad variable leaves MPI as it was.
+  impl_->stall_options = stall_options_from_environment();
   int provided = MPI_THREAD_SINGLE;
   bool caller_initialised = false;
   {
@@ -265,7 +319,7 @@ Communicator::Communicator() : impl_(std::make_unique<Impl>()) {
               caller_initialised
                   ? "; initialise MPI with MPI_Init_thread requesting MPI_THREAD_MULTIPLE"
                   : " (MPI_THREAD_MULTIPLE was requested)");
-    impl_->setup();
+    impl_->setup(provided, *this);
   } catch (...) {
     impl_->release();
     release_mpi();
@@ -292,7 +346,7 @@ void Communicator::allreduce(void* data, std::int64_t count, torch::ScalarType d
   const bool integral = dtype == torch::kInt || dtype == torch::kLong;
   DGC_CHECK(op != ReduceOp::kAverage || !integral, "allreduce: kAverage is not defined for the ",
             "integer dtype ", dtype, " (it would truncate); use kSum and divide");
-  DGC_MPI_CHECK(MPI_Allreduce, MPI_IN_PLACE, data, n, type, sum, impl_->comm);
+  DGC_MPI_COLLECTIVE(*impl_, MPI_Allreduce, MPI_IN_PLACE, data, n, type, sum, impl_->comm);
   if (op != ReduceOp::kAverage || impl_->size == 1) return;
   switch (dtype) {
     case torch::kFloat:
@@ -310,7 +364,7 @@ void Communicator::allgather(const void* send, std::int64_t bytes_per_rank, void
   const int n = to_mpi_count(bytes_per_rank, "allgather", "the byte size per rank");
   check_buffer(send, bytes_per_rank, "allgather");
   check_buffer(recv, bytes_per_rank, "allgather");
-  DGC_MPI_CHECK(MPI_Allgather, send, n, MPI_BYTE, recv, n, MPI_BYTE, impl_->comm);
+  DGC_MPI_COLLECTIVE(*impl_, MPI_Allgather, send, n, MPI_BYTE, recv, n, MPI_BYTE, impl_->comm);
 }
 
 void Communicator::allgatherv(const void* send, std::int64_t bytes,
@@ -334,7 +388,7 @@ void Communicator::broadcast(void* data, std::int64_t bytes, int root) {
   check_buffer(data, bytes, "broadcast");
   DGC_CHECK(root >= 0 && root < impl_->size, "broadcast: root ", root, " is not a rank of ",
             impl_->size);
-  DGC_MPI_CHECK(MPI_Bcast, data, n, MPI_BYTE, root, impl_->comm);
+  DGC_MPI_COLLECTIVE(*impl_, MPI_Bcast, data, n, MPI_BYTE, root, impl_->comm);
 }
 
 void Communicator::allreduce(torch::Tensor& tensor, ReduceOp op) {
@@ -366,7 +420,23 @@ void Communicator::broadcast(torch::Tensor& tensor, int root) {
   broadcast(tensor.data_ptr(), static_cast<std::int64_t>(tensor.nbytes()), root);
 }
 
-void Communicator::barrier() { DGC_MPI_CHECK(MPI_Barrier, impl_->comm); }
+void Communicator::barrier() { DGC_MPI_COLLECTIVE(*impl_, MPI_Barrier, impl_->comm); }
+
+void Communicator::set_stall_check(const StallCheckOptions& options) {
+  validate(options);
+  std::lock_guard<std::mutex> lock(impl_->stall_mutex);
+  impl_->stall_options = options;
+  if (impl_->monitor) impl_->monitor->set_options(options);
+}
+
+StallCheckOptions Communicator::stall_check() const {
+  std::lock_guard<std::mutex> lock(impl_->stall_mutex);
+  return impl_->stall_options;
+}
+
+bool Communicator::stall_check_active() const {
+  return impl_->monitor != nullptr && impl_->monitor->active();
+}
 
 void Communicator::abort(const std::string& message, int code) const {
   std::fprintf(stderr, "dgc: rank %d: %s\n", impl_->rank, message.c_str());

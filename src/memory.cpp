@@ -52,7 +52,7 @@ void Memory::compensate_dense_(const std::string& name, torch::Tensor& grad) {
   if (!detail::dense_momentum(g, u.data_ptr<float>(), g, u.numel(), params)) {
     reset(name);
     DGC_FAIL("a NaN or Inf entered the DGC momentum of tensor '", name,
-             "' (dense path: the averaged gradient diverged, a learning rate too high?)");
+             "' (dense path): the averaged gradient diverged (a learning rate too high?)");
   }
 }
 

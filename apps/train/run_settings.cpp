@@ -283,6 +283,22 @@ RunSettings read_settings(const Config& c) {
   read_schedule(s, c);
   read_compression(s, c);
 
+  const std::string d = "distributed.";
+  s.stall_check.warning_seconds = c.get<double>(d + "stall_warning_seconds");
+  s.stall_check.timeout_seconds = c.get<double>(d + "stall_timeout_seconds");
+  for (const auto& [key, value] :
+       {std::pair{"stall_warning_seconds", s.stall_check.warning_seconds},
+        std::pair{"stall_timeout_seconds", s.stall_check.timeout_seconds}}) {
+    DGC_CHECK(std::isfinite(value) && value >= 0, "config: ", d, key,
+              " must be a number of seconds >= 0, got ", value);
+  }
+  DGC_CHECK(s.stall_check.timeout_seconds == 0 ||
+                (s.stall_check.warning_seconds > 0 &&
+                 s.stall_check.timeout_seconds >= s.stall_check.warning_seconds),
+            "config: ", d, "stall_timeout_seconds (", s.stall_check.timeout_seconds,
+            ") must be 0 or >= ", d, "stall_warning_seconds (", s.stall_check.warning_seconds,
+            "), which must then be > 0");
+
   s.runs_dir = c.get<std::string>("logging.runs_dir");
   s.metric = c.get<std::string>("train.metric");
   DGC_CHECK(s.metric == "acc/test_top1" || s.metric == "acc/test_top5",

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "dgc/options.h"
+#include "dgc/stall_check.h"
 #include "input/augment.h"
 #include "schedule/lr_schedule.h"
 
@@ -32,6 +33,8 @@ struct RunSettings {
   bool dgc = false;
   CompressorOptions compressor;
   MemoryOptions memory;
+  // Distributed
+  StallCheckOptions stall_check;
   // Logging
   std::string runs_dir, metric;
   std::int64_t log_every_steps = 10;

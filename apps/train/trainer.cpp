@@ -202,6 +202,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     s.schedule.world_size = comm.size();
     check_lr_schedule_options(s.schedule);
   });
+  comm.set_stall_check(s.stall_check);  // the config's, in place of the environment's
   at::set_num_threads(threads_per_rank(comm.local_size()));  // libtorch starts with one
   install_stop_handlers(leader);
 

@@ -3,16 +3,28 @@
 //
 // Construction initialises MPI (unless the caller already did) and duplicates MPI_COMM_WORLD, so
 // dgc's messages never mix with the caller's. Every MPI failure, and every bad argument, is a
-// dgc::Error naming the call or the argument; nothing aborts behind the caller's back.
+// dgc::Error naming the call or the argument; nothing aborts behind the caller's back, except the
+// stall check's timeout when the caller turned it on.
 //
 // Without mpirun the program is a world of one (an MPI singleton) and every collective is a copy
 // or a no-op, so the same code runs on a laptop and on a cluster.
 //
-// Thread safety: none. One thread at a time may use a Communicator (it need not be the thread
-// that constructed it; MPI is asked for MPI_THREAD_MULTIPLE and must grant at least
-// MPI_THREAD_SERIALIZED). Collectives must be called in the same order, with matching
-// arguments, on every rank: argument checks are local, so a call rejected on one rank and not on
-// another leaves the others waiting. The constructor and destructor are collective too.
+// Stalls: every collective is numbered (#1 is the first after construction; the numbers agree
+// between ranks because the calls happen in the same order) and marked in progress while it
+// blocks. A monitor thread warns on stderr when a collective has blocked for
+// StallCheckOptions::warning_seconds, naming the ranks that have not reached it and those waiting
+// in another collective, and can end the job after timeout_seconds (docs/DISTRIBUTED.md,
+// "Stalls"). It is on by default (60 s, no timeout), like Horovod's, and runs only when size() > 1
+// and MPI granted MPI_THREAD_MULTIPLE; otherwise there is no check. It sends messages only while a
+// collective is stalled, on a communicator of its own.
+//
+// Thread safety: none, except set_stall_check(), stall_check(), stall_check_active() and abort(),
+// which any thread may call at any time. One thread at a time may use a Communicator (it need not
+// be the thread that constructed it; MPI is asked for MPI_THREAD_MULTIPLE and must grant at least
+// MPI_THREAD_SERIALIZED). Collectives must be called in the same order, with matching arguments,
+// on every rank: argument checks are local, so a call rejected on one rank and not on another
+// leaves the others waiting (the stall check then names the rank). The constructor and destructor
+// are collective too.
 #pragma once
 
 #include <torch/types.h>
@@ -21,6 +33,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "dgc/stall_check.h"
 
 namespace dgc {
 
@@ -35,7 +49,9 @@ class Communicator {
   // Communicator is destroyed. If the caller initialised MPI, the caller finalises it. MPI
   // cannot be initialised twice in one process: keep one Communicator for the program's life.
   // Throws dgc::Error if the granted thread level is below MPI_THREAD_SERIALIZED or MPI was
-  // already finalised.
+  // already finalised. The stall check starts with StallCheckOptions' defaults, or with the
+  // environment's DGC_STALL_CHECK_TIME_SECONDS and DGC_STALL_SHUTDOWN_TIME_SECONDS where set (a
+  // bad value is a dgc::Error naming the variable).
   Communicator();
   ~Communicator();
 
@@ -79,9 +95,19 @@ class Communicator {
 
   void barrier();
 
+  // Replaces the stall check's options (those of the constructor, environment included); local,
+  // takes effect within a second. Throws dgc::Error (see validate) and leaves the options as they
+  // were if they are bad. Where the check cannot run (size() == 1, or MPI granted less than
+  // MPI_THREAD_MULTIPLE) the options are kept and stall_check_active() stays false.
+  void set_stall_check(const StallCheckOptions& options);
+  StallCheckOptions stall_check() const;
+  // Whether a monitor thread watches the collectives now (the check can run and is on).
+  bool stall_check_active() const;
+
   // Prints "dgc: rank R: <message>" on stderr and ends every process of the job with exit code
-  // `code` (MPI_Abort on MPI_COMM_WORLD), even those blocked in a collective. For failures one
-  // rank cannot recover from without leaving the others waiting.
+  // `code` (MPI_Abort on MPI_COMM_WORLD), even those blocked in a collective or stopped. For
+  // failures one rank cannot recover from without leaving the others waiting. Any thread may call
+  // it.
   [[noreturn]] void abort(const std::string& message, int code = 1) const;
 
  private:

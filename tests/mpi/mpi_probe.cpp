@@ -13,12 +13,30 @@
 //                    different epochs of a sparsity warm-up): their slots differ in size, and the
 //                    job must end with one error naming both layouts before any payload moves
 //   broadcast-mismatch  rank 1 broadcasts a longer tensor than the root: one error, no overflow
+// The stall check (see stall_probe.sh, which checks the exit code and the warnings on stderr):
+//   stall-sleep      np 3, the check set through DGC_STALL_CHECK_TIME_SECONDS=1: rank 1 sleeps
+//                    4 s before the allreduce #2 that the others wait in, then the job goes on
+//   stall-stop       np 3, warning 1 s, timeout 3 s: rank 1 stops itself (SIGSTOP) before the
+//                    allreduce #2; the monitor must end the job
+//   stall-mismatch   np 2, warning 1 s, timeout 3 s: rank 0 calls a barrier, rank 1 an allreduce
+//                    (#2 both), a deadlock the monitor must report and end
+//   stall-quiet      np >= 2, warning 2 s: 4 s of collectives of every kind, checked, no warning
+//   stall-options    the options: the environment's, set_stall_check, and the errors
+//   finalize-first   np >= 2, the caller initialises MPI and finalises it before the
+//                    Communicator's destruction, the monitor running
 #include <mpi.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "dgc/communicator.h"
 #include "dgc/distributed_optimizer.h"
@@ -135,6 +153,175 @@ int run_broadcast_mismatch() {
   return 0;
 }
 
+// Every collective of the raw API, with its result checked; true when all are right.
+bool collectives_agree(dgc::Communicator& comm, int round) {
+  const int n = comm.size(), me = comm.rank();
+  std::int64_t sum = me + round;
+  comm.allreduce(&sum, 1, torch::kLong, dgc::ReduceOp::kSum);
+  bool right =
+      sum == static_cast<std::int64_t>(n) * (n - 1) / 2 + static_cast<std::int64_t>(n) * round;
+  std::vector<std::int32_t> all(n);
+  const std::int32_t mine = me * 10 + round;
+  comm.allgather(&mine, sizeof mine, all.data());
+  for (int r = 0; r < n; ++r) right = right && all[r] == r * 10 + round;
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(me + 1), static_cast<std::uint8_t>(me));
+  std::vector<std::int64_t> sizes;
+  std::vector<std::uint8_t> gathered;
+  comm.allgatherv(bytes.data(), static_cast<std::int64_t>(bytes.size()), sizes, gathered);
+  right = right && gathered.size() == static_cast<std::size_t>(n * (n + 1) / 2);
+  std::int64_t root_value = me == round % n ? 1000 + round : -1;
+  comm.broadcast(&root_value, sizeof root_value, round % n);
+  right = right && root_value == 1000 + round;
+  comm.barrier();
+  return right;
+}
+
+int run_stall_sleep() {
+  dgc::Communicator comm;  // DGC_STALL_CHECK_TIME_SECONDS=1 from the environment
+  if (comm.size() < 3) return fail("stall-sleep needs three ranks");
+  if (comm.stall_check().warning_seconds != 1 || !comm.stall_check_active()) {
+    return fail("the check is not on with the environment's 1 s");
+  }
+  comm.barrier();  // #1
+  if (comm.rank() == 1) std::this_thread::sleep_for(std::chrono::seconds(4));
+  std::int64_t sum = comm.rank();
+  comm.allreduce(&sum, 1, torch::kLong, dgc::ReduceOp::kSum);  // #2
+  if (sum != 3) return fail("allreduce gave " + std::to_string(sum));
+  if (!collectives_agree(comm, 1)) return fail("a collective gave a wrong result after the stall");
+  std::printf("rank %d finished\n", comm.rank());
+  return 0;
+}
+
+int run_stall_stop() {
+  dgc::Communicator comm;
+  if (comm.size() < 3) return fail("stall-stop needs three ranks");
+  comm.set_stall_check({/*warning_seconds=*/1, /*timeout_seconds=*/3});
+  comm.barrier();  // #1
+  if (comm.rank() == 1) {
+    std::fprintf(stderr, "rank 1 (pid %d) stops itself\n", static_cast<int>(getpid()));
+    std::raise(SIGSTOP);
+  }
+  std::int64_t sum = comm.rank();
+  comm.allreduce(&sum, 1, torch::kLong, dgc::ReduceOp::kSum);  // #2
+  std::printf("rank %d passed the allreduce\n", comm.rank());
+  return 0;
+}
+
+int run_stall_mismatch() {
+  dgc::Communicator comm;
+  if (comm.size() != 2) return fail("stall-mismatch needs two ranks");
+  comm.set_stall_check({/*warning_seconds=*/1, /*timeout_seconds=*/3});
+  comm.barrier();  // #1
+  if (comm.rank() == 0) {
+    comm.barrier();  // #2
+  } else {
+    std::int64_t one = 1;
+    comm.allreduce(&one, 1, torch::kLong, dgc::ReduceOp::kSum);  // #2
+  }
+  std::printf("rank %d passed the mismatched collective\n", comm.rank());
+  return 0;
+}
+
+int run_stall_quiet() {
+  dgc::Communicator comm;
+  if (comm.size() < 2) return fail("stall-quiet needs two ranks or more");
+  comm.set_stall_check({/*warning_seconds=*/2, /*timeout_seconds=*/0});
+  if (!comm.stall_check_active()) return fail("the check is not active");
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  int round = 0;
+  for (bool more = true; more; ++round) {
+    if (!collectives_agree(comm, round)) return fail("round " + std::to_string(round) + " wrong");
+    // Every rank leaves the loop at the same round: rank 0's clock decides.
+    std::int32_t go_on = std::chrono::steady_clock::now() < end ? 1 : 0;
+    comm.broadcast(&go_on, sizeof go_on, 0);
+    more = go_on != 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::printf("rank %d finished %d rounds\n", comm.rank(), round);
+  return 0;
+}
+
+// Singleton: the constructor reads the environment before touching MPI, so a refused one leaves
+// MPI uninitialised and the next may start it.
+int run_stall_options() {
+  const auto refused = [](const char* warning, const char* timeout, const std::string& part) {
+    setenv("DGC_STALL_CHECK_TIME_SECONDS", warning, 1);
+    setenv("DGC_STALL_SHUTDOWN_TIME_SECONDS", timeout, 1);
+    try {
+      dgc::Communicator comm;
+    } catch (const dgc::Error& e) {
+      if (contains(e.what(), part)) return true;
+      std::fprintf(stderr, "probe: unexpected error: %s\n", e.what());
+      return false;
+    }
+    std::fprintf(stderr, "probe: (%s, %s) was accepted\n", warning, timeout);
+    return false;
+  };
+  if (!refused("soon", "0",
+               "DGC_STALL_CHECK_TIME_SECONDS must be a number of seconds >= 0, got 'soon'") ||
+      !refused("-1", "0", "DGC_STALL_CHECK_TIME_SECONDS must be a number") ||
+      !refused("10", "5s",
+               "DGC_STALL_SHUTDOWN_TIME_SECONDS must be a number of seconds >= 0, got '5s'") ||
+      !refused("10", "5",
+               "DGC_STALL_SHUTDOWN_TIME_SECONDS (5) must be 0 or >= DGC_STALL_CHECK_TIME_SECONDS "
+               "(10)") ||
+      !refused("0", "5", "the check must be on")) {
+    return 1;
+  }
+  setenv("DGC_STALL_CHECK_TIME_SECONDS", "2.5", 1);
+  setenv("DGC_STALL_SHUTDOWN_TIME_SECONDS", "30", 1);
+  dgc::Communicator comm;
+  auto options = comm.stall_check();
+  if (options.warning_seconds != 2.5 || options.timeout_seconds != 30) {
+    return fail("the environment's options were not taken");
+  }
+  if (comm.stall_check_active()) return fail("a world of one has no stall check to run");
+  const auto rejected = [&](dgc::StallCheckOptions bad, const std::string& part) {
+    try {
+      comm.set_stall_check(bad);
+    } catch (const dgc::Error& e) {
+      if (contains(e.what(), part) && comm.stall_check().warning_seconds == 2.5) return true;
+      std::fprintf(stderr, "probe: unexpected error: %s\n", e.what());
+      return false;
+    }
+    std::fprintf(stderr, "probe: (%g, %g) was accepted\n", bad.warning_seconds,
+                 bad.timeout_seconds);
+    return false;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (!rejected({-1, 0}, "warning_seconds must be a finite number >= 0, got -1") ||
+      !rejected({nan, 0}, "warning_seconds must be a finite number >= 0") ||
+      !rejected({1, -2}, "timeout_seconds must be a finite number >= 0, got -2") ||
+      !rejected({10, 5}, "timeout_seconds (5) must be 0 or >= warning_seconds (10)") ||
+      !rejected({0, 5}, "the check must be on")) {
+    return 1;
+  }
+  comm.set_stall_check({0, 0});
+  options = comm.stall_check();
+  if (options.warning_seconds != 0 || options.timeout_seconds != 0) return fail("not replaced");
+  unsetenv("DGC_STALL_CHECK_TIME_SECONDS");
+  unsetenv("DGC_STALL_SHUTDOWN_TIME_SECONDS");
+  return 0;
+}
+
+int run_finalize_first() {
+  int provided = -1;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  if (provided != MPI_THREAD_MULTIPLE) return fail("MPI did not grant MPI_THREAD_MULTIPLE");
+  auto comm = std::make_unique<dgc::Communicator>();
+  if (comm->size() < 2) return fail("finalize-first needs two ranks or more");
+  comm->set_stall_check({/*warning_seconds=*/0.2, /*timeout_seconds=*/0});
+  if (!comm->stall_check_active()) return fail("the check is not active");
+  comm->barrier();
+  // Long enough for the monitor to tick a few times (every 50 ms here).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  MPI_Finalize();
+  if (comm->stall_check_active()) return fail("the monitor still runs after MPI_Finalize");
+  comm.reset();
+  std::printf("rank finished\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,7 +332,14 @@ int main(int argc, char** argv) {
   if (mode == "nan-abort") return run_nan_abort();
   if (mode == "layout-mismatch") return run_layout_mismatch();
   if (mode == "broadcast-mismatch") return run_broadcast_mismatch();
+  if (mode == "stall-sleep") return run_stall_sleep();
+  if (mode == "stall-stop") return run_stall_stop();
+  if (mode == "stall-mismatch") return run_stall_mismatch();
+  if (mode == "stall-quiet") return run_stall_quiet();
+  if (mode == "stall-options") return run_stall_options();
+  if (mode == "finalize-first") return run_finalize_first();
   return fail(
       "usage: dgc-mpi-probe abort | caller-init LEVEL | reinit | nan-abort | layout-mismatch | "
-      "broadcast-mismatch");
+      "broadcast-mismatch | stall-sleep | stall-stop | stall-mismatch | stall-quiet | "
+      "stall-options | finalize-first");
 }

@@ -307,6 +307,29 @@ TEST(Communicator, CollectivesFromAnotherThread) {
   EXPECT_TRUE(torch::equal(tensor, torch::full({4}, static_cast<float>(n))));
 }
 
+// On by default, like Horovod's, wherever it can run (more than one rank and
+// MPI_THREAD_MULTIPLE): every other test of this binary runs with the monitor watching. Its
+// scenarios run in dgc-mpi-probe (stall_probe.sh).
+TEST(Communicator, StallCheckIsOnByDefaultWhereItCanRun) {
+  if (!std::getenv("DGC_STALL_CHECK_TIME_SECONDS") &&
+      !std::getenv("DGC_STALL_SHUTDOWN_TIME_SECONDS")) {
+    EXPECT_EQ(comm().stall_check().warning_seconds, 60);
+    EXPECT_EQ(comm().stall_check().timeout_seconds, 0);
+  }
+  const dgc::StallCheckOptions before = comm().stall_check();
+  EXPECT_EQ(comm().stall_check_active(), comm().size() > 1);
+  comm().set_stall_check({/*warning_seconds=*/0, /*timeout_seconds=*/0});
+  EXPECT_FALSE(comm().stall_check_active());
+  const auto negative = [] { comm().set_stall_check({-1, 0}); };
+  EXPECT_THAT(error_of(negative),
+              HasSubstr("warning_seconds must be a finite number >= 0, got -1"));
+  EXPECT_EQ(comm().stall_check().warning_seconds, 0);  // a refused call changes nothing
+  comm().set_stall_check({/*warning_seconds=*/30, /*timeout_seconds=*/90});
+  EXPECT_EQ(comm().stall_check_active(), comm().size() > 1);
+  comm().barrier();
+  comm().set_stall_check(before);
+}
+
 // The second sees MPI initialised by the first and must leave it running when destroyed.
 TEST(Communicator, ASecondCommunicatorSharesTheProcess) {
   const int n = comm().size();
@@ -318,6 +341,7 @@ TEST(Communicator, ASecondCommunicatorSharesTheProcess) {
     std::int64_t one = 1;
     second.allreduce(&one, 1, torch::kLong, ReduceOp::kSum);
     EXPECT_EQ(one, n);
+    EXPECT_EQ(second.stall_check_active(), n > 1);  // its own monitor, stopped by its destructor
   }
   std::int64_t one = 1;
   comm().allreduce(&one, 1, torch::kLong, ReduceOp::kSum);

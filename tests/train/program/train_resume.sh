@@ -5,8 +5,8 @@
 # epoch. The resumed run must end with bitwise the same model as the uninterrupted one, compared
 # through the digest rank 0 prints: the weights after epoch 2 depend on the restored optimizer
 # state, DGC memory, progress and random state. Also checks the run directory's files, reads the
-# TensorBoard event files back against metrics.csv (event_check), and that a bad key stops the job
-# with one clear error.
+# TensorBoard event files back against metrics.csv (event_check), and that a bad key, and a bad
+# value of the stall check, stop the job with one clear error.
 #   train_resume.sh MPIEXEC DGC_TRAIN CONFIGS_DIR EVENT_CHECK
 set -euo pipefail
 mpiexec=$1 train=$2 configs=$3 event_check=$4
@@ -51,4 +51,9 @@ digest() { grep -o "model digest [0-9a-f]*" "$1" || fail "no model digest in $1"
 
 if run "$work/bad" 2 train.bogus=1 > "$work/bad.log" 2>&1; then fail "a bad key was accepted"; fi
 grep -q "unknown key 'train.bogus'" "$work/bad.log" || { cat "$work/bad.log"; fail "no clear error"; }
+if run "$work/bad" 2 distributed.stall_timeout_seconds=-1 > "$work/bad.log" 2>&1; then
+  fail "a negative stall timeout was accepted"
+fi
+grep -q "distributed.stall_timeout_seconds must be a number of seconds >= 0, got -1" "$work/bad.log" ||
+  { cat "$work/bad.log"; fail "no clear error for the stall timeout"; }
 echo "train_resume: ok"

@@ -4,7 +4,7 @@
 #     same step boundary, each saves latest there (inside the epoch), rank 0 says so, the job
 #     exits 128+15; a rerun resumes at that step and ends with the uninterrupted run's digest;
 #  2. SIGUSR1 to mpirun (which forwards it): the same, exit 128+10;
-#  3. a second SIGTERM stops at once, without a checkpoint of the epoch.
+#  3. a second SIGTERM stops at once, without a checkpoint.
 #   train_signals.sh MPIEXEC DGC_TRAIN CONFIGS_DIR
 set -uo pipefail
 source "$(dirname "$0")/common.sh" "$1" "$2" "$3"
@@ -43,14 +43,17 @@ for case in "TERM ranks 143" "USR1 mpirun 138"; do
   [ "$(digest "$work/$name.resume.log")" = "$expected" ] || fail "SIG$1: the resumed run ends with other weights"
 done
 
-# A second SIGTERM: at once.
-run "$work/twice" 2 > "$work/twice.log" 2>&1 &
+# A second SIGTERM: at once. Steps of 1024 images (about a second here), so that both signals
+# land inside the same step: the first asks for a stop at its end, the second ends the job first.
+run "$work/twice" 2 train.batch_size=1024 > "$work/twice.log" 2>&1 &
 job=$!
-wait_for "$work/twice.log" "epoch 2/2  step"
+wait_for "$work/twice.log" "epoch 1/2  step 1/2"
 ranks=$(ranks_of $job)
-kill -TERM $ranks; kill -TERM $ranks
+kill -TERM $ranks; sleep 0.3; kill -TERM $ranks
 wait $job
 rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "a second SIGTERM: exit $rc"
+grep -q "stop requested by a signal" "$work/twice.log" || { cat "$work/twice.log"; fail "the first SIGTERM was not seen"; }
 ! grep -q "every rank saved its checkpoint" "$work/twice.log" || fail "a second SIGTERM still saved"
+! ls "$(run_dir "$work/twice")"/*.pt > /dev/null 2>&1 || fail "a second SIGTERM still left a checkpoint"
 echo "train_signals: ok"
