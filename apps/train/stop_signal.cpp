@@ -23,11 +23,13 @@ void on_signal(int signo) {
     return;
   }
   if (!g_announce) return;
+  const char* name = signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "SIGUSR1";
   static const char kText[] =
-      "dgc-train: stop requested by a signal; stopping at the end of this step with a checkpoint "
-      "(SIGINT or SIGTERM again stops at once)\n";
-  const ssize_t ignored = write(STDERR_FILENO, kText, sizeof kText - 1);
-  (void)ignored;
+      " received: stopping at the end of this step with a checkpoint on every rank (SIGINT or "
+      "SIGTERM again stops at once)\n";
+  (void)!write(STDERR_FILENO, "dgc-train: ", 11);
+  (void)!write(STDERR_FILENO, name, strlen(name));
+  (void)!write(STDERR_FILENO, kText, sizeof kText - 1);
 }
 
 }  // namespace

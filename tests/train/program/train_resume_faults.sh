@@ -9,7 +9,9 @@
 #  5. changed settings -> refused with the keys listed, config.yaml untouched; accepted with
 #     --allow-changed;
 #  6. kill -9 of the whole job inside epoch 2, then resume -> no duplicate rows in metrics.csv,
-#     the event files (with their purge mark) still match it, the same digest.
+#     the event files (with their purge mark) still match it, the same digest;
+#  7. kill -9 of rank 1 alone inside epoch 2 -> mpirun ends the job (no rank waits forever), and a
+#     rerun resumes to the same digest.
 #   train_resume_faults.sh MPIEXEC DGC_TRAIN CONFIGS_DIR EVENT_CHECK
 set -uo pipefail
 event_check=$4
@@ -88,5 +90,19 @@ run "$work/killed" 2 logging.log_every_steps=1 > "$work/killed2.log" 2>&1 || { c
 duplicates=$(tail -n +2 "$dir/metrics.csv" | cut -d, -f1,2 | sort | uniq -d | head -3)
 [ -z "$duplicates" ] || fail "scenario 6: duplicate (step, tag) rows after the resume: $duplicates (had $rows_before rows before)"
 "$event_check" "$dir" loss/train acc/test_top1 || fail "scenario 6: the event files do not match metrics.csv"
+
+# 7. kill -9 of one rank.
+run "$work/one" 2 > "$work/one.log" 2>&1 &
+job=$!
+wait_for "$work/one.log" "epoch 2/2  step"
+kill -9 $(ranks_of $job | tail -1)
+killed_at=$SECONDS
+wait $job
+rc=$?
+# mpirun exits 137 itself (its rank died of signal 9); the bound tells it from a hang.
+[ "$rc" -ne 0 ] && [ $((SECONDS - killed_at)) -lt 60 ] ||
+  { cat "$work/one.log"; fail "scenario 7: the job did not end by itself (exit $rc after $((SECONDS - killed_at)) s)"; }
+run "$work/one" 2 > "$work/one2.log" 2>&1 || { cat "$work/one2.log"; fail "scenario 7: the resume failed"; }
+[ "$(digest "$work/one2.log")" = "$expected" ] || fail "scenario 7: another result than the uninterrupted run"
 
 echo "train_resume_faults: ok"

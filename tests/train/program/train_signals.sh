@@ -53,7 +53,7 @@ kill -TERM $ranks; sleep 0.3; kill -TERM $ranks
 wait $job
 rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "a second SIGTERM: exit $rc"
-grep -q "stop requested by a signal" "$work/twice.log" || { cat "$work/twice.log"; fail "the first SIGTERM was not seen"; }
+grep -q "SIGTERM received: stopping at the end of this step" "$work/twice.log" || { cat "$work/twice.log"; fail "the first SIGTERM was not seen"; }
 ! grep -q "every rank saved its checkpoint" "$work/twice.log" || fail "a second SIGTERM still saved"
 ! ls "$(run_dir "$work/twice")"/*.pt > /dev/null 2>&1 || fail "a second SIGTERM still left a checkpoint"
 echo "train_signals: ok"
