@@ -11,7 +11,9 @@
 #  6. kill -9 of the whole job inside epoch 2, then resume -> no duplicate rows in metrics.csv,
 #     the event files (with their purge mark) still match it, the same digest;
 #  7. kill -9 of rank 1 alone inside epoch 2 -> mpirun ends the job (no rank waits forever), and a
-#     rerun resumes to the same digest.
+#     rerun resumes to the same digest;
+#  8. kill -9 of mpirun alone -> its ranks end by themselves (no orphan left), and a rerun resumes
+#     to the same digest.
 #   train_resume_faults.sh MPIEXEC DGC_TRAIN CONFIGS_DIR EVENT_CHECK
 set -uo pipefail
 event_check=$4
@@ -104,5 +106,18 @@ rc=$?
   { cat "$work/one.log"; fail "scenario 7: the job did not end by itself (exit $rc after $((SECONDS - killed_at)) s)"; }
 run "$work/one" 2 > "$work/one2.log" 2>&1 || { cat "$work/one2.log"; fail "scenario 7: the resume failed"; }
 [ "$(digest "$work/one2.log")" = "$expected" ] || fail "scenario 7: another result than the uninterrupted run"
+
+# 8. kill -9 of mpirun.
+run "$work/launcher" 2 > "$work/launcher.log" 2>&1 &
+job=$!
+wait_for "$work/launcher.log" "epoch 2/2  step"
+ranks=$(ranks_of $job)
+launcher=$(basename "$mpiexec")
+kill -9 $(for p in $(descendants $job); do [ "$(ps -o comm= -p "$p")" = "$launcher" ] && echo "$p"; done)
+wait $job
+for _ in $(seq 300); do kill -0 $ranks 2>/dev/null || break; sleep 0.1; done
+! kill -0 $ranks 2>/dev/null || { kill -9 $ranks; fail "scenario 8: ranks still alive 30 s after mpirun was killed"; }
+run "$work/launcher" 2 > "$work/launcher2.log" 2>&1 || { cat "$work/launcher2.log"; fail "scenario 8: the resume failed"; }
+[ "$(digest "$work/launcher2.log")" = "$expected" ] || fail "scenario 8: another result than the uninterrupted run"
 
 echo "train_resume_faults: ok"
