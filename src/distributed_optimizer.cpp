@@ -233,8 +233,8 @@ void DistributedOptimizer::synchronize() {
     if (!s.options.check_finite) continue;
     // Every rank holds the same averaged gradients, so every rank stops here alike.
     for (std::size_t j = 0; j < out.size(); ++j) {
-      DGC_CHECK(all_finite(out[j].data_ptr<float>(), out[j].numel()),
-                "the averaged gradient of '", s.params[bucket.params[j]].name,
+      DGC_CHECK(all_finite(out[j].data_ptr<float>(), out[j].numel()), "the averaged gradient of '",
+                s.params[bucket.params[j]].name,
                 "' holds a NaN or an infinity (the training diverged: a learning rate too high?); "
                 "the step is not applied");
     }

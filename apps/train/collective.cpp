@@ -1,5 +1,6 @@
 #include "collective.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -13,7 +14,8 @@ void run_together(Communicator& comm, const std::function<void()>& step) {
     mine = e.message().empty() ? "unknown error" : e.message();
   } catch (const std::exception& e) {
     const std::string what = e.what();
-    mine = what.empty() ? "unknown error" : what.substr(0, what.find('\n'));  // c10 appends a backtrace
+    mine = what.empty() ? "unknown error"
+                        : what.substr(0, what.find('\n'));  // c10 appends a backtrace
   }
   std::vector<std::int64_t> sizes;
   std::vector<std::uint8_t> all;
@@ -36,10 +38,29 @@ void run_together(Communicator& comm, const std::function<void()>& step) {
   std::string text;
   for (std::size_t r = 0; r < messages.size(); ++r) {
     if (messages[r].empty()) continue;
-    text += (text.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + ": " +
-            messages[r];
+    text +=
+        (text.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + ": " + messages[r];
   }
   throw CollectiveFailure(text);
+}
+
+StepOutcome agree_on_step(Communicator& comm, int stop_signal, bool loss_finite, bool failed) {
+  const std::int64_t mine[3] = {stop_signal, loss_finite ? 0 : 1, failed ? 1 : 0};
+  std::vector<std::int64_t> all(3 * static_cast<std::size_t>(comm.size()));
+  comm.allgather(mine, sizeof mine, all.data());
+  StepOutcome outcome;
+  for (int r = 0; r < comm.size(); ++r) {
+    outcome.stop_signal = std::max(outcome.stop_signal, static_cast<int>(all[3 * r]));
+    if (all[3 * r + 1] != 0) outcome.non_finite_loss.push_back(r);
+    outcome.any_failed = outcome.any_failed || all[3 * r + 2] != 0;
+  }
+  return outcome;
+}
+
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string out;
+  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
+  return out;
 }
 
 }  // namespace dgc::train

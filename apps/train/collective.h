@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "dgc/communicator.h"
 #include "dgc/error.h"
@@ -27,5 +28,18 @@ class CollectiveFailure : public Error {
 // each rank that failed. Collective: every rank calls it at the same point, with no other use of
 // `comm` in flight.
 void run_together(Communicator& comm, const std::function<void()>& step);
+
+// What every rank learns after each training step: the signal that asked some rank to stop (0:
+// none), the ranks whose loss was not finite, and whether any rank's step threw. One allgather of
+// three numbers per step. Collective, like run_together.
+struct StepOutcome {
+  int stop_signal = 0;
+  std::vector<int> non_finite_loss;
+  bool any_failed = false;
+};
+StepOutcome agree_on_step(Communicator& comm, int stop_signal, bool loss_finite, bool failed);
+
+// "0, 2, 3": ranks for messages.
+std::string rank_list(const std::vector<int>& ranks);
 
 }  // namespace dgc::train

@@ -38,8 +38,8 @@ std::string encode(const RankReport& r) {
   std::ostringstream out;
   out << r.files << '\n';
   for (const auto& f : r.checked) {
-    out << f.name << '\t' << f.intact << '\t' << f.position.epoch << '\t' << f.position.step
-        << '\t' << f.world_size << '\t' << one_line(f.problem) << '\n';
+    out << f.name << '\t' << f.intact << '\t' << f.position.epoch << '\t' << f.position.step << '\t'
+        << f.world_size << '\t' << one_line(f.problem) << '\n';
   }
   return out.str();
 }
@@ -87,9 +87,8 @@ std::vector<RankReport> exchange(Communicator& comm, const RankReport& mine) {
 
 // "rank 3 has" or "ranks 0, 2 have".
 std::string ranks_have(const std::vector<int>& ranks) {
-  std::string out = ranks.size() == 1 ? "rank " : "ranks ";
-  for (std::size_t i = 0; i < ranks.size(); ++i) out += (i ? ", " : "") + std::to_string(ranks[i]);
-  return out + (ranks.size() == 1 ? " has" : " have");
+  return (ranks.size() == 1 ? "rank " : "ranks ") + rank_list(ranks) +
+         (ranks.size() == 1 ? " has" : " have");
 }
 
 // Reads and verifies `path`; a problem becomes the report's text instead of an exception.
@@ -259,10 +258,10 @@ ResumeDecision decide_resume(Communicator& comm, const CheckpointStore& store) {
                             ": no position is held intact by every rank; found:" + found.str());
   }
   const Position target = *common.rbegin();
-  decision.warning = "=> warning: the ranks' latest checkpoints do not agree; every rank resumes "
-                     "from " +
-                     describe(target) + ", the newest position all ranks hold intact. Found:" +
-                     found.str();
+  decision.warning =
+      "=> warning: the ranks' latest checkpoints do not agree; every rank resumes "
+      "from " +
+      describe(target) + ", the newest position all ranks hold intact. Found:" + found.str();
   run_together(comm, [&] {
     for (const auto& path : files) {
       std::optional<CheckpointFile> file;
@@ -291,9 +290,9 @@ void check_ranks_agree(Communicator& comm, const Position& position, std::uint32
     for (int f = 0; f < kFields; ++f) {
       const std::int64_t theirs = all[static_cast<std::size_t>(r * kFields + f)];
       if (theirs == all[static_cast<std::size_t>(f)]) continue;
-      differences += (differences.empty() ? "" : "; ") + std::string("rank ") +
-                     std::to_string(r) + "'s " + kNames[f] + " is " + std::to_string(theirs) +
-                     ", rank 0's " + std::to_string(all[static_cast<std::size_t>(f)]);
+      differences += (differences.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) +
+                     "'s " + kNames[f] + " is " + std::to_string(theirs) + ", rank 0's " +
+                     std::to_string(all[static_cast<std::size_t>(f)]);
     }
   }
   if (!differences.empty()) {
@@ -303,8 +302,7 @@ void check_ranks_agree(Communicator& comm, const Position& position, std::uint32
   }
 }
 
-std::vector<std::string> changed_settings(const std::string& checkpoint_yaml,
-                                          const Config& config,
+std::vector<std::string> changed_settings(const std::string& checkpoint_yaml, const Config& config,
                                           const std::vector<std::string>& allowed) {
   std::map<std::string, std::string> before, now;
   flatten(YAML::Load(checkpoint_yaml), "", before);

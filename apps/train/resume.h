@@ -71,8 +71,7 @@ void check_ranks_agree(Communicator& comm, const Position& position, std::uint32
 // The keys whose values differ between the checkpoint's config and the run's, as
 // "key: old -> new", leaving out keys that cannot change the training (logging.*, ...) and those
 // in `allowed` ("all" allows every key).
-std::vector<std::string> changed_settings(const std::string& checkpoint_yaml,
-                                          const Config& config,
+std::vector<std::string> changed_settings(const std::string& checkpoint_yaml, const Config& config,
                                           const std::vector<std::string>& allowed);
 
 }  // namespace dgc::train

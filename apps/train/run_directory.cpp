@@ -65,10 +65,10 @@ RunDirectory::~RunDirectory() {
 
 void RunDirectory::check_free_space(std::int64_t bytes, const std::string& what) const {
   struct statvfs fs_info;
-  DGC_CHECK(::statvfs(path_.c_str(), &fs_info) == 0, "cannot read the free space of ", path_,
-            ": ", std::strerror(errno));
-  const auto free_bytes = static_cast<std::int64_t>(fs_info.f_bavail) *
-                          static_cast<std::int64_t>(fs_info.f_frsize);
+  DGC_CHECK(::statvfs(path_.c_str(), &fs_info) == 0, "cannot read the free space of ", path_, ": ",
+            std::strerror(errno));
+  const auto free_bytes =
+      static_cast<std::int64_t>(fs_info.f_bavail) * static_cast<std::int64_t>(fs_info.f_frsize);
   const auto mb = [](std::int64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20); };
   DGC_CHECK(free_bytes >= bytes, "not enough free space in ", path_, " for ", what, ": it needs ",
             mb(bytes), " MiB and ", mb(free_bytes), " MiB are free");

@@ -144,8 +144,9 @@ std::string describe_traffic(const TrafficStats& t, bool dgc) {
   std::ostringstream out;
   out << "sent " << t.bytes_sent << " bytes per step";
   if (dgc) {
-    out << ", " << static_cast<double>(t.dense_bytes) /
-                       static_cast<double>(std::max<std::int64_t>(1, t.bytes_sent))
+    out << ", "
+        << static_cast<double>(t.dense_bytes) /
+               static_cast<double>(std::max<std::int64_t>(1, t.bytes_sent))
         << "x less than dense float32";
   }
   return out.str();
@@ -159,35 +160,6 @@ std::int64_t checkpoint_bytes_estimate(torch::nn::Module& model, bool dgc) {
   for (const auto& t : model.parameters()) parameters += static_cast<std::int64_t>(t.nbytes());
   for (const auto& t : model.buffers()) buffers += static_cast<std::int64_t>(t.nbytes());
   return parameters * (dgc ? 3 : 2) + buffers + (1 << 20);
-}
-
-// What every rank learns after each step: whether any rank was asked to stop by a signal, which
-// ranks' losses were not finite, and whether any rank's step threw. One allgather of three
-// numbers per step, on the caller's thread (the communication thread is idle once step()
-// returned or threw).
-struct StepOutcome {
-  int stop_signal = 0;
-  std::vector<int> non_finite_loss;
-  bool any_failed = false;
-};
-
-StepOutcome agree_on_step(Communicator& comm, double loss, bool failed) {
-  const std::int64_t mine[3] = {stop_requested(), std::isfinite(loss) ? 0 : 1, failed ? 1 : 0};
-  std::vector<std::int64_t> all(3 * static_cast<std::size_t>(comm.size()));
-  comm.allgather(mine, sizeof mine, all.data());
-  StepOutcome outcome;
-  for (int r = 0; r < comm.size(); ++r) {
-    outcome.stop_signal = std::max(outcome.stop_signal, static_cast<int>(all[3 * r]));
-    if (all[3 * r + 1] != 0) outcome.non_finite_loss.push_back(r);
-    outcome.any_failed = outcome.any_failed || all[3 * r + 2] != 0;
-  }
-  return outcome;
-}
-
-std::string ranks_text(const std::vector<int>& ranks) {
-  std::string out;
-  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
-  return out;
 }
 
 }  // namespace
@@ -259,7 +231,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
         std::string list;
         for (const auto& c : changed) list += "\n  " + c;
         DGC_FAIL("cannot resume in ", run_dir, ": these settings differ from the checkpoint's",
-                 list, "\nRerun with the checkpoint's settings, or accept the change with "
+                 list,
+                 "\nRerun with the checkpoint's settings, or accept the change with "
                  "--allow-changed KEY[,KEY...] (or --allow-changed all), or start a new run");
       }
       accepted_changes = changed_settings(resume.meta.config_yaml, config, {});
@@ -289,7 +262,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   log->print("=> run directory " + run_dir + ", " + std::to_string(comm.size()) + " rank(s), " +
              std::to_string(at::get_num_threads()) + " thread(s) each");
   if (!resume.warning.empty()) log->print(resume.warning);
-  for (const auto& change : accepted_changes) log->print("=> changed since the checkpoint: " + change);
+  for (const auto& change : accepted_changes)
+    log->print("=> changed since the checkpoint: " + change);
   if (resume.file) {
     log->print("=> resumed from " + resume.file->path + " at " + describe(position));
     resume.file.reset();  // its bytes are no longer needed
@@ -321,9 +295,12 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
 
   DistributedSampler sampler(train.size(), comm.rank(), comm.size(), /*shuffle=*/true, s.seed);
   const std::int64_t step_inputs = s.batch_size * s.num_batches_per_step * comm.size();
-  const std::int64_t end_epoch =
-      s.stop_after_epochs > 0 ? std::min(s.num_epochs, position.epoch + s.stop_after_epochs)
-                              : s.num_epochs;
+  const std::int64_t end_epoch = s.stop_after_epochs > 0
+                                     ? std::min(s.num_epochs, position.epoch + s.stop_after_epochs)
+                                     : s.num_epochs;
+  // The stop signal the ranks agreed on after a step: every rank decides from it alone, never
+  // from its own flag (a signal may reach one rank only, or arrive between two steps).
+  int stop_signal = 0;
   for (std::int64_t epoch = position.epoch; epoch < end_epoch; ++epoch) {
     const std::int64_t first_step = epoch == position.epoch ? position.step : 0;
     distributed->set_epoch(epoch);
@@ -363,7 +340,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       } catch (const Error& e) {
         step_error = e.message();
       }
-      const StepOutcome outcome = agree_on_step(comm, loss_sum, !step_error.empty());
+      const StepOutcome outcome =
+          agree_on_step(comm, stop_requested(), std::isfinite(loss_sum), !step_error.empty());
       if (outcome.any_failed) {
         run_together(comm, [&] {
           if (!step_error.empty()) DGC_FAIL(step_error);
@@ -371,7 +349,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       }
       if (!outcome.non_finite_loss.empty()) {
         throw CollectiveFailure("the training loss is not finite on rank(s) " +
-                                ranks_text(outcome.non_finite_loss) + " at " +
+                                rank_list(outcome.non_finite_loss) + " at " +
                                 describe(Position{epoch, step}) +
                                 " (the learning rate is too high?); the run stops and saves "
                                 "nothing: the last checkpoint stays as it was");
@@ -388,13 +366,14 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
                       inputs_seen);
         }
       }
-      if (outcome.stop_signal != 0 && step + 1 < steps) {
+      stop_signal = outcome.stop_signal;
+      if (stop_signal != 0 && step + 1 < steps) {
         const Position at{epoch, step + 1};
         save([&] { store->save_latest(save_meta(at), write_state); });
-        log->print("=> stopped by signal " + std::to_string(outcome.stop_signal) + " at " +
-                   describe(at) + "; every rank saved its checkpoint (latest). Rerun the same "
-                   "command to resume there.");
-        return 128 + outcome.stop_signal;
+        log->print("=> stopped by signal " + std::to_string(stop_signal) + " at " + describe(at) +
+                   "; every rank saved its checkpoint (latest). Rerun the same command to resume "
+                   "there.");
+        return 128 + stop_signal;
       }
     }
     log->end_epoch(inputs_seen);
@@ -408,11 +387,11 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     log->meter(s.metric + "_best", best, inputs_seen);
     log->print("=> " + describe_traffic(distributed->last_step_traffic(), s.dgc));
     save([&] { store->save_epoch(epoch, save_meta({epoch + 1, 0}), write_state, is_best); });
-    if (stop_requested() != 0) {
-      log->print("=> stopped by signal " + std::to_string(stop_requested()) + " at the end of epoch " +
-                 std::to_string(epoch + 1) + "; every rank saved its checkpoint. Rerun the same "
-                 "command to resume there.");
-      return 128 + stop_requested();
+    if (stop_signal != 0) {
+      log->print("=> stopped by signal " + std::to_string(stop_signal) + " at the end of epoch " +
+                 std::to_string(epoch + 1) +
+                 "; every rank saved its checkpoint. Rerun the same command to resume there.");
+      return 128 + stop_signal;
     }
   }
   char digest[16];

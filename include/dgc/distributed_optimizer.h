@@ -10,9 +10,9 @@
 // the order is the same on every rank without any negotiation. One communication thread makes
 // every MPI call: per bucket one allgather carrying all its compressed tensors in fixed-size
 // slots, and one allreduce carrying all its dense tensors. It compresses and packs on itself
-// alone (one intra-op thread), beside the caller's threads (docs/DISTRIBUTED.md). synchronize() waits for every bucket
-// and writes the averaged gradients into the parameters' .grad; step() is synchronize() (unless
-// the caller just did it) followed by the inner optimizer's step.
+// alone (one intra-op thread), beside the caller's threads (docs/DISTRIBUTED.md). synchronize()
+// waits for every bucket and writes the averaged gradients into the parameters' .grad; step() is
+// synchronize() (unless the caller just did it) followed by the inner optimizer's step.
 //
 // The gradient exchanged for a parameter is the sum of its gradients over the step's backward
 // passes (scale the loss by 1 / backward_passes_per_step to average them, as with Horovod);

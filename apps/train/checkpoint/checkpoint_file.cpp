@@ -49,8 +49,9 @@ std::string encode_checkpoint(std::string_view metadata, std::string_view payloa
 }
 
 CheckpointParts decode_checkpoint(std::string_view bytes, const std::string& name) {
-  DGC_CHECK(bytes.size() >= kCheckpointHeaderBytes, "checkpoint ", name, " is truncated: ",
-            bytes.size(), " bytes, less than its ", kCheckpointHeaderBytes, "-byte header");
+  DGC_CHECK(bytes.size() >= kCheckpointHeaderBytes, "checkpoint ", name,
+            " is truncated: ", bytes.size(), " bytes, less than its ", kCheckpointHeaderBytes,
+            "-byte header");
   DGC_CHECK(std::memcmp(bytes.data(), kMagic, sizeof kMagic) == 0, "checkpoint ", name,
             " is not a dgc-train checkpoint (no DGCCKPT header)");
   const auto version = get<std::uint32_t>(bytes, 8);

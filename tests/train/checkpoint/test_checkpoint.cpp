@@ -33,7 +33,6 @@ using ::testing::ThrowsMessage;
 // A run directory per test that does not exist yet: the store creates it.
 class CheckpointTest : public ::testing::Test {
  protected:
-
   // The file names in dir_, sorted.
   std::set<std::string> files() const {
     std::set<std::string> names;
@@ -102,8 +101,8 @@ TEST_F(CheckpointTest, RoundTripOfTensorsAndAnInt) {
       },
       false);
 
-  EXPECT_THAT(store.files(), ElementsAre((dir_ / "latest-r0.pt").string(),
-                                         (dir_ / "e4-r0.pt").string()));
+  EXPECT_THAT(store.files(),
+              ElementsAre((dir_ / "latest-r0.pt").string(), (dir_ / "e4-r0.pt").string()));
   const CheckpointFile file = store.read(store.latest_path());
   EXPECT_EQ(file.metadata, "next_epoch: 5");
   torch::Tensor weights2, indices2, half2;
@@ -132,8 +131,10 @@ TEST_F(CheckpointTest, KeepsTheThreeNewestEpochsOfThisRankOnly) {
   // rank 10 keeps its default 3 of its own.
   CheckpointStore rank1(dir_.string(), 1, /*keep=*/100);
   CheckpointStore rank10(dir_.string(), 10);
-  for (std::int64_t epoch = 0; epoch < 6; ++epoch) rank1.save_epoch(epoch, "", tagged(epoch), false);
-  for (std::int64_t epoch = 0; epoch < 5; ++epoch) rank10.save_epoch(epoch, "", tagged(epoch), false);
+  for (std::int64_t epoch = 0; epoch < 6; ++epoch)
+    rank1.save_epoch(epoch, "", tagged(epoch), false);
+  for (std::int64_t epoch = 0; epoch < 5; ++epoch)
+    rank10.save_epoch(epoch, "", tagged(epoch), false);
 
   CheckpointStore store(dir_.string(), 0);
   for (std::int64_t epoch = 0; epoch < 12; ++epoch) {
@@ -240,11 +241,12 @@ TEST_F(CheckpointTest, TruncatedFileIsAnErrorNamingTheFile) {
   CheckpointStore store(dir_.string(), 0);
   store.save_epoch(0, "meta", tagged(0), false);
   const std::string latest = store.latest_path();
-  for (const std::uintmax_t size : {fs::file_size(latest) / 2, std::uintmax_t{30}, std::uintmax_t{10}}) {
+  for (const std::uintmax_t size :
+       {fs::file_size(latest) / 2, std::uintmax_t{30}, std::uintmax_t{10}}) {
     fs::resize_file(latest, size);
-    EXPECT_THAT([&] { store.read(latest); },
-                ThrowsMessage<dgc::Error>(AllOf(HasSubstr("checkpoint " + latest),
-                                                HasSubstr("truncated"))))
+    EXPECT_THAT(
+        [&] { store.read(latest); },
+        ThrowsMessage<dgc::Error>(AllOf(HasSubstr("checkpoint " + latest), HasSubstr("truncated"))))
         << size << " bytes";
   }
 }
@@ -263,9 +265,9 @@ TEST_F(CheckpointTest, FlippedBytesAnywhereAreCaught) {
   std::string bad = good;
   for (std::size_t i = 0; i < 16; ++i) bad[good.size() / 2 + i] ^= 0x5a;
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
-  EXPECT_THAT([&] { store.read(path); },
-              ThrowsMessage<dgc::Error>(AllOf(HasSubstr("checkpoint " + path),
-                                              HasSubstr("is corrupt"))));
+  EXPECT_THAT(
+      [&] { store.read(path); },
+      ThrowsMessage<dgc::Error>(AllOf(HasSubstr("checkpoint " + path), HasSubstr("is corrupt"))));
 
   // One flipped bit in each byte of the header and the metadata, and in a sample of the payload.
   for (std::size_t at = 0; at < good.size(); at += at < payload_at + 64 ? 1 : 97) {
@@ -280,8 +282,8 @@ TEST_F(CheckpointTest, ForeignFilesAreErrorsNamingTheFile) {
   std::ofstream(dir_ / "latest-r3.pt") << "not a checkpoint at all, but long enough";
   CheckpointStore store(dir_.string(), 3);
   EXPECT_THAT([&] { store.read(store.latest_path()); },
-              ThrowsMessage<dgc::Error>(AllOf(HasSubstr(store.latest_path()),
-                                              HasSubstr("not a dgc-train checkpoint"))));
+              ThrowsMessage<dgc::Error>(
+                  AllOf(HasSubstr(store.latest_path()), HasSubstr("not a dgc-train checkpoint"))));
   // Another version of the format.
   std::string other = encode_checkpoint("m", "p");
   other[8] = 2;
@@ -337,7 +339,9 @@ TEST_F(CheckpointTest, UnparsableArchiveAndMissingKeysAreErrorsNamingTheFile) {
   }
   // The caller's own dgc::Errors pass through unchanged.
   EXPECT_THAT(
-      [&] { store.restore(file, [](torch::serialize::InputArchive&) { DGC_FAIL("model mismatch"); }); },
+      [&] {
+        store.restore(file, [](torch::serialize::InputArchive&) { DGC_FAIL("model mismatch"); });
+      },
       ThrowsMessage<dgc::Error>(
           AllOf(HasSubstr("model mismatch"), ::testing::Not(HasSubstr("restore")))));
 }
