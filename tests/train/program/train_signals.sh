@@ -4,7 +4,9 @@
 #     same step boundary, each saves latest there (inside the epoch), rank 0 says so, the job
 #     exits 128+15; a rerun resumes at that step and ends with the uninterrupted run's digest;
 #  2. SIGUSR1 to mpirun (which forwards it): the same, exit 128+10;
-#  3. a second SIGTERM stops at once, without a checkpoint.
+#  3. SIGTERM to one rank alone: the other stops at the same step all the same (the ranks agree on the
+#     stop after every step), exit 143;
+#  4. a second SIGTERM stops at once, without a checkpoint.
 #   train_signals.sh MPIEXEC DGC_TRAIN CONFIGS_DIR
 set -uo pipefail
 source "$(dirname "$0")/common.sh" "$1" "$2" "$3"
@@ -12,7 +14,7 @@ source "$(dirname "$0")/common.sh" "$1" "$2" "$3"
 run "$work/straight" 2 > "$work/straight.log" 2>&1 || { cat "$work/straight.log"; fail "the straight run failed"; }
 expected=$(digest "$work/straight.log")
 
-# stopped NAME SIGNAL TARGET: starts a run, sends SIGNAL to TARGET (ranks | mpirun) inside
+# stopped NAME SIGNAL TARGET: starts a run, sends SIGNAL to TARGET (ranks | one | mpirun) inside
 # epoch 2, waits for the job; echoes its exit code.
 stopped() {
   local name=$1 signal=$2 target=$3
@@ -21,6 +23,8 @@ stopped() {
   wait_for "$work/$name.log" "epoch 2/2  step"
   if [ "$target" = ranks ]; then
     kill -"$signal" $(ranks_of $job)
+  elif [ "$target" = one ]; then
+    kill -"$signal" $(ranks_of $job | tail -1)
   else
     local launcher=$(basename "$mpiexec")
     kill -"$signal" $(for p in $(descendants $job); do [ "$(ps -o comm= -p "$p")" = "$launcher" ] && echo "$p"; done)
@@ -28,9 +32,9 @@ stopped() {
   wait $job
 }
 
-for case in "TERM ranks 143" "USR1 mpirun 138"; do
+for case in "TERM ranks 143" "USR1 mpirun 138" "TERM one 143"; do
   set -- $case
-  name=stop-$1
+  name=stop-$1-$2
   stopped "$name" "$1" "$2"
   rc=$?
   [ "$rc" -eq "$3" ] || { cat "$work/$name.log"; fail "SIG$1 to $2: exit $rc, not $3"; }
