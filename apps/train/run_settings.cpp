@@ -1,10 +1,21 @@
 #include "run_settings.h"
 
+#include <limits>
+
 #include "dgc/error.h"
 
 namespace dgc::train {
 
 namespace {
+
+// A setting whose consumer takes an int: 4294967297 must be an error, not a silent 1.
+int int_setting(const Config& c, const std::string& key) {
+  const std::int64_t value = c.get<std::int64_t>(key);
+  DGC_CHECK(value >= std::numeric_limits<int>::min() && value <= std::numeric_limits<int>::max(),
+            "config: ", key, " = ", value, " does not fit in an int (",
+            std::numeric_limits<int>::min(), " .. ", std::numeric_limits<int>::max(), ")");
+  return static_cast<int>(value);
+}
 
 std::vector<float> floats(const Config& c, const std::string& key) {
   std::vector<float> out;
@@ -81,7 +92,7 @@ RunSettings read_settings(const Config& c) {
   s.num_epochs = c.get<std::int64_t>("train.num_epochs");
   s.stop_after_epochs = c.get<std::int64_t>("train.stop_after_epochs");
   s.batch_size = c.get<std::int64_t>("train.batch_size");
-  s.num_batches_per_step = c.get<std::int64_t>("train.num_batches_per_step");
+  s.num_batches_per_step = int_setting(c, "train.num_batches_per_step");
   s.eval_batch_size = c.get<std::int64_t>("evaluate.batch_size");
   DGC_CHECK(s.num_epochs >= 1, "config: train.num_epochs must be >= 1, got ", s.num_epochs);
   DGC_CHECK(s.batch_size >= 1 && s.eval_batch_size >= 1,
@@ -115,11 +126,11 @@ RunSettings read_settings(const Config& c) {
   o.strided_sample = c.get<bool>(k + "strided_sample");
   o.compress_upper_bound = c.get<double>(k + "compress_upper_bound");
   o.compress_lower_bound = c.get<double>(k + "compress_lower_bound");
-  o.max_adaptation_iters = static_cast<int>(c.get<std::int64_t>(k + "max_adaptation_iters"));
+  o.max_adaptation_iters = int_setting(c, k + "max_adaptation_iters");
   o.resample = c.get<bool>(k + "resample");
   o.fp16_values = c.get<bool>(k + "fp16_values");
   o.int32_indices = c.get<bool>(k + "int32_indices");
-  o.warmup_epochs = static_cast<int>(c.get<std::int64_t>(k + "warmup_epochs"));
+  o.warmup_epochs = int_setting(c, k + "warmup_epochs");
   o.warmup_coeff = warmup_coeff(c);
   o.seed = s.seed;
   validate(o);
