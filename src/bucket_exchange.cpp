@@ -1,45 +1,28 @@
 #include "bucket_exchange.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "dgc/error.h"
 
 namespace dgc::detail {
 
-namespace {
-std::int64_t round_up8(std::int64_t bytes) { return (bytes + 7) / 8 * 8; }
-}  // namespace
-
 void BucketExchange::plan_layout(const std::vector<BucketTensor>& tensors,
                                  const Compressor* compressor, DenseCompression dense_compression) {
   sparse_.clear();
   dense_slots_.clear();
+  std::vector<std::int64_t> capacities;
   std::int64_t dense_numel = 0;
   for (std::size_t j = 0; j < tensors.size(); ++j) {
     if (compressor != nullptr && compressor->is_sparse(tensors[j].name)) {
-      sparse_.push_back({j, compressor->plan(tensors[j].name).num_selects, 0, 0});
+      sparse_.push_back(j);
+      capacities.push_back(compressor->plan(tensors[j].name).num_selects);
     } else {
       dense_slots_.push_back({j, dense_numel});
       dense_numel += tensors[j].numel;
     }
   }
-  if (!sparse_.empty()) {
-    const WireFormat& wire = compressor->wire_format();
-    std::int64_t offset = round_up8(static_cast<std::int64_t>(sparse_.size()) * 8);
-    for (auto& s : sparse_) {
-      s.index_offset = offset;
-      offset += s.capacity * wire.index_bytes();
-    }
-    offset = round_up8(offset);
-    for (auto& s : sparse_) {
-      s.value_offset = offset;
-      offset += s.capacity * wire.value_bytes();
-    }
-    slot_bytes_ = round_up8(offset);
-  } else {
-    slot_bytes_ = 0;
-  }
+  layout_ = compressor != nullptr ? plan_sparse_slots(capacities, compressor->wire_format())
+                                  : SparseSlotLayout{};
   // Under DGC the compressor's wire format decides for its dense tensors too, like the original.
   const bool fp16 = compressor != nullptr ? compressor->wire_format().fp16_values
                                           : dense_compression == DenseCompression::kFp16;
@@ -51,7 +34,7 @@ void BucketExchange::plan_layout(const std::vector<BucketTensor>& tensors,
 
 void BucketExchange::check_layout_agrees(Communicator& comm, std::int64_t dense_numel) const {
   constexpr int kFields = 4;
-  const std::int64_t mine[kFields] = {static_cast<std::int64_t>(sparse_.size()), slot_bytes_,
+  const std::int64_t mine[kFields] = {static_cast<std::int64_t>(sparse_.size()), layout_.bytes,
                                       dense_numel, static_cast<std::int64_t>(dense_.scalar_type())};
   std::vector<std::int64_t> all(static_cast<std::size_t>(kFields) * world_size_);
   comm.allgather(mine, sizeof mine, all.data());
@@ -84,16 +67,18 @@ void BucketExchange::launch(std::vector<BucketTensor>& tensors, Communicator& co
 
 void BucketExchange::exchange_sparse(std::vector<BucketTensor>& tensors, Communicator& comm,
                                      Compressor& compressor, TrafficStats& traffic) {
-  const auto size = static_cast<std::size_t>(slot_bytes_);
+  const auto size = static_cast<std::size_t>(layout_.bytes);
   // Zeroed once, so that the unused tail of a slot never carries stale memory.
   if (send_.size() != size) send_.assign(size, 0);
   received_.resize(size * static_cast<std::size_t>(world_size_));
 
   std::vector<CompressJob> jobs;
   jobs.reserve(sparse_.size());
-  for (const auto& s : sparse_) {
-    jobs.push_back({tensors[s.tensor].name, tensors[s.tensor].grad, send_.data() + s.value_offset,
-                    send_.data() + s.index_offset, 0});
+  for (std::size_t j = 0; j < sparse_.size(); ++j) {
+    const auto& t = tensors[sparse_[j]];
+    const auto& slot = layout_.tensors[j];
+    jobs.push_back(
+        {t.name, t.grad, send_.data() + slot.value_offset, send_.data() + slot.index_offset, 0});
   }
   if (compressor.memory().options().gradient_clipping.needs_global_statistics()) {
     // Section 8: the statistic is the mean over ranks of sum(g^2), one float per tensor.
@@ -108,12 +93,10 @@ void BucketExchange::exchange_sparse(std::vector<BucketTensor>& tensors, Communi
     for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].global_square_mean = mean[j];
   }
   compressor.compress_batch(jobs);
-  for (std::size_t j = 0; j < jobs.size(); ++j) {
-    std::memcpy(send_.data() + 8 * j, &jobs[j].count, 8);
-  }
-  comm.allgather(send_.data(), slot_bytes_, received_.data());
-  traffic.bytes_sent += slot_bytes_;
-  traffic.bytes_received += slot_bytes_ * (world_size_ - 1);
+  for (std::size_t j = 0; j < jobs.size(); ++j) write_slot_count(send_.data(), j, jobs[j].count);
+  comm.allgather(send_.data(), layout_.bytes, received_.data());
+  traffic.bytes_sent += layout_.bytes;
+  traffic.bytes_received += layout_.bytes * (world_size_ - 1);
 }
 
 void BucketExchange::exchange_dense(const std::vector<BucketTensor>& tensors, Communicator& comm,
@@ -129,19 +112,12 @@ void BucketExchange::exchange_dense(const std::vector<BucketTensor>& tensors, Co
 
 void BucketExchange::finish(const std::vector<BucketTensor>& tensors, Compressor* compressor,
                             std::vector<torch::Tensor>& out) {
-  std::vector<WireSlice> slices(static_cast<std::size_t>(world_size_));
+  // The peers' slots are untrusted: read_slices checks every count and decompress_into every
+  // index before anything is written.
   for (std::size_t j = 0; j < sparse_.size(); ++j) {
-    const auto& s = sparse_[j];
-    const auto& name = tensors[s.tensor].name;
-    for (int r = 0; r < world_size_; ++r) {
-      const std::uint8_t* slot = received_.data() + static_cast<std::size_t>(r) * slot_bytes_;
-      std::int64_t count;
-      std::memcpy(&count, slot + 8 * j, 8);
-      DGC_CHECK(count >= 0 && count <= s.capacity, "rank ", r, " sent ", count,
-                " entries for tensor '", name, "', which has room for ", s.capacity);
-      slices[static_cast<std::size_t>(r)] = {slot + s.value_offset, slot + s.index_offset, count};
-    }
-    compressor->decompress_into(name, slices, world_size_, out[s.tensor].data_ptr<float>());
+    const auto& name = tensors[sparse_[j]].name;
+    compressor->decompress_into(name, read_slices(received_.data(), layout_, j, world_size_, name),
+                                world_size_, out[sparse_[j]].data_ptr<float>());
   }
   // Multiply by the reciprocal like the sparse path and the original (mul_(1 / world_size)).
   const double scale = 1.0 / static_cast<double>(world_size_);

@@ -1,12 +1,6 @@
-// One bucket's exchange: all its compressed tensors in one allgather with fixed-size slots, all
-// its dense tensors in one allreduce (DESIGN.md "How it must perform"). Internal to
-// DistributedOptimizer.
-//
-// A rank's slot of the allgather:
-//   [count of each sparse tensor: int64] [indices of each, num_selects entries] [values of each]
-// Each region is padded to 8 bytes, so every tensor's indices and values are aligned for their
-// type. Entries past a tensor's count are ignored by the receivers, so no rank needs to know
-// another's counts before the allgather.
+// One bucket's exchange: all its compressed tensors in one allgather with fixed-size slots
+// (sparse_slots.h), all its dense tensors in one allreduce (DESIGN.md "How it must perform").
+// Internal to DistributedOptimizer.
 //
 // Every rank derives the slot size and the dense buffer's length from its own compressor (the
 // plans follow the compress ratio, which follows the epoch): ranks that disagree would make the
@@ -24,6 +18,7 @@
 #include "dgc/communicator.h"
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
+#include "sparse_slots.h"
 
 namespace dgc::detail {
 
@@ -48,11 +43,6 @@ class BucketExchange {
   void expect_new_layout() { layout_checked_ = false; }
 
  private:
-  struct SparseSlot {
-    std::size_t tensor;  // position in the bucket
-    std::int64_t capacity;
-    std::int64_t index_offset, value_offset;  // bytes from the slot's start
-  };
   struct DenseSlot {
     std::size_t tensor;
     std::int64_t offset;  // elements into dense_
@@ -66,9 +56,9 @@ class BucketExchange {
   void exchange_dense(const std::vector<BucketTensor>& tensors, Communicator& comm,
                       TrafficStats& traffic);
 
-  std::vector<SparseSlot> sparse_;
+  std::vector<std::size_t> sparse_;  // positions in the bucket, in slot order
+  SparseSlotLayout layout_;
   std::vector<DenseSlot> dense_slots_;
-  std::int64_t slot_bytes_ = 0;
   int world_size_ = 1;
   bool layout_checked_ = false;
   std::vector<std::uint8_t> send_, received_;  // this rank's slot; every rank's slots

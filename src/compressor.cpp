@@ -250,12 +250,14 @@ torch::Tensor Compressor::decompress(const std::string& name, const torch::Tenso
 
 void Compressor::decompress_into(const std::string& name, const void* values, const void* indices,
                                  std::int64_t count, std::int64_t world_size, float* out) const {
-  decompress_into(name, {WireSlice{values, indices, count}}, world_size, out);
+  detail::decode_average({WireSlice{values, indices, count}}, wire_, entry(name).numel, world_size,
+                         name, /*slices_are_ranks=*/false, out);
 }
 
 void Compressor::decompress_into(const std::string& name, const std::vector<WireSlice>& slices,
                                  std::int64_t world_size, float* out) const {
-  detail::decode_average(slices, wire_, entry(name).numel, world_size, name, out);
+  detail::decode_average(slices, wire_, entry(name).numel, world_size, name,
+                         /*slices_are_ranks=*/true, out);
 }
 
 torch::Tensor Compressor::compensate_dense(const std::string& name, const torch::Tensor& grad) {

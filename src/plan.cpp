@@ -22,11 +22,13 @@ TensorPlan make_plan(std::int64_t numel, double ratio, double sample_ratio) {
     // The sample must hold at least ~2 expected selections so that the k-th largest sample is
     // a meaningful threshold; hence the 2 / ratio floor next to the sampling fraction.
     const std::int64_t pct = ceil_to_int(static_cast<double>(numel) * sample_ratio);
-    const std::int64_t cpr = ceil_to_int(2.0 / ratio);
-    const std::int64_t want = std::max(pct, cpr);
-    if (numel <= cpr) {
+    // Compared as a double first: a tiny ratio (1e-300 passes validate()) makes 2 / ratio far
+    // larger than any int64, and converting it would be undefined behaviour.
+    const double cpr = std::ceil(2.0 / ratio);
+    if (static_cast<double>(numel) <= cpr) {
       plan.tiny = true;
     } else {
+      const std::int64_t want = std::max(pct, static_cast<std::int64_t>(cpr));
       // An odd stride (a multiple of 32, plus 1) keeps the samples from lining up with the
       // tensor's inner dimensions, which are mostly powers of two.
       plan.stride =

@@ -85,7 +85,12 @@ DGC_INLINE T clamp_grad(T g, T scale, T lo, T hi) {
 // Lane l of the result is lane l ^ kHalf of x.
 template <int W, int kHalf, std::size_t... kLane>
 DGC_INLINE typename Lanes<W>::F swap_lanes(typename Lanes<W>::F x, std::index_sequence<kLane...>) {
+#if defined(__clang__)
+  // clang (the fuzz build) has no __builtin_shuffle; its own builtin takes the lanes as constants.
+  return __builtin_shufflevector(x, x, static_cast<int>(kLane ^ kHalf)...);
+#else
   return __builtin_shuffle(x, typename Lanes<W>::I{static_cast<std::int32_t>(kLane ^ kHalf)...});
+#endif
 }
 
 // The max over the lanes of x by a tree of log2(W) shuffles. The compiler turns a loop of

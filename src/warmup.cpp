@@ -14,7 +14,7 @@ double compress_ratio_for_epoch(const CompressorOptions& options, std::int64_t e
   // The default coefficient reaches `base` exactly one epoch after the warm-up ends.
   const double coeff = std::holds_alternative<double>(options.warmup_coeff)
                            ? std::get<double>(options.warmup_coeff)
-                           : std::pow(base, 1.0 / (options.warmup_epochs + 1));
+                           : std::pow(base, 1.0 / (static_cast<double>(options.warmup_epochs) + 1));
   return std::max(std::pow(coeff, static_cast<double>(epoch + 1)), base);
 }
 

@@ -10,12 +10,17 @@ namespace dgc::detail {
 
 namespace {
 
+// " from rank r" when the slices are the ranks', else nothing.
+std::string from_rank(bool slices_are_ranks, std::size_t slice) {
+  return slices_are_ranks ? " from rank " + std::to_string(slice) : std::string();
+}
+
 template <typename Index>
 void check_indices(const Index* indices, std::int64_t count, std::int64_t numel,
-                   const std::string& tensor) {
+                   const std::string& tensor, const std::string& from) {
   for (std::int64_t j = 0; j < count; ++j) {
     const auto i = static_cast<std::int64_t>(indices[j]);
-    DGC_CHECK(i >= 0 && i < numel, "received index ", i, " at position ", j, " for tensor '",
+    DGC_CHECK(i >= 0 && i < numel, "received index ", i, " at position ", j, from, " for tensor '",
               tensor, "' of ", numel, " elements");
   }
 }
@@ -56,7 +61,7 @@ void encode(const float* values, const std::int64_t* indices, std::int64_t count
 
 void decode_average(const std::vector<WireSlice>& slices, const WireFormat& format,
                     std::int64_t numel, std::int64_t world_size, const std::string& tensor,
-                    float* out) {
+                    bool slices_are_ranks, float* out) {
   DGC_CHECK(world_size > 0, "world_size must be > 0, got ", world_size);
   // The original multiplies the sum by the reciprocal (grad.mul_(1 / world_size)). When that is
   // a power of two, scaling each value first gives bitwise the same result (barring subnormals)
@@ -65,10 +70,12 @@ void decode_average(const std::vector<WireSlice>& slices, const WireFormat& form
   const bool exact_prescale = (world_size & (world_size - 1)) == 0;
   const auto run = [&](auto index_type) {
     using Index = decltype(index_type);
-    for (const auto& slice : slices) {
-      DGC_CHECK(slice.count >= 0, "negative entry count ", slice.count, " for tensor '", tensor,
-                "'");
-      check_indices(static_cast<const Index*>(slice.indices), slice.count, numel, tensor);
+    for (std::size_t r = 0; r < slices.size(); ++r) {
+      const auto& slice = slices[r];
+      const std::string from = from_rank(slices_are_ranks, r);
+      DGC_CHECK(slice.count >= 0, "negative entry count ", slice.count, from, " for tensor '",
+                tensor, "'");
+      check_indices(static_cast<const Index*>(slice.indices), slice.count, numel, tensor, from);
     }
     std::fill_n(out, numel, 0.0f);
     for (const auto& slice : slices) {

@@ -14,6 +14,7 @@
 #include "dgc/compressor.h"
 #include "dgc/error.h"
 #include "reference_step.h"
+#include "sparse_slots.h"
 #include "sparsify_kernel.h"
 
 namespace {
@@ -642,8 +643,52 @@ TEST(Wire, SlicesOfAllRanksDecodeTogether) {
                           {{values0.data(), indices0.data(), 2}, {values1.data(), bad.data(), 1}},
                           2, out.data());
       },
-      "received index 9 at position 0 for tensor 'layer.weight' of 8 elements");
+      "received index 9 at position 0 from rank 1 for tensor 'layer.weight' of 8 elements");
   EXPECT_EQ(out, std::vector<float>(8, 7.0f));
+  const std::vector<float> none;
+  expect_error(
+      [&] {
+        c.decompress_into(
+            "layer.weight",
+            {{values0.data(), indices0.data(), 2}, {none.data(), indices1.data(), -1}}, 2,
+            out.data());
+      },
+      "negative entry count -1 from rank 1 for tensor 'layer.weight'");
+  EXPECT_EQ(out, std::vector<float>(8, 7.0f));
+}
+
+// A bucket's gathered slots (sparse_slots.h) as BucketExchange::finish reads them: each rank's
+// count is checked against the tensor's room before its entries are looked at, so a peer's count
+// can never make the decoder read past its slot.
+TEST(Wire, GatheredSlotsCheckEveryRanksCount) {
+  for (const dgc::WireFormat wire : {dgc::WireFormat{false, false}, dgc::WireFormat{true, true}}) {
+    const auto layout = dgc::detail::plan_sparse_slots({3, 1}, wire);
+    ASSERT_EQ(layout.tensors.size(), 2u);
+    for (const auto& t : layout.tensors) {
+      EXPECT_EQ(t.index_offset % wire.index_bytes(), 0);
+      EXPECT_EQ(t.value_offset % wire.value_bytes(), 0);
+    }
+    EXPECT_EQ(layout.bytes % 8, 0);
+    EXPECT_GE(layout.bytes, layout.tensors[1].value_offset + wire.value_bytes());
+    std::vector<std::uint8_t> gathered(static_cast<std::size_t>(layout.bytes) * 3, 0);
+    const auto slot = [&](int r) { return gathered.data() + r * layout.bytes; };
+    dgc::detail::write_slot_count(slot(0), 0, 3);
+    dgc::detail::write_slot_count(slot(1), 0, 2);
+    dgc::detail::write_slot_count(slot(2), 1, 1);
+    const auto slices = dgc::detail::read_slices(gathered.data(), layout, 0, 3, "a");
+    ASSERT_EQ(slices.size(), 3u);
+    EXPECT_EQ(slices[0].count, 3);
+    EXPECT_EQ(slices[1].count, 2);
+    EXPECT_EQ(slices[2].count, 0);
+    EXPECT_EQ(slices[1].indices, slot(1) + layout.tensors[0].index_offset);
+    EXPECT_EQ(slices[1].values, slot(1) + layout.tensors[0].value_offset);
+    dgc::detail::write_slot_count(slot(2), 1, 2);
+    expect_error([&] { dgc::detail::read_slices(gathered.data(), layout, 1, 3, "b"); },
+                 "rank 2 sent 2 entries for tensor 'b', which has room for 1");
+    dgc::detail::write_slot_count(slot(1), 1, -5);
+    expect_error([&] { dgc::detail::read_slices(gathered.data(), layout, 1, 3, "b"); },
+                 "rank 1 sent -5 entries for tensor 'b', which has room for 1");
+  }
 }
 
 TEST(Compressor, GlobalClippingNeedsTheDistributedStatistic) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "dgc/error.h"
@@ -43,6 +44,22 @@ TEST(Plan, SampleRatioOneSamplesEverything) {
   EXPECT_EQ(p.num_selects, 2360);
 }
 
+// Found by reading make_plan, shown with fuzz-config on a config of compress_ratio: 1.0e-300
+// (validate() accepts it): 2 / ratio was converted to int64 out of range, undefined behaviour
+// (UBSan: "2e+300 is outside the range of representable values of type 'long'"). Now such a
+// ratio gives a tiny plan that sends one element.
+TEST(Plan, TinyRatioGivesATinyPlan) {
+  for (const double ratio : {1e-300, 1e-19, 4.9e-324}) {
+    SCOPED_TRACE(ratio);
+    const auto p = dgc::make_plan(8, ratio, 0.01);
+    EXPECT_TRUE(p.tiny);
+    EXPECT_EQ(p.stride, 1);
+    EXPECT_EQ(p.num_samples, 8);
+    EXPECT_EQ(p.top_k_samples, 1);
+    EXPECT_EQ(p.num_selects, 1);
+  }
+}
+
 TEST(Warmup, SeedWm5List) {
   dgc::CompressorOptions o;
   o.warmup_epochs = 5;
@@ -70,6 +87,16 @@ TEST(Warmup, ExplicitCoefficient) {
   EXPECT_DOUBLE_EQ(dgc::compress_ratio_for_epoch(o, 1), 0.25);
   EXPECT_DOUBLE_EQ(dgc::compress_ratio_for_epoch(o, 2), 0.125);
   EXPECT_DOUBLE_EQ(dgc::compress_ratio_for_epoch(o, 3), 0.001);
+}
+
+// Found by reading, shown with fuzz-config on a config of warmup_epochs: 2147483647:
+// warmup_epochs + 1 overflowed int, undefined behaviour (UBSan: signed integer overflow).
+TEST(Warmup, LargestWarmupEpochsDoesNotOverflow) {
+  dgc::CompressorOptions o;
+  o.warmup_epochs = std::numeric_limits<int>::max();
+  const double ratio = dgc::compress_ratio_for_epoch(o, 0);
+  EXPECT_GT(ratio, 0.001);
+  EXPECT_LT(ratio, 1.0);
 }
 
 TEST(Warmup, NoneWhenWarmupEpochsNotPositive) {

@@ -21,34 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint_meta.h"
 #include "checkpoint/checkpoint_store.h"
 #include "config/config.h"
 #include "dgc/communicator.h"
 
 namespace dgc::train {
-
-// A point in a run: the next epoch to train and the steps of it already done (0 at an epoch's
-// end; more after a stop on a signal).
-struct Position {
-  std::int64_t epoch = 0, step = 0;
-  bool operator==(const Position& o) const { return epoch == o.epoch && step == o.step; }
-  bool operator<(const Position& o) const {
-    return epoch < o.epoch || (epoch == o.epoch && step < o.step);
-  }
-};
-std::string describe(const Position& p);
-
-// What a checkpoint file says about itself (its metadata text, YAML).
-struct CheckpointMeta {
-  Position position;
-  std::int64_t inputs_seen = 0;
-  double best = 0;
-  int world_size = 1, rank = 0;
-  std::string config_yaml;  // the resolved config of the run that wrote it
-};
-std::string to_text(const CheckpointMeta& meta);
-// A dgc::Error naming `file` if the text is not a complete CheckpointMeta.
-CheckpointMeta parse_meta(const std::string& text, const std::string& file);
 
 struct ResumeDecision {
   // The file this rank loads, verified and read; nullopt: a fresh start.

@@ -106,7 +106,8 @@ class Compressor {
   // The same from raw wire buffers of `count` entries into `out` (numel floats).
   void decompress_into(const std::string& name, const void* values, const void* indices,
                        std::int64_t count, std::int64_t world_size, float* out) const;
-  // The same from every rank's slice of a gathered message, in rank order.
+  // The same from every rank's slice of a gathered message, in rank order (slice r is rank
+  // r's): a negative count or an out-of-range index is a dgc::Error naming the rank.
   void decompress_into(const std::string& name, const std::vector<WireSlice>& slices,
                        std::int64_t world_size, float* out) const;
 

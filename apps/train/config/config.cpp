@@ -48,9 +48,10 @@ double to_double(const YAML::Node& node, const std::string& key) {
             "' must be a number, found ", kind_name(kind),
             node.IsScalar() ? " ('" + node.Scalar() + "')" : std::string());
   const std::string& s = node.Scalar();
-  const std::size_t dot = s.find('.');
-  if (dot != std::string::npos && s.size() > dot + 1 &&
-      std::isalpha(static_cast<unsigned char>(s[dot + 1]))) {
+  // Only [-+]?.inf and .nan start with a dot and a letter (schema_merge.cpp's is_float_text);
+  // "1.e5" has a letter after its dot too, and is 100000.
+  const std::size_t dot = s[0] == '+' || s[0] == '-' ? 1 : 0;
+  if (s.size() > dot + 1 && s[dot] == '.' && std::isalpha(static_cast<unsigned char>(s[dot + 1]))) {
     return s[dot + 1] == 'n' || s[dot + 1] == 'N' ? NAN : (s[0] == '-' ? -INFINITY : INFINITY);
   }
   return std::strtod(s.c_str(), nullptr);

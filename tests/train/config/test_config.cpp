@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +113,25 @@ TEST_F(TempTree, OverrideValuesAreYamlScalarsAndFlowLists) {
   EXPECT_EQ(cfg.get<std::int64_t>("train.num_epochs"), 500);
   EXPECT_EQ(cfg.get<std::string>("train.tag"), "hello world");
   EXPECT_EQ(cfg.get<std::int64_t>("seed"), -1);
+}
+
+// Found by reading the parser while fuzzing it: "1.e5" (a YAML 1.2 float, a letter after the
+// dot) was read as +inf, so `lr: 1.e-3` passed every check as an infinite rate.
+TEST_F(TempTree, FloatsWithAnEmptyFractionAreNotInfinite) {
+  const Config cfg =
+      load_config({path("configs/a/x.yaml")}, {"train.lr=1.e5", "train.optimizer.momentum=-2.E-1"});
+  EXPECT_DOUBLE_EQ(cfg.get<double>("train.lr"), 1e5);
+  EXPECT_DOUBLE_EQ(cfg.get<double>("train.optimizer.momentum"), -0.2);
+  for (const char* text : {".inf", "+.Inf", "-.INF", ".nan"}) {
+    const Config special =
+        load_config({path("configs/a/x.yaml")}, {std::string("train.lr=") + text});
+    const double value = special.get<double>("train.lr");
+    if (text[1] == 'n') {
+      EXPECT_TRUE(std::isnan(value)) << text;
+    } else {
+      EXPECT_EQ(value, text[0] == '-' ? -INFINITY : INFINITY) << text;
+    }
+  }
 }
 
 TEST_F(TempTree, NullDefaultsAcceptAnyTypeAndMapsBelowThemMerge) {

@@ -1,0 +1,81 @@
+// libFuzzer target: the CIFAR-10 reader (apps/train/data/cifar10.h).
+//
+// Input: [flags: u8] [batch file]
+// flags bit 0: the target gzips the batch bytes before writing them (GzFile reads either);
+// bit 1: the training set, the same bytes written as each of data_batch_1..5.bin (else the test
+// set, test_batch.bin); bit 2: the files lie in cifar-10-batches-bin/ below the folder given.
+#include <zlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "data/cifar10.h"
+#include "dgc/error.h"
+#include "fuzz_support.h"
+
+namespace {
+
+using dgc::fuzz::Bytes;
+
+void write(const std::string& path, const std::uint8_t* data, std::size_t size, bool gzip) {
+  if (!gzip) {
+    dgc::fuzz::write_file(path, data, size);
+    return;
+  }
+  gzFile file = gzopen(path.c_str(), "wb");
+  if (file == nullptr) std::abort();  // the harness's own failure, not the reader's
+  if (size > 0) gzwrite(file, data, static_cast<unsigned>(size));
+  gzclose(file);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  dgc::fuzz::write_seeds_if_asked([](const auto& seed) {
+    // Two records, labels 3 and 9, with distinct pixel ramps.
+    Bytes records;
+    for (std::uint8_t label : {3, 9}) {
+      records.push_back(label);
+      for (int i = 0; i < 3 * 32 * 32; ++i) records.push_back(static_cast<std::uint8_t>(i + label));
+    }
+    for (std::uint8_t flags : {0, 1, 2, 7}) {
+      Bytes input = {flags};
+      input.insert(input.end(), records.begin(), records.end());
+      seed("valid-flags" + std::to_string(flags), input);
+    }
+  });
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const std::uint8_t flags = data[0];
+  const bool train = flags & 2;
+  namespace fs = std::filesystem;
+  const fs::path root = dgc::fuzz::scratch_dir() / "cifar";
+  std::error_code ec;
+  fs::remove_all(root, ec);  // no file of a previous input may remain
+  const fs::path folder = flags & 4 ? root / "cifar-10-batches-bin" : root;
+  fs::create_directories(folder);
+  if (train) {
+    for (int i = 1; i <= 5; ++i) {
+      write((folder / ("data_batch_" + std::to_string(i) + ".bin")).string(), data + 1, size - 1,
+            flags & 1);
+    }
+  } else {
+    write((folder / "test_batch.bin").string(), data + 1, size - 1, flags & 1);
+  }
+  try {
+    const auto dataset = dgc::train::load_cifar10(root.string(), train);
+    // What the reader promises (cifar10.h): [N, 3, 32, 32] images and labels in [0, 10).
+    if (dataset.images.sizes() != torch::IntArrayRef({dataset.size(), 3, 32, 32}) ||
+        dataset.labels.max().item<std::int64_t>() >= 10 ||
+        dataset.labels.min().item<std::int64_t>() < 0) {
+      std::abort();
+    }
+  } catch (const dgc::Error&) {
+    // The reader's one way of saying no.
+  }
+  return 0;
+}
