@@ -1,11 +1,10 @@
 // libFuzzer target: the CIFAR-10 reader (apps/train/data/cifar10.h).
 //
 // Input: [flags: u8] [batch file]
-// flags bit 0: the target gzips the batch bytes before writing them (GzFile reads either);
+// flags bit 0: the target gzips the batch bytes before writing them (GzFile reads either;
+// unset, raw bytes that are a damaged gzip stream reach the gzip path too);
 // bit 1: the training set, the same bytes written as each of data_batch_1..5.bin (else the test
 // set, test_batch.bin); bit 2: the files lie in cifar-10-batches-bin/ below the folder given.
-#include <zlib.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -13,21 +12,11 @@
 #include "data/cifar10.h"
 #include "dgc/error.h"
 #include "fuzz_support.h"
+#include "gzip_files.h"
 
 namespace {
 
 using dgc::fuzz::Bytes;
-
-void write(const std::string& path, const std::uint8_t* data, std::size_t size, bool gzip) {
-  if (!gzip) {
-    dgc::fuzz::write_file(path, data, size);
-    return;
-  }
-  gzFile file = gzopen(path.c_str(), "wb");
-  if (file == nullptr) std::abort();  // the harness's own failure, not the reader's
-  if (size > 0) gzwrite(file, data, static_cast<unsigned>(size));
-  gzclose(file);
-}
 
 }  // namespace
 
@@ -44,6 +33,15 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
       input.insert(input.end(), records.begin(), records.end());
       seed("valid-flags" + std::to_string(flags), input);
     }
+    // The records as gzip bytes written as they are, sound, cut short and corrupted, for
+    // mutations of gzip streams themselves (see fuzz_idx.cpp: damaged seeds are the ones kept).
+    const Bytes compressed = dgc::fuzz::gzip(records);
+    Bytes raw = {0};
+    raw.insert(raw.end(), compressed.begin(), compressed.end());
+    seed("raw-gzip", raw);
+    seed("raw-gzip-truncated", Bytes(raw.begin(), raw.end() - 6));
+    raw[1 + 12] ^= 0xff;  // inside the deflate data, after the 10-byte gzip header
+    seed("raw-gzip-corrupt", raw);
   });
   return 0;
 }
@@ -60,11 +58,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fs::create_directories(folder);
   if (train) {
     for (int i = 1; i <= 5; ++i) {
-      write((folder / ("data_batch_" + std::to_string(i) + ".bin")).string(), data + 1, size - 1,
-            flags & 1);
+      dgc::fuzz::write_maybe_gzip((folder / ("data_batch_" + std::to_string(i) + ".bin")).string(),
+                                  data + 1, size - 1, flags & 1);
     }
   } else {
-    write((folder / "test_batch.bin").string(), data + 1, size - 1, flags & 1);
+    dgc::fuzz::write_maybe_gzip((folder / "test_batch.bin").string(), data + 1, size - 1,
+                                flags & 1);
   }
   try {
     const auto dataset = dgc::train::load_cifar10(root.string(), train);

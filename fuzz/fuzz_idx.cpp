@@ -6,8 +6,6 @@
 // parser sees fuzzed content through the gzip path); unset, the bytes are written as they are,
 // which also covers damaged gzip streams (gzread detects the gzip magic itself). A size past the
 // end of the input takes what there is.
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -15,21 +13,11 @@
 #include "data/idx.h"
 #include "dgc/error.h"
 #include "fuzz_support.h"
+#include "gzip_files.h"
 
 namespace {
 
 using dgc::fuzz::Bytes;
-
-void write(const std::string& path, const std::uint8_t* data, std::size_t size, bool gzip) {
-  if (!gzip) {
-    dgc::fuzz::write_file(path, data, size);
-    return;
-  }
-  gzFile file = gzopen(path.c_str(), "wb");
-  if (file == nullptr) std::abort();  // the harness's own failure, not the reader's
-  if (size > 0) gzwrite(file, data, static_cast<unsigned>(size));
-  gzclose(file);
-}
 
 Bytes input(std::uint8_t flags, std::uint8_t classes, const Bytes& images, const Bytes& labels) {
   Bytes out = {flags, classes};
@@ -53,6 +41,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     labels.insert(labels.end(), {0, 9, 4});
     seed("valid-plain", input(0, 9, images, labels));
     seed("valid-gzip", input(3, 9, images, labels));
+    // The same files as gzip bytes written as they are, sound, cut short and corrupted, so that
+    // mutations damage gzip streams themselves (the target's own gzip writes only sound ones).
+    // The damaged ones matter: zlib is not instrumented, so a sound stream adds no coverage over
+    // valid-gzip and libFuzzer would drop it from the corpus.
+    const Bytes gz_images = dgc::fuzz::gzip(images), gz_labels = dgc::fuzz::gzip(labels);
+    seed("raw-gzip", input(0, 9, gz_images, gz_labels));
+    seed("raw-gzip-truncated",
+         input(0, 9, gz_images, Bytes(gz_labels.begin(), gz_labels.end() - 6)));
+    Bytes corrupt = gz_images;
+    corrupt[12] ^= 0xff;  // inside the deflate data, after the 10-byte gzip header
+    seed("raw-gzip-corrupt", input(0, 9, corrupt, gz_labels));
   });
   return 0;
 }
@@ -68,8 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t* labels = images + images_size;
   const std::string images_path = (dgc::fuzz::scratch_dir() / "images").string();
   const std::string labels_path = (dgc::fuzz::scratch_dir() / "labels").string();
-  write(images_path, images, images_size, flags & 1);
-  write(labels_path, labels, size - 6 - images_size, flags & 2);
+  dgc::fuzz::write_maybe_gzip(images_path, images, images_size, flags & 1);
+  dgc::fuzz::write_maybe_gzip(labels_path, labels, size - 6 - images_size, flags & 2);
   try {
     const auto dataset = dgc::train::load_idx(images_path, labels_path, num_classes);
     // What the reader promises (idx.h): shapes that agree and labels below num_classes.
