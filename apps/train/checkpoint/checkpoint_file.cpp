@@ -69,4 +69,52 @@ CheckpointParts decode_checkpoint(std::string_view bytes, const std::string& nam
   return {bytes.substr(kCheckpointHeaderBytes, m), bytes.substr(kCheckpointHeaderBytes + m)};
 }
 
+// libtorch stores its records uncompressed, so no size a directory entry claims can exceed the
+// archive itself.
+std::string archive_size_problem(std::string_view zip) {
+  constexpr std::size_t kEndBytes = 22, kEntryBytes = 46;
+  if (zip.size() < kEndBytes) return "no zip end record";
+  // The end record is last, followed by a comment of at most 64 KiB.
+  const std::size_t lowest = zip.size() > kEndBytes + 0xffff ? zip.size() - kEndBytes - 0xffff : 0;
+  std::size_t end = zip.size() - kEndBytes;
+  while (get<std::uint32_t>(zip, end) != 0x06054b50u) {
+    if (end == lowest) return "no zip end record";
+    --end;
+  }
+  const auto entries = get<std::uint16_t>(zip, end + 10);
+  std::size_t at = get<std::uint32_t>(zip, end + 16);  // the central directory's offset
+  for (std::size_t e = 0; e < entries; ++e) {
+    if (at > zip.size() || zip.size() - at < kEntryBytes ||
+        get<std::uint32_t>(zip, at) != 0x02014b50u) {
+      return "a damaged zip directory";
+    }
+    std::uint64_t sizes[2] = {get<std::uint32_t>(zip, at + 20), get<std::uint32_t>(zip, at + 24)};
+    const std::size_t name = get<std::uint16_t>(zip, at + 28),
+                      extra = get<std::uint16_t>(zip, at + 30),
+                      comment = get<std::uint16_t>(zip, at + 32);
+    if (zip.size() - at - kEntryBytes < name + extra + comment) return "a damaged zip directory";
+    // ZIP64: 0xffffffff stands for a 64-bit size in the extra field's record 0x0001.
+    for (std::size_t x = at + kEntryBytes + name; x + 4 <= at + kEntryBytes + name + extra;) {
+      const auto id = get<std::uint16_t>(zip, x), length = get<std::uint16_t>(zip, x + 2);
+      if (x + 4 + length > at + kEntryBytes + name + extra) return "a damaged zip directory";
+      std::size_t field = x + 4;
+      for (auto* size : {&sizes[1], &sizes[0]}) {  // the uncompressed size comes first
+        if (id == 1 && *size == 0xffffffffu && field + 8 <= x + 4 + length) {
+          *size = get<std::uint64_t>(zip, field);
+          field += 8;
+        }
+      }
+      x += 4 + length;
+    }
+    for (const std::uint64_t size : sizes) {
+      if (size > zip.size()) {
+        return "a record of " + std::to_string(size) + " bytes in an archive of " +
+               std::to_string(zip.size());
+      }
+    }
+    at += kEntryBytes + name + extra + comment;
+  }
+  return "";
+}
+
 }  // namespace dgc::train

@@ -37,4 +37,11 @@ std::string encode_checkpoint(std::string_view metadata, std::string_view payloa
 // wrong is a dgc::Error that names `name` (the file) and says what is wrong.
 CheckpointParts decode_checkpoint(std::string_view bytes, const std::string& name);
 
+// What is wrong with `zip` as a libtorch archive that libtorch itself would not survive, or empty:
+// its reader (miniz) allocates each record's buffer from the size the zip's central directory
+// claims, so a record claiming 8 GB in a 3 kB payload (a broken writer; the CRC rules out the
+// disk) would exhaust the memory before anything failed. Checks that the directory is whole and
+// that no record claims more bytes than the archive holds (ZIP64 sizes included).
+std::string archive_size_problem(std::string_view zip);
+
 }  // namespace dgc::train

@@ -346,6 +346,28 @@ TEST_F(CheckpointTest, UnparsableArchiveAndMissingKeysAreErrorsNamingTheFile) {
           AllOf(HasSubstr("model mismatch"), ::testing::Not(HasSubstr("restore")))));
 }
 
+// Found by fuzz-checkpoint: a whole file (its CRC matches) whose archive's directory claims a
+// record of 4 GB made libtorch allocate it (out of memory) before anything failed.
+TEST_F(CheckpointTest, ARecordLargerThanTheArchiveIsRefusedBeforeLibtorchReadsIt) {
+  CheckpointStore store(dir_.string(), 0);
+  store.save_epoch(0, "", tagged(0), false);
+  const CheckpointFile good = store.read(store.latest_path());
+  std::string payload = good.bytes.substr(good.payload_offset);
+  const std::size_t entry = payload.find(std::string("PK\x01\x02", 4));
+  ASSERT_NE(entry, std::string::npos);
+  for (std::size_t field : {entry + 20, entry + 24}) payload.replace(field, 4, "\xf0\xff\xff\x7f");
+  fs::create_directories(dir_);
+  std::ofstream(store.latest_path(), std::ios::binary | std::ios::trunc)
+      << encode_checkpoint("", payload);
+  const CheckpointFile bad = store.read(store.latest_path());  // whole: the CRC matches
+  EXPECT_THAT([&] { store.restore(bad, [](torch::serialize::InputArchive&) {}); },
+              ThrowsMessage<dgc::Error>(AllOf(
+                  HasSubstr("cannot read the archive in checkpoint " + store.latest_path()),
+                  HasSubstr("a record of 2147483632 bytes in an archive of"))));
+  EXPECT_EQ(archive_size_problem(good.bytes.substr(good.payload_offset)), "");
+  EXPECT_EQ(archive_size_problem("PK"), "no zip end record");
+}
+
 TEST_F(CheckpointTest, BadArguments) {
   EXPECT_THAT([&] { CheckpointStore(dir_.string(), -1); },
               ThrowsMessage<dgc::Error>(HasSubstr("rank")));
