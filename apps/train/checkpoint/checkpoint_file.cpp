@@ -1,5 +1,8 @@
 #include "checkpoint/checkpoint_file.h"
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "dgc/error.h"
@@ -69,10 +72,10 @@ CheckpointParts decode_checkpoint(std::string_view bytes, const std::string& nam
   return {bytes.substr(kCheckpointHeaderBytes, m), bytes.substr(kCheckpointHeaderBytes + m)};
 }
 
-// libtorch stores its records uncompressed, so no size a directory entry claims can exceed the
-// archive itself.
-std::string archive_size_problem(std::string_view zip) {
-  constexpr std::size_t kEndBytes = 22, kEntryBytes = 46;
+// libtorch stores its records uncompressed ("stored", method 0), so each record's bytes follow
+// its local header as they are, and no size can exceed the archive.
+std::string archive_problem(std::string_view zip) {
+  constexpr std::size_t kEndBytes = 22, kEntryBytes = 46, kLocalBytes = 30;
   if (zip.size() < kEndBytes) return "no zip end record";
   // The end record is last, followed by a comment of at most 64 KiB.
   const std::size_t lowest = zip.size() > kEndBytes + 0xffff ? zip.size() - kEndBytes - 0xffff : 0;
@@ -81,38 +84,59 @@ std::string archive_size_problem(std::string_view zip) {
     if (end == lowest) return "no zip end record";
     --end;
   }
+  const std::string damaged = "a damaged zip directory";
   const auto entries = get<std::uint16_t>(zip, end + 10);
   std::size_t at = get<std::uint32_t>(zip, end + 16);  // the central directory's offset
   for (std::size_t e = 0; e < entries; ++e) {
     if (at > zip.size() || zip.size() - at < kEntryBytes ||
         get<std::uint32_t>(zip, at) != 0x02014b50u) {
-      return "a damaged zip directory";
+      return damaged;
     }
-    std::uint64_t sizes[2] = {get<std::uint32_t>(zip, at + 20), get<std::uint32_t>(zip, at + 24)};
-    const std::size_t name = get<std::uint16_t>(zip, at + 28),
-                      extra = get<std::uint16_t>(zip, at + 30),
-                      comment = get<std::uint16_t>(zip, at + 32);
-    if (zip.size() - at - kEntryBytes < name + extra + comment) return "a damaged zip directory";
-    // ZIP64: 0xffffffff stands for a 64-bit size in the extra field's record 0x0001.
-    for (std::size_t x = at + kEntryBytes + name; x + 4 <= at + kEntryBytes + name + extra;) {
-      const auto id = get<std::uint16_t>(zip, x), length = get<std::uint16_t>(zip, x + 2);
-      if (x + 4 + length > at + kEntryBytes + name + extra) return "a damaged zip directory";
+    const auto method = get<std::uint16_t>(zip, at + 10);
+    const auto crc = get<std::uint32_t>(zip, at + 16);
+    // compressed size, uncompressed size, local header offset: 0xffffffff stands for a 64-bit
+    // value in the extra field's ZIP64 record (id 1), in the order uncompressed, compressed,
+    // offset.
+    std::uint64_t values[3] = {get<std::uint32_t>(zip, at + 20), get<std::uint32_t>(zip, at + 24),
+                               get<std::uint32_t>(zip, at + 42)};
+    const std::size_t name = get<std::uint16_t>(zip, at + 28);
+    const std::size_t extra = get<std::uint16_t>(zip, at + 30);
+    const std::size_t comment = get<std::uint16_t>(zip, at + 32);
+    if (zip.size() - at - kEntryBytes < name + extra + comment) return damaged;
+    const std::size_t extra_end = at + kEntryBytes + name + extra;
+    for (std::size_t x = at + kEntryBytes + name; x + 4 <= extra_end;) {
+      const std::size_t id = get<std::uint16_t>(zip, x), length = get<std::uint16_t>(zip, x + 2);
+      if (x + 4 + length > extra_end) return damaged;
       std::size_t field = x + 4;
-      for (auto* size : {&sizes[1], &sizes[0]}) {  // the uncompressed size comes first
-        if (id == 1 && *size == 0xffffffffu && field + 8 <= x + 4 + length) {
-          *size = get<std::uint64_t>(zip, field);
+      for (std::uint64_t* value : {&values[1], &values[0], &values[2]}) {
+        if (id == 1 && *value == 0xffffffffu && field + 8 <= x + 4 + length) {
+          *value = get<std::uint64_t>(zip, field);
           field += 8;
         }
       }
       x += 4 + length;
     }
-    for (const std::uint64_t size : sizes) {
-      if (size > zip.size()) {
-        return "a record of " + std::to_string(size) + " bytes in an archive of " +
-               std::to_string(zip.size());
-      }
+    const std::uint64_t size = values[0], local = values[2];
+    if (method != 0 || values[1] != size) return "a compressed record (libtorch writes none)";
+    if (size > zip.size() || local > zip.size() - kLocalBytes ||
+        get<std::uint32_t>(zip, local) != 0x04034b50u) {
+      return "a record of " + std::to_string(size) + " bytes in an archive of " +
+             std::to_string(zip.size()) + ", or its header out of place";
     }
-    at += kEntryBytes + name + extra + comment;
+    const std::size_t data = local + kLocalBytes + get<std::uint16_t>(zip, local + 26) +
+                             get<std::uint16_t>(zip, local + 28);
+    if (data > zip.size() || zip.size() - data < size) return damaged;
+    // libtorch reads the records without checking these CRCs: a record whose bytes changed (a
+    // length inside its pickle, say) would be believed.
+    std::uint32_t actual = 0;
+    for (std::size_t done = 0; done < size;) {
+      const auto chunk = static_cast<uInt>(std::min<std::uint64_t>(size - done, 1u << 30));
+      actual = static_cast<std::uint32_t>(
+          crc32(actual, reinterpret_cast<const Bytef*>(zip.data() + data + done), chunk));
+      done += chunk;
+    }
+    if (actual != crc) return "a record whose CRC-32 does not match its bytes";
+    at = extra_end + comment;
   }
   return "";
 }

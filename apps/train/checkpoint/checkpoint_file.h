@@ -37,11 +37,13 @@ std::string encode_checkpoint(std::string_view metadata, std::string_view payloa
 // wrong is a dgc::Error that names `name` (the file) and says what is wrong.
 CheckpointParts decode_checkpoint(std::string_view bytes, const std::string& name);
 
-// What is wrong with `zip` as a libtorch archive that libtorch itself would not survive, or empty:
-// its reader (miniz) allocates each record's buffer from the size the zip's central directory
-// claims, so a record claiming 8 GB in a 3 kB payload (a broken writer; the CRC rules out the
-// disk) would exhaust the memory before anything failed. Checks that the directory is whole and
-// that no record claims more bytes than the archive holds (ZIP64 sizes included).
-std::string archive_size_problem(std::string_view zip);
+// What is wrong with `zip` as a libtorch archive, or empty. libtorch's reader checks neither the
+// zip's CRC-32 of each record nor its sizes: it allocates what the directory claims (a record of
+// 8 GB in a 3 kB payload exhausts the memory) and believes the lengths inside its pickles (a
+// changed byte there made it reserve gigabytes). So before libtorch sees an archive: the
+// directory must be whole, every record stored (libtorch compresses none), within the archive
+// (ZIP64 sizes included), and its bytes must match the directory's CRC-32. The file's own CRC
+// already catches damage on disk; this catches an archive that was wrong when it was framed.
+std::string archive_problem(std::string_view zip);
 
 }  // namespace dgc::train

@@ -158,7 +158,7 @@ CheckpointFile CheckpointStore::read(const std::string& path) const {
 
 void CheckpointStore::restore(const CheckpointFile& file, const Reader& read_archive) const {
   const std::string_view payload = std::string_view(file.bytes).substr(file.payload_offset);
-  const std::string problem = archive_size_problem(payload);
+  const std::string problem = archive_problem(payload);
   DGC_CHECK(problem.empty(), "cannot read the archive in checkpoint ", file.path, ": ", problem);
   torch::serialize::InputArchive archive;
   try {

@@ -346,9 +346,9 @@ TEST_F(CheckpointTest, UnparsableArchiveAndMissingKeysAreErrorsNamingTheFile) {
           AllOf(HasSubstr("model mismatch"), ::testing::Not(HasSubstr("restore")))));
 }
 
-// Found by fuzz-checkpoint: a whole file (its CRC matches) whose archive's directory claims a
-// record of 4 GB made libtorch allocate it (out of memory) before anything failed.
-TEST_F(CheckpointTest, ARecordLargerThanTheArchiveIsRefusedBeforeLibtorchReadsIt) {
+// A whole file (its CRC matches) whose archive's directory claims a record of 2 GB would make
+// libtorch allocate it before anything failed.
+TEST_F(CheckpointTest, ArchivesLibtorchWouldBelieveAreRefusedBeforeItReadsThem) {
   CheckpointStore store(dir_.string(), 0);
   store.save_epoch(0, "", tagged(0), false);
   const CheckpointFile good = store.read(store.latest_path());
@@ -361,11 +361,24 @@ TEST_F(CheckpointTest, ARecordLargerThanTheArchiveIsRefusedBeforeLibtorchReadsIt
       << encode_checkpoint("", payload);
   const CheckpointFile bad = store.read(store.latest_path());  // whole: the CRC matches
   EXPECT_THAT([&] { store.restore(bad, [](torch::serialize::InputArchive&) {}); },
-              ThrowsMessage<dgc::Error>(AllOf(
-                  HasSubstr("cannot read the archive in checkpoint " + store.latest_path()),
-                  HasSubstr("a record of 2147483632 bytes in an archive of"))));
-  EXPECT_EQ(archive_size_problem(good.bytes.substr(good.payload_offset)), "");
-  EXPECT_EQ(archive_size_problem("PK"), "no zip end record");
+              ThrowsMessage<dgc::Error>(
+                  AllOf(HasSubstr("cannot read the archive in checkpoint " + store.latest_path()),
+                        HasSubstr("a record of 2147483632 bytes in an archive of"))));
+  EXPECT_EQ(archive_problem(good.bytes.substr(good.payload_offset)), "");
+  EXPECT_EQ(archive_problem("PK"), "no zip end record");
+
+  // Also found by fuzz-checkpoint: a changed byte inside a record (the pickle's length of a
+  // string) made libtorch reserve gigabytes; the zip's own CRC-32 of the record catches it.
+  payload = good.bytes.substr(good.payload_offset);
+  const std::size_t first_data =
+      30 + static_cast<unsigned char>(payload[26]) + 256 * static_cast<unsigned char>(payload[27]) +
+      static_cast<unsigned char>(payload[28]) + 256 * static_cast<unsigned char>(payload[29]);
+  payload[first_data] ^= 0x01;
+  std::ofstream(store.latest_path(), std::ios::binary | std::ios::trunc)
+      << encode_checkpoint("", payload);
+  const CheckpointFile changed = store.read(store.latest_path());
+  EXPECT_THAT([&] { store.restore(changed, [](torch::serialize::InputArchive&) {}); },
+              ThrowsMessage<dgc::Error>(HasSubstr("a record whose CRC-32 does not match")));
 }
 
 TEST_F(CheckpointTest, BadArguments) {
