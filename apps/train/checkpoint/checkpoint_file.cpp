@@ -37,6 +37,47 @@ std::uint32_t file_crc(std::string_view bytes) {
   return crc32c(bytes.data() + kCrcOffset + 4, bytes.size() - kCrcOffset - 4, head);
 }
 
+// Whether a zip record's bytes unpack to `unpacked` bytes whose CRC-32 is `crc`. libtorch stores
+// tensors as they are (method 0) and deflates small text records (method 8); the inflation goes
+// through a fixed buffer, so a record claiming a huge size costs time, never memory.
+std::string check_record(std::string_view bytes, unsigned method, std::uint64_t unpacked,
+                         std::uint32_t crc) {
+  uLong actual = crc32(0, nullptr, 0);
+  std::uint64_t total = 0;
+  if (method == 0) {
+    for (std::size_t done = 0; done < bytes.size();) {
+      const auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size() - done, 1u << 30));
+      actual = crc32(actual, reinterpret_cast<const Bytef*>(bytes.data() + done), chunk);
+      done += chunk;
+    }
+    total = bytes.size();
+  } else if (method == 8) {
+    if (bytes.size() > (1u << 30)) return "a compressed record too large to check";
+    z_stream stream{};
+    if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) return "no memory to check a record";
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+    stream.avail_in = static_cast<uInt>(bytes.size());
+    unsigned char out[1 << 16];
+    int rc = Z_OK;
+    while (rc == Z_OK && total <= unpacked) {
+      stream.next_out = out;
+      stream.avail_out = sizeof out;
+      rc = inflate(&stream, Z_NO_FLUSH);
+      const std::size_t produced = sizeof out - stream.avail_out;
+      actual = crc32(actual, out, static_cast<uInt>(produced));
+      total += produced;
+      if (rc == Z_OK && produced == 0 && stream.avail_in == 0) break;  // truncated
+    }
+    inflateEnd(&stream);
+    if (rc != Z_STREAM_END) return "a compressed record that does not inflate";
+  } else {
+    return "a record compressed with method " + std::to_string(method);
+  }
+  if (total != unpacked) return "a record whose size does not match its directory entry";
+  if (actual != crc) return "a record whose CRC-32 does not match its bytes";
+  return "";
+}
+
 }  // namespace
 
 std::string encode_checkpoint(std::string_view metadata, std::string_view payload) {
@@ -72,8 +113,7 @@ CheckpointParts decode_checkpoint(std::string_view bytes, const std::string& nam
   return {bytes.substr(kCheckpointHeaderBytes, m), bytes.substr(kCheckpointHeaderBytes + m)};
 }
 
-// libtorch stores its records uncompressed ("stored", method 0), so each record's bytes follow
-// its local header as they are, and no size can exceed the archive.
+// Each record's bytes follow its local header; no compressed size can exceed the archive.
 std::string archive_problem(std::string_view zip) {
   constexpr std::size_t kEndBytes = 22, kEntryBytes = 46, kLocalBytes = 30;
   if (zip.size() < kEndBytes) return "no zip end record";
@@ -116,8 +156,7 @@ std::string archive_problem(std::string_view zip) {
       }
       x += 4 + length;
     }
-    const std::uint64_t size = values[0], local = values[2];
-    if (method != 0 || values[1] != size) return "a compressed record (libtorch writes none)";
+    const std::uint64_t size = values[0], unpacked = values[1], local = values[2];
     if (size > zip.size() || local > zip.size() - kLocalBytes ||
         get<std::uint32_t>(zip, local) != 0x04034b50u) {
       return "a record of " + std::to_string(size) + " bytes in an archive of " +
@@ -128,14 +167,9 @@ std::string archive_problem(std::string_view zip) {
     if (data > zip.size() || zip.size() - data < size) return damaged;
     // libtorch reads the records without checking these CRCs: a record whose bytes changed (a
     // length inside its pickle, say) would be believed.
-    std::uint32_t actual = 0;
-    for (std::size_t done = 0; done < size;) {
-      const auto chunk = static_cast<uInt>(std::min<std::uint64_t>(size - done, 1u << 30));
-      actual = static_cast<std::uint32_t>(
-          crc32(actual, reinterpret_cast<const Bytef*>(zip.data() + data + done), chunk));
-      done += chunk;
-    }
-    if (actual != crc) return "a record whose CRC-32 does not match its bytes";
+    const std::string problem =
+        check_record(zip.substr(data, static_cast<std::size_t>(size)), method, unpacked, crc);
+    if (!problem.empty()) return problem;
     at = extra_end + comment;
   }
   return "";

@@ -41,8 +41,8 @@ CheckpointParts decode_checkpoint(std::string_view bytes, const std::string& nam
 // zip's CRC-32 of each record nor its sizes: it allocates what the directory claims (a record of
 // 8 GB in a 3 kB payload exhausts the memory) and believes the lengths inside its pickles (a
 // changed byte there made it reserve gigabytes). So before libtorch sees an archive: the
-// directory must be whole, every record stored (libtorch compresses none), within the archive
-// (ZIP64 sizes included), and its bytes must match the directory's CRC-32. The file's own CRC
+// directory must be whole, every record within the archive (ZIP64 sizes included), and its bytes
+// (inflated through a fixed buffer when deflated) must match the directory's size and CRC-32. The file's own CRC
 // already catches damage on disk; this catches an archive that was wrong when it was framed.
 std::string archive_problem(std::string_view zip);
 
