@@ -51,6 +51,8 @@ cmake --build "$build_dir" --target fuzzers -j "$jobs"
 export OMP_NUM_THREADS=1
 # UBSan aborts (the build also makes it fatal) with a stack; ASan's leak check stays on.
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# libtorch's own leak on its archive reader's error path (fuzz/lsan.supp says which).
+export LSAN_OPTIONS=suppressions=$PWD/fuzz/lsan.supp
 work="$build_dir/fuzz-runs"
 failed=()
 for target in "${targets[@]}"; do
