@@ -25,21 +25,8 @@ jobs=${JOBS:-$(nproc)}
 
 # clang itself, its sanitizer and libFuzzer runtimes (libclang_rt.fuzzer, .asan, .ubsan are in
 # libclang-rt-14-dev), and its OpenMP runtime (libdgc is built with OpenMP). `make test` needs
-# none of them: they are installed here, not by install-deps.sh.
-./scripts/install-deps.sh
-packages=(clang libclang-rt-14-dev libomp-14-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "fuzz: installing ${missing[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# none of them: they are installed here, on top of install-deps.sh's list.
+./scripts/install-deps.sh clang libclang-rt-14-dev libomp-14-dev
 
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dgc builds, tests and runs with (DESIGN.md "Dependencies").
-# Idempotent: does nothing when everything is present. Needs root (or sudo).
+# Idempotent: does nothing when everything is present. Needs root (or sudo). Arguments are more
+# packages to install with the same care.
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2
   dataset-fashion-mnist
+  "$@"  # what a caller needs beyond these (scripts/fuzz.sh: clang and its runtimes)
 )
 
 missing=()
