@@ -17,17 +17,7 @@ void run_together(Communicator& comm, const std::function<void()>& step) {
     mine = what.empty() ? "unknown error"
                         : what.substr(0, what.find('\n'));  // c10 appends a backtrace
   }
-  std::vector<std::int64_t> sizes;
-  std::vector<std::uint8_t> all;
-  comm.allgatherv(mine.data(), static_cast<std::int64_t>(mine.size()), sizes, all);
-
-  std::vector<std::string> messages;
-  std::size_t offset = 0;
-  for (const std::int64_t size : sizes) {
-    messages.emplace_back(reinterpret_cast<const char*>(all.data()) + offset,
-                          static_cast<std::size_t>(size));
-    offset += static_cast<std::size_t>(size);
-  }
+  const std::vector<std::string> messages = allgather_texts(comm, mine);
   bool any = false, alike = true;
   for (const auto& m : messages) {
     any = any || !m.empty();
@@ -42,6 +32,20 @@ void run_together(Communicator& comm, const std::function<void()>& step) {
         (text.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + ": " + messages[r];
   }
   throw CollectiveFailure(text);
+}
+
+std::vector<std::string> allgather_texts(Communicator& comm, const std::string& text) {
+  std::vector<std::int64_t> sizes;
+  std::vector<std::uint8_t> all;
+  comm.allgatherv(text.data(), static_cast<std::int64_t>(text.size()), sizes, all);
+  std::vector<std::string> texts;
+  std::size_t offset = 0;
+  for (const std::int64_t size : sizes) {
+    texts.emplace_back(reinterpret_cast<const char*>(all.data()) + offset,
+                       static_cast<std::size_t>(size));
+    offset += static_cast<std::size_t>(size);
+  }
+  return texts;
 }
 
 StepOutcome agree_on_step(Communicator& comm, int stop_signal, bool loss_finite, bool failed) {

@@ -39,6 +39,9 @@ struct StepOutcome {
 };
 StepOutcome agree_on_step(Communicator& comm, int stop_signal, bool loss_finite, bool failed);
 
+// Every rank's `text`, in rank order (one allgatherv). Collective.
+std::vector<std::string> allgather_texts(Communicator& comm, const std::string& text);
+
 // "0, 2, 3": ranks for messages.
 std::string rank_list(const std::vector<int>& ranks);
 

@@ -71,16 +71,9 @@ RankReport decode(const std::string& text) {
 // Every rank's report, in rank order. The texts are this program's own, but they cross the
 // network: decode() throws (std::invalid_argument) on a malformed one rather than guessing.
 std::vector<RankReport> exchange(Communicator& comm, const RankReport& mine) {
-  const std::string text = encode(mine);
-  std::vector<std::int64_t> sizes;
-  std::vector<std::uint8_t> all;
-  comm.allgatherv(text.data(), static_cast<std::int64_t>(text.size()), sizes, all);
   std::vector<RankReport> reports;
-  std::size_t offset = 0;
-  for (const std::int64_t size : sizes) {
-    reports.push_back(decode(std::string(reinterpret_cast<const char*>(all.data()) + offset,
-                                         static_cast<std::size_t>(size))));
-    offset += static_cast<std::size_t>(size);
+  for (const std::string& text : allgather_texts(comm, encode(mine))) {
+    reports.push_back(decode(text));
   }
   return reports;
 }
@@ -262,25 +255,21 @@ void check_ranks_agree(Communicator& comm, const Position& position, std::uint32
   }
 }
 
-std::vector<std::string> changed_settings(const std::string& checkpoint_yaml, const Config& config,
-                                          const std::vector<std::string>& allowed) {
+std::vector<SettingChange> changed_settings(const std::string& checkpoint_yaml,
+                                            const Config& config) {
   std::map<std::string, std::string> before, now;
   flatten(YAML::Load(checkpoint_yaml), "", before);
   flatten(config.root(), "", now);
-  const bool allow_all = std::find(allowed.begin(), allowed.end(), "all") != allowed.end();
   std::set<std::string> keys;
   for (const auto& [key, value] : before) keys.insert(key);
   for (const auto& [key, value] : now) keys.insert(key);
-  std::vector<std::string> changed;
+  std::vector<SettingChange> changed;
   for (const auto& key : keys) {
     const auto b = before.find(key), n = now.find(key);
     const std::string old_value = b == before.end() ? "(absent)" : b->second;
     const std::string new_value = n == now.end() ? "(absent)" : n->second;
-    if (old_value == new_value || cannot_change_training(key) || allow_all ||
-        std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
-      continue;
-    }
-    changed.push_back(key + ": " + old_value + " -> " + new_value);
+    if (old_value == new_value || cannot_change_training(key)) continue;
+    changed.push_back({key, key + ": " + old_value + " -> " + new_value});
   }
   return changed;
 }

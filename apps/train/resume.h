@@ -46,10 +46,13 @@ ResumeDecision decide_resume(Communicator& comm, const CheckpointStore& store);
 void check_ranks_agree(Communicator& comm, const Position& position, std::uint32_t config_crc,
                        std::uint32_t parameters);
 
-// The keys whose values differ between the checkpoint's config and the run's, as
-// "key: old -> new", leaving out keys that cannot change the training (logging.*, ...) and those
-// in `allowed` ("all" allows every key).
-std::vector<std::string> changed_settings(const std::string& checkpoint_yaml, const Config& config,
-                                          const std::vector<std::string>& allowed);
+// A setting whose value differs between the checkpoint's config and the run's.
+struct SettingChange {
+  std::string key;
+  std::string text;  // "key: old -> new"
+};
+// The changed settings, leaving out keys that cannot change the training (logging.*, ...).
+std::vector<SettingChange> changed_settings(const std::string& checkpoint_yaml,
+                                            const Config& config);
 
 }  // namespace dgc::train

@@ -182,8 +182,10 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       s.runs_dir + "/" + run_name(command_line.configs, command_line.suffix, comm.size());
   std::unique_ptr<RunDirectory> directory;
   std::unique_ptr<CheckpointStore> store;
-  run_together(comm, [&] { directory = std::make_unique<RunDirectory>(run_dir, leader); });
-  run_together(comm, [&] { store = std::make_unique<CheckpointStore>(run_dir, comm.rank()); });
+  run_together(comm, [&] {
+    directory = std::make_unique<RunDirectory>(run_dir, leader);
+    store = std::make_unique<CheckpointStore>(run_dir, comm.rank());
+  });
 
   Dataset train, test;
   run_together(comm, [&] {
@@ -225,17 +227,20 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   std::vector<std::string> accepted_changes;
   if (resume.file) {
     run_together(comm, [&] {
-      const std::vector<std::string> changed =
-          changed_settings(resume.meta.config_yaml, config, command_line.allow_changed);
-      if (!changed.empty()) {
-        std::string list;
-        for (const auto& c : changed) list += "\n  " + c;
-        DGC_FAIL("cannot resume in ", run_dir, ": these settings differ from the checkpoint's",
-                 list,
-                 "\nRerun with the checkpoint's settings, or accept the change with "
-                 "--allow-changed KEY[,KEY...] (or --allow-changed all), or start a new run");
+      const auto& allowed = command_line.allow_changed;
+      std::string refused;
+      for (const auto& change : changed_settings(resume.meta.config_yaml, config)) {
+        if (std::count(allowed.begin(), allowed.end(), "all") > 0 ||
+            std::count(allowed.begin(), allowed.end(), change.key) > 0) {
+          accepted_changes.push_back(change.text);
+        } else {
+          refused += "\n  " + change.text;
+        }
       }
-      accepted_changes = changed_settings(resume.meta.config_yaml, config, {});
+      DGC_CHECK(refused.empty(), "cannot resume in ", run_dir,
+                ": these settings differ from the checkpoint's", refused,
+                "\nRerun with the checkpoint's settings, or accept the change with "
+                "--allow-changed KEY[,KEY...] (or --allow-changed all), or start a new run");
       store->restore(*resume.file, [&](torch::serialize::InputArchive& archive) {
         load_state(archive, model, *optimizer, distributed->compressor());
       });
@@ -301,6 +306,12 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   // The stop signal the ranks agreed on after a step: every rank decides from it alone, never
   // from its own flag (a signal may reach one rank only, or arrive between two steps).
   int stop_signal = 0;
+  // After the checkpoint: the exit code a shell gives a process killed by the signal.
+  const auto stopped = [&](const std::string& where) {
+    log->print("=> stopped by signal " + std::to_string(stop_signal) + " at " + where +
+               "; every rank saved its checkpoint. Rerun the same command to resume there.");
+    return 128 + stop_signal;
+  };
   for (std::int64_t epoch = position.epoch; epoch < end_epoch; ++epoch) {
     const std::int64_t first_step = epoch == position.epoch ? position.step : 0;
     distributed->set_epoch(epoch);
@@ -370,10 +381,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       if (stop_signal != 0 && step + 1 < steps) {
         const Position at{epoch, step + 1};
         save([&] { store->save_latest(save_meta(at), write_state); });
-        log->print("=> stopped by signal " + std::to_string(stop_signal) + " at " + describe(at) +
-                   "; every rank saved its checkpoint (latest). Rerun the same command to resume "
-                   "there.");
-        return 128 + stop_signal;
+        return stopped(describe(at));
       }
     }
     log->end_epoch(inputs_seen);
@@ -387,12 +395,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     log->meter(s.metric + "_best", best, inputs_seen);
     log->print("=> " + describe_traffic(distributed->last_step_traffic(), s.dgc));
     save([&] { store->save_epoch(epoch, save_meta({epoch + 1, 0}), write_state, is_best); });
-    if (stop_signal != 0) {
-      log->print("=> stopped by signal " + std::to_string(stop_signal) + " at the end of epoch " +
-                 std::to_string(epoch + 1) +
-                 "; every rank saved its checkpoint. Rerun the same command to resume there.");
-      return 128 + stop_signal;
-    }
+    if (stop_signal != 0) return stopped("the end of epoch " + std::to_string(epoch + 1));
   }
   char digest[16];
   std::snprintf(digest, sizeof digest, "%08x", model_digest(*model.module));
