@@ -252,6 +252,8 @@ RunSettings read_settings(const Config& c) {
   s.num_classes = integer(c, "dataset.num_classes", 2);
   s.image_size = integer(c, "dataset.image_size", 1);
   s.num_channels = integer(c, "dataset.num_channels", 1);
+  s.synthetic_train_size = integer(c, "dataset.synthetic_train_size", 1);
+  s.synthetic_test_size = integer(c, "dataset.synthetic_test_size", 1);
   check_dataset_shape(s);
   s.train_augmentation = augmentation(s, c, true);
   s.test_augmentation = augmentation(s, c, false);

@@ -20,6 +20,7 @@ struct RunSettings {
   std::string dataset;  // fashion-mnist | cifar10 | synthetic
   std::string dataset_root;
   std::int64_t num_classes = 10, image_size = 28, num_channels = 1;
+  std::int64_t synthetic_train_size = 4096, synthetic_test_size = 1024;  // synthetic only
   Augmentation train_augmentation, test_augmentation;
   std::int64_t prefetch_batches = 2;
   // Model and optimizer

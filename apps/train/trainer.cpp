@@ -39,9 +39,6 @@ namespace dgc::train {
 
 namespace {
 
-// The synthetic dataset's sizes: enough for a quick run to show learning.
-constexpr std::int64_t kSyntheticTrain = 4096, kSyntheticTest = 1024;
-
 Dataset load_dataset(const RunSettings& s, bool train) {
   // A class subset when num_classes is below the dataset's 10 (data/select_classes.h).
   if (s.dataset == "fashion-mnist") {
@@ -50,7 +47,7 @@ Dataset load_dataset(const RunSettings& s, bool train) {
   if (s.dataset == "cifar10") {
     return select_classes(load_cifar10(s.dataset_root, train), s.num_classes);
   }
-  return make_synthetic(train ? kSyntheticTrain : kSyntheticTest, s.num_channels, s.image_size,
+  return make_synthetic(train ? s.synthetic_train_size : s.synthetic_test_size, s.num_channels, s.image_size,
                         s.image_size, s.num_classes, s.seed + (train ? 0 : 1));
 }
 
