@@ -61,6 +61,20 @@ StepOutcome agree_on_step(Communicator& comm, int stop_signal, bool loss_finite,
   return outcome;
 }
 
+void check_same_on_every_rank(Communicator& comm, const std::string& text,
+                              const std::string& what) {
+  const std::vector<std::string> texts = allgather_texts(comm, text);
+  std::string differences;
+  for (std::size_t r = 1; r < texts.size(); ++r) {
+    if (texts[r] == texts[0]) continue;
+    differences += "; rank " + std::to_string(r) + " has " + texts[r];
+  }
+  if (!differences.empty()) {
+    throw CollectiveFailure("the ranks do not agree on " + what + ": rank 0 has " + texts[0] +
+                            differences);
+  }
+}
+
 std::string rank_list(const std::vector<int>& ranks) {
   std::string out;
   for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);

@@ -13,6 +13,7 @@
 #include "config/command_line.h"
 #include "dgc/communicator.h"
 #include "dgc/error.h"
+#include "evaluation.h"
 #include "trainer.h"
 
 namespace {
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return dgc::train::run_training(command_line, comm);
+    return command_line.evaluate ? dgc::train::run_evaluation(command_line, comm)
+                                 : dgc::train::run_training(command_line, comm);
   } catch (const dgc::train::CollectiveFailure& e) {
     // Every rank failed alike at the same point: rank 0 says it, and the job ends normally.
     if (leader) std::fprintf(stderr, "dgc-train: %s\n", e.message().c_str());

@@ -104,7 +104,8 @@ FileReport check(const CheckpointStore& store, const std::string& path,
 }
 
 // Keys that change nothing the run computes: where it logs, how fast it loads or evaluates, when
-// this invocation stops, where the data lie.
+// this invocation stops, where the data lie. "device" is in the checkpoints of older versions,
+// whose schema had it (cpu only, read by nothing).
 bool cannot_change_training(const std::string& key) {
   static const char* const kPrefixes[] = {"logging.", "data.", "distributed."};
   static const std::set<std::string> kKeys = {"train.stop_after_epochs", "evaluate.batch_size",

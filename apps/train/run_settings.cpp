@@ -155,11 +155,35 @@ Augmentation augmentation(const RunSettings& s, const Config& c, bool train) {
   return a;
 }
 
+// ImageNet's transforms (ALGORITHM.md section 9) at the configured crop size.
+ImageTransform image_transform(const RunSettings& s, const Config& c, bool train) {
+  ImageTransform t;
+  t.train = train && c.get<bool>("dataset.augment");
+  t.flip = t.train;
+  t.output_size = s.image_size;
+  // torchvision's Resize(256) before CenterCrop(224), at any crop size.
+  t.resize_size = (s.image_size * 8 + 3) / 7;
+  t.mean = channel_values(c, "dataset.mean", kFinite);
+  t.std = channel_values(c, "dataset.std", kPositive);
+  DGC_CHECK(t.mean.size() == 3 && t.std.size() == 3,
+            "config: dataset.mean and dataset.std need three values (R, G, B) for imagenet, got ",
+            t.mean.size(), " and ", t.std.size());
+  return t;
+}
+
 // The file datasets have fixed shapes and classes. A class subset (data/select_classes.h) keeps
 // every k-th class, so num_classes must divide the dataset's count; anything else would be a
 // shape error in the model or "target out of bounds" in the loss, far from the cause.
 void check_dataset_shape(const RunSettings& s) {
   if (s.dataset == "synthetic") return;
+  if (s.dataset == "imagenet") {
+    // The class count is checked against the folders when they are scanned.
+    DGC_CHECK(s.num_channels == 3, "config: dataset.num_channels must be 3 for imagenet (every ",
+              "image becomes RGB), got ", s.num_channels);
+    DGC_CHECK(s.image_size >= 8 && s.image_size <= 1024,
+              "config: dataset.image_size must be in [8, 1024] for imagenet, got ", s.image_size);
+    return;
+  }
   const bool fmnist = s.dataset == "fashion-mnist";
   const std::int64_t classes = 10, size = fmnist ? 28 : 32, channels = fmnist ? 1 : 3;
   DGC_CHECK(s.num_classes <= classes && classes % s.num_classes == 0,
@@ -244,9 +268,10 @@ RunSettings read_settings(const Config& c) {
   RunSettings s;
   s.seed = static_cast<std::uint64_t>(integer(c, "seed", 0));
   s.dataset = c.get<std::string>("dataset.name");
-  DGC_CHECK(s.dataset == "fashion-mnist" || s.dataset == "cifar10" || s.dataset == "synthetic",
-            "config: dataset.name must be fashion-mnist, cifar10 or synthetic, got '", s.dataset,
-            "'");
+  DGC_CHECK(s.dataset == "fashion-mnist" || s.dataset == "cifar10" || s.dataset == "imagenet" ||
+                s.dataset == "synthetic",
+            "config: dataset.name must be fashion-mnist, cifar10, imagenet or synthetic, got '",
+            s.dataset, "'");
   s.dataset_root = c.get<std::string>("dataset.root");
   // One class would make a classifier with nothing to learn.
   s.num_classes = integer(c, "dataset.num_classes", 2);
@@ -255,9 +280,16 @@ RunSettings read_settings(const Config& c) {
   s.synthetic_train_size = integer(c, "dataset.synthetic_train_size", 1);
   s.synthetic_test_size = integer(c, "dataset.synthetic_test_size", 1);
   check_dataset_shape(s);
-  s.train_augmentation = augmentation(s, c, true);
-  s.test_augmentation = augmentation(s, c, false);
+  if (s.dataset == "imagenet") {
+    s.train_transform = image_transform(s, c, true);
+    s.test_transform = image_transform(s, c, false);
+  } else {
+    s.train_augmentation = augmentation(s, c, true);
+    s.test_augmentation = augmentation(s, c, false);
+  }
   s.prefetch_batches = integer(c, "data.prefetch_batches", 1);
+  // A thread each; more than a few dozen per rank is a typo.
+  s.loader_workers = integer(c, "data.num_workers", 1, 64);
 
   s.model = c.get<std::string>("model.name");
   s.num_epochs = integer(c, "train.num_epochs", 1);

@@ -10,6 +10,7 @@
 #include "dgc/options.h"
 #include "dgc/stall_check.h"
 #include "input/augment.h"
+#include "input/image_transform.h"
 #include "schedule/lr_schedule.h"
 
 namespace dgc::train {
@@ -17,12 +18,13 @@ namespace dgc::train {
 struct RunSettings {
   std::uint64_t seed = 42;
   // Data
-  std::string dataset;  // fashion-mnist | cifar10 | synthetic
+  std::string dataset;  // fashion-mnist | cifar10 | imagenet | synthetic
   std::string dataset_root;
   std::int64_t num_classes = 10, image_size = 28, num_channels = 1;
   std::int64_t synthetic_train_size = 4096, synthetic_test_size = 1024;  // synthetic only
-  Augmentation train_augmentation, test_augmentation;
-  std::int64_t prefetch_batches = 2;
+  Augmentation train_augmentation, test_augmentation;  // the in-memory datasets
+  ImageTransform train_transform, test_transform;      // imagenet
+  std::int64_t prefetch_batches = 2, loader_workers = 1;
   // Model and optimizer
   std::string model;
   std::int64_t stop_after_epochs = 0;  // > 0: end this invocation early (tests of resume)

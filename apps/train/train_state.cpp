@@ -22,9 +22,8 @@ void save_state(torch::serialize::OutputArchive& archive, const Model& model,
 
 void load_state(torch::serialize::InputArchive& archive, const Model& model,
                 torch::optim::Optimizer& optimizer, Compressor* compressor) {
-  torch::serialize::InputArchive model_archive, optimizer_archive, memory_archive;
-  archive.read("model", model_archive);
-  model.module->load(model_archive);
+  load_model_state(archive, model);
+  torch::serialize::InputArchive optimizer_archive, memory_archive;
   archive.read("optimizer", optimizer_archive);
   optimizer.load(optimizer_archive);
   if (compressor != nullptr) {
@@ -37,6 +36,12 @@ void load_state(torch::serialize::InputArchive& archive, const Model& model,
   archive.read("rng", rng);
   auto generator = at::detail::getDefaultCPUGenerator();
   generator.set_state(rng);
+}
+
+void load_model_state(torch::serialize::InputArchive& archive, const Model& model) {
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  model.module->load(model_archive);
 }
 
 namespace {

@@ -24,6 +24,8 @@ void save_state(torch::serialize::OutputArchive& archive, const Model& model,
                 torch::optim::Optimizer& optimizer, const Compressor* compressor);
 void load_state(torch::serialize::InputArchive& archive, const Model& model,
                 torch::optim::Optimizer& optimizer, Compressor* compressor);
+// The model's part of the archive alone (evaluation).
+void load_model_state(torch::serialize::InputArchive& archive, const Model& model);
 
 // CRC-32C of every parameter and buffer, in registration order: two runs end with bitwise the
 // same model exactly when these agree (checkpoint files cannot show it: the optimizer's state is

@@ -1,7 +1,6 @@
 #include "trainer.h"
 
 #include <ATen/Parallel.h>
-#include <sched.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -11,19 +10,16 @@
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "atomic_file.h"
 #include "checkpoint/checkpoint_store.h"
 #include "collective.h"
 #include "config/config.h"
-#include "data/cifar10.h"
-#include "data/idx.h"
-#include "data/select_classes.h"
-#include "data/synthetic.h"
+#include "datasets.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
 #include "dgc/sgd.h"
+#include "evaluation.h"
 #include "input/distributed_sampler.h"
 #include "input/loader.h"
 #include "log/crc32c.h"
@@ -31,6 +27,7 @@
 #include "resume.h"
 #include "run_directory.h"
 #include "run_log.h"
+#include "run_setup.h"
 #include "run_settings.h"
 #include "stop_signal.h"
 #include "train_state.h"
@@ -38,18 +35,6 @@
 namespace dgc::train {
 
 namespace {
-
-Dataset load_dataset(const RunSettings& s, bool train) {
-  // A class subset when num_classes is below the dataset's 10 (data/select_classes.h).
-  if (s.dataset == "fashion-mnist") {
-    return select_classes(load_fashion_mnist(s.dataset_root, train), s.num_classes);
-  }
-  if (s.dataset == "cifar10") {
-    return select_classes(load_cifar10(s.dataset_root, train), s.num_classes);
-  }
-  return make_synthetic(train ? s.synthetic_train_size : s.synthetic_test_size, s.num_channels, s.image_size,
-                        s.image_size, s.num_classes, s.seed + (train ? 0 : 1));
-}
 
 // ALGORITHM.md section 9: with optimize_bn_separately, batch-norm parameters get no weight
 // decay. Both groups use SGDOptions, which DGC-SGD shares with torch::optim::SGD.
@@ -91,52 +76,6 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   }
 }
 
-struct Accuracy {
-  double top1 = 0, top5 = 0;
-};
-
-// Top-1 and top-5 over the whole test set: each rank takes every world_size-th image (no
-// padding, so nothing counts twice) and the counts are summed over ranks.
-Accuracy evaluate(const Model& model, const Dataset& test, const RunSettings& s,
-                  Communicator& comm) {
-  torch::NoGradGuard no_grad;
-  model.module->eval();
-  std::vector<std::int64_t> indices;
-  for (std::int64_t i = comm.rank(); i < test.size(); i += comm.size()) indices.push_back(i);
-  LoaderOptions options;
-  options.batch_size = s.eval_batch_size;
-  options.augmentation = s.test_augmentation;
-  options.train = false;
-  BatchLoader loader(test.images, test.labels, indices, options);
-  std::int64_t counts[3] = {0, 0, 0};  // top-1, top-5, images
-  Batch batch;
-  while (loader.next(batch)) {
-    const auto output = model.forward(batch.data);
-    const auto top = std::get<1>(output.topk(std::min<std::int64_t>(5, output.size(1)), 1));
-    const auto hits = top.eq(batch.target.unsqueeze(1));
-    counts[0] += hits.narrow(1, 0, 1).sum().item<std::int64_t>();
-    counts[1] += hits.sum().item<std::int64_t>();
-    counts[2] += batch.target.size(0);
-  }
-  model.module->train();
-  comm.allreduce(counts, 3, torch::kLong, ReduceOp::kSum);
-  return {100.0 * static_cast<double>(counts[0]) / static_cast<double>(counts[2]),
-          100.0 * static_cast<double>(counts[1]) / static_cast<double>(counts[2])};
-}
-
-// Intra-op threads for one rank. A rank the launcher bound to some cores (mpirun binds each rank to
-// one core when np <= 2) gets one thread per core it may run on: more threads than that would
-// share a core, and OpenMP's spinning threads then slow each other down (2.2x per step measured
-// at np 1). An unbound rank gets its share of the machine's cores.
-int threads_per_rank(int local_size) {
-  const int machine = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < machine) {
-    return std::max(1, CPU_COUNT(&allowed));
-  }
-  return std::max(1, machine / local_size);
-}
-
 std::string describe_traffic(const TrafficStats& t, bool dgc) {
   std::ostringstream out;
   out << "sent " << t.bytes_sent << " bytes per step";
@@ -163,20 +102,12 @@ std::int64_t checkpoint_bytes_estimate(torch::nn::Module& model, bool dgc) {
 
 int run_training(const CommandLine& command_line, Communicator& comm) {
   const bool leader = comm.rank() == 0;
-  Config config;
-  RunSettings s;
-  run_together(comm, [&] {
-    config = load_config(command_line.configs, command_line.overrides);
-    s = read_settings(config);
-    s.schedule.world_size = comm.size();
-    check_lr_schedule_options(s.schedule);
-  });
-  comm.set_stall_check(s.stall_check);  // the config's, in place of the environment's
-  at::set_num_threads(threads_per_rank(comm.local_size()));  // libtorch starts with one
+  const RunSetup setup = set_up_run(command_line, comm);
+  const Config& config = setup.config;
+  const RunSettings& s = setup.settings;
+  const std::string& run_dir = setup.run_dir;
   install_stop_handlers(leader);
 
-  const std::string run_dir =
-      s.runs_dir + "/" + run_name(command_line.configs, command_line.suffix, comm.size());
   std::unique_ptr<RunDirectory> directory;
   std::unique_ptr<CheckpointStore> store;
   run_together(comm, [&] {
@@ -184,13 +115,9 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     store = std::make_unique<CheckpointStore>(run_dir, comm.rank());
   });
 
-  Dataset train, test;
-  run_together(comm, [&] {
-    train = load_dataset(s, true);
-    test = load_dataset(s, false);
-  });
-  torch::manual_seed(s.seed);  // the same initial model on every rank, before the broadcast too
-  const Model model = make_model(s.model, s.num_channels, s.num_classes, s.image_size);
+  const Split train = open_split(s, /*train=*/true, comm);
+  const Split test = open_split(s, /*train=*/false, comm);
+  const Model model = build_model(s);
   auto optimizer = make_optimizer(*model.module, s);
   DistributedOptions options;
   options.backward_passes_per_step = static_cast<int>(s.num_batches_per_step);
@@ -263,6 +190,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   log->print(config_yaml);
   log->print("=> run directory " + run_dir + ", " + std::to_string(comm.size()) + " rank(s), " +
              std::to_string(at::get_num_threads()) + " thread(s) each");
+  for (const auto& note : train.notes) log->print(note);
+  for (const auto& note : test.notes) log->print(note);
   if (!resume.warning.empty()) log->print(resume.warning);
   for (const auto& change : accepted_changes)
     log->print("=> changed since the checkpoint: " + change);
@@ -295,7 +224,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     });
   };
 
-  DistributedSampler sampler(train.size(), comm.rank(), comm.size(), /*shuffle=*/true, s.seed);
+  DistributedSampler sampler(train.samples->size(), comm.rank(), comm.size(), /*shuffle=*/true, s.seed);
   const std::int64_t step_inputs = s.batch_size * s.num_batches_per_step * comm.size();
   const std::int64_t end_epoch = s.stop_after_epochs > 0
                                      ? std::min(s.num_epochs, position.epoch + s.stop_after_epochs)
@@ -315,12 +244,11 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     sampler.set_epoch(epoch);
     LoaderOptions loader_options;
     loader_options.batch_size = s.batch_size;
-    loader_options.augmentation = s.train_augmentation;
-    loader_options.seed = s.seed;
     loader_options.epoch = epoch;
     loader_options.prefetch = s.prefetch_batches;
+    loader_options.workers = s.loader_workers;
     loader_options.start_batch = first_step * s.num_batches_per_step;
-    BatchLoader loader(train.images, train.labels, sampler.indices(), loader_options);
+    BatchLoader loader(train.samples, sampler.indices(), loader_options);
     const std::int64_t steps =
         (loader.num_batches() + s.num_batches_per_step - 1) / s.num_batches_per_step;
     log->start_epoch(epoch, s.num_epochs, steps, first_step);
@@ -383,7 +311,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     }
     log->end_epoch(inputs_seen);
 
-    const Accuracy accuracy = evaluate(model, test, s, comm);
+    const Accuracy accuracy = evaluate(model, test.samples, s, comm);
     const double value = s.metric == "acc/test_top5" ? accuracy.top5 : accuracy.top1;
     const bool is_best = value > best;
     best = std::max(best, value);

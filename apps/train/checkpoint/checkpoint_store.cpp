@@ -67,19 +67,18 @@ CheckpointStore::CheckpointStore(std::string directory, int rank, int keep)
   }
 }
 
+std::string CheckpointStore::path_in(const std::string& directory, const std::string& name,
+                                     int rank) {
+  return (fs::path(directory) / (name + "-r" + std::to_string(rank) + ".pt")).string();
+}
+
 std::string CheckpointStore::epoch_path(std::int64_t epoch) const {
-  return (fs::path(directory_) /
-          ("e" + std::to_string(epoch) + "-r" + std::to_string(rank_) + ".pt"))
-      .string();
+  return path_in(directory_, "e" + std::to_string(epoch), rank_);
 }
 
-std::string CheckpointStore::latest_path() const {
-  return (fs::path(directory_) / ("latest-r" + std::to_string(rank_) + ".pt")).string();
-}
+std::string CheckpointStore::latest_path() const { return path_in(directory_, "latest", rank_); }
 
-std::string CheckpointStore::best_path() const {
-  return (fs::path(directory_) / ("best-r" + std::to_string(rank_) + ".pt")).string();
-}
+std::string CheckpointStore::best_path() const { return path_in(directory_, "best", rank_); }
 
 std::string CheckpointStore::serialize(const std::string& metadata, const Writer& write) const {
   // Serialized once in memory, before any file is touched: a throwing `write` changes nothing,
@@ -141,7 +140,7 @@ std::vector<std::string> CheckpointStore::files() const {
   return out;
 }
 
-CheckpointFile CheckpointStore::read(const std::string& path) const {
+CheckpointFile CheckpointStore::read(const std::string& path) {
   CheckpointFile file;
   file.path = path;
   std::ifstream in(path, std::ios::binary);
@@ -156,7 +155,7 @@ CheckpointFile CheckpointStore::read(const std::string& path) const {
   return file;
 }
 
-void CheckpointStore::restore(const CheckpointFile& file, const Reader& read_archive) const {
+void CheckpointStore::restore(const CheckpointFile& file, const Reader& read_archive) {
   const std::string_view payload = std::string_view(file.bytes).substr(file.payload_offset);
   const std::string problem = archive_problem(payload);
   DGC_CHECK(problem.empty(), "cannot read the archive in checkpoint ", file.path, ": ", problem);

@@ -61,16 +61,18 @@ class CheckpointStore {
   // This rank's checkpoint files that exist, newest first: latest, then e{N} by descending N.
   std::vector<std::string> files() const;
   // Reads `path` whole and verifies it; a dgc::Error naming the file says what is wrong.
-  CheckpointFile read(const std::string& path) const;
+  static CheckpointFile read(const std::string& path);
   // Hands the archive of a verified file to `read_archive`. A payload libtorch cannot parse, or
   // whose content `read_archive` cannot find, is a dgc::Error naming the file; dgc::Errors thrown
   // by `read_archive` pass through unchanged.
-  void restore(const CheckpointFile& file, const Reader& read_archive) const;
+  static void restore(const CheckpointFile& file, const Reader& read_archive);
 
   // The disk space of one checkpoint set (the epoch file, latest and best) of `file_bytes` each.
   static std::int64_t bytes_per_set(std::int64_t file_bytes) { return 3 * file_bytes; }
 
   const std::string& directory() const { return directory_; }
+  // `directory`/{name}-r{rank}.pt: the file of `name` ("latest", "best", "e3") of `rank`.
+  static std::string path_in(const std::string& directory, const std::string& name, int rank);
   std::string epoch_path(std::int64_t epoch) const;
   std::string latest_path() const;
   std::string best_path() const;

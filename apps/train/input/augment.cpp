@@ -58,13 +58,18 @@ void check_images(const at::Tensor& images) {
 
 }  // namespace
 
+std::uint64_t sample_random_key(std::uint64_t seed, std::int64_t epoch, std::int64_t sample_index) {
+  // Chained rather than xor-ed together so that (epoch, index) pairs cannot cancel each other.
+  const std::uint64_t per_epoch =
+      splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(epoch));
+  return splitmix64(per_epoch ^ static_cast<std::uint64_t>(sample_index));
+}
+
 SampleTransform sample_transform(const Augmentation& augmentation, std::uint64_t seed,
                                  std::int64_t epoch, std::int64_t sample_index, bool train) {
   SampleTransform t{augmentation.pad, augmentation.pad, false};
   if (!train) return t;
-  // Chained rather than xor-ed together so that (epoch, index) pairs cannot cancel each other.
-  const std::uint64_t per_epoch = splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(epoch));
-  const std::uint64_t h = splitmix64(per_epoch ^ static_cast<std::uint64_t>(sample_index));
+  const std::uint64_t h = sample_random_key(seed, epoch, sample_index);
   // Disjoint bit fields of one 64-bit hash: dy, dx and the flip are independent.
   const std::int64_t span = 2 * augmentation.pad + 1;
   constexpr std::uint64_t kMask21 = (std::uint64_t{1} << 21) - 1;
@@ -76,18 +81,8 @@ SampleTransform sample_transform(const Augmentation& augmentation, std::uint64_t
 
 namespace detail {
 
-at::Tensor augment_rows(const at::Tensor& images_uint8, const std::vector<std::int64_t>& rows,
-                        const std::vector<std::int64_t>& sample_indices,
-                        const Augmentation& augmentation, std::uint64_t seed, std::int64_t epoch,
-                        bool train) {
-  check_images(images_uint8);
-  DGC_CHECK(rows.size() == sample_indices.size(), "augment: ", rows.size(), " images but ",
-            sample_indices.size(), " sample indices");
-  DGC_CHECK(augmentation.pad >= 0, "augment: pad must be >= 0, got ", augmentation.pad);
-  const std::int64_t n = images_uint8.size(0);
-  const std::int64_t channels = images_uint8.size(1);
-  const std::int64_t height = images_uint8.size(2);
-  const std::int64_t width = images_uint8.size(3);
+std::vector<std::array<float, 256>> pixel_tables(const Augmentation& augmentation,
+                                                 std::int64_t channels) {
   const bool normalize = !augmentation.mean.empty() || !augmentation.std.empty();
   if (normalize) {
     DGC_CHECK(static_cast<std::int64_t>(augmentation.mean.size()) == channels &&
@@ -99,9 +94,6 @@ at::Tensor augment_rows(const at::Tensor& images_uint8, const std::vector<std::i
                 augmentation.std[c]);
     }
   }
-
-  // A byte has 256 values: one table per channel computes each exactly as the op-by-op
-  // (x.float() / 255 - mean) / std would, at the cost of a lookup.
   std::vector<std::array<float, 256>> table(static_cast<std::size_t>(channels));
   for (std::int64_t c = 0; c < channels; ++c) {
     for (int v = 0; v < 256; ++v) {
@@ -110,43 +102,35 @@ at::Tensor augment_rows(const at::Tensor& images_uint8, const std::vector<std::i
       table[c][v] = x;
     }
   }
+  return table;
+}
 
-  // Plain loops, no ATen kernels: this runs on the loader's thread, where an intra-op parallel
-  // kernel would start a second thread team next to the training loop's.
-  const at::Tensor images = images_uint8.contiguous();
-  const std::uint8_t* src = images.data_ptr<std::uint8_t>();
-  const auto batch = static_cast<std::int64_t>(rows.size());
-  at::Tensor out = at::empty({batch, channels, height, width}, at::kFloat);
-  float* dst = out.data_ptr<float>();
+void augment_sample(const std::uint8_t* image, std::int64_t channels, std::int64_t height,
+                    std::int64_t width, std::int64_t pad, const SampleTransform& t,
+                    const std::vector<std::array<float, 256>>& tables, float* out) {
+  // Output pixel (y, x) reads source pixel (y + oy, sx) with sx = x + ox, or the mirror image
+  // W-1-x + ox when flipped; outside the source lies the zero padding.
+  const std::int64_t oy = t.dy - pad;
+  const std::int64_t ox = t.dx - pad;
   const std::int64_t plane = height * width;
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const std::int64_t row = rows[b];
-    DGC_CHECK(row >= 0 && row < n, "augment: image index ", row, " is outside [0, ", n, ")");
-    const SampleTransform t = sample_transform(augmentation, seed, epoch, sample_indices[b], train);
-    // Output pixel (y, x) reads source pixel (y + oy, sx) with sx = x + ox, or the mirror image
-    // W-1-x + ox when flipped; outside the source lies the zero padding.
-    const std::int64_t oy = t.dy - augmentation.pad;
-    const std::int64_t ox = t.dx - augmentation.pad;
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const std::uint8_t* in = src + (row * channels + c) * plane;
-      float* o = dst + (b * channels + c) * plane;
-      const float* lut = table[c].data();
-      for (std::int64_t y = 0; y < height; ++y) {
-        const std::int64_t sy = y + oy;
-        float* line = o + y * width;
-        if (sy < 0 || sy >= height) {
-          for (std::int64_t x = 0; x < width; ++x) line[x] = lut[0];
-          continue;
-        }
-        const std::uint8_t* in_line = in + sy * width;
-        for (std::int64_t x = 0; x < width; ++x) {
-          const std::int64_t sx = (t.flip ? width - 1 - x : x) + ox;
-          line[x] = (sx >= 0 && sx < width) ? lut[in_line[sx]] : lut[0];
-        }
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const std::uint8_t* in = image + c * plane;
+    float* o = out + c * plane;
+    const float* lut = tables[c].data();
+    for (std::int64_t y = 0; y < height; ++y) {
+      const std::int64_t sy = y + oy;
+      float* line = o + y * width;
+      if (sy < 0 || sy >= height) {
+        for (std::int64_t x = 0; x < width; ++x) line[x] = lut[0];
+        continue;
+      }
+      const std::uint8_t* in_line = in + sy * width;
+      for (std::int64_t x = 0; x < width; ++x) {
+        const std::int64_t sx = (t.flip ? width - 1 - x : x) + ox;
+        line[x] = (sx >= 0 && sx < width) ? lut[in_line[sx]] : lut[0];
       }
     }
   }
-  return out;
 }
 
 }  // namespace detail
@@ -159,9 +143,21 @@ at::Tensor augment_batch(const at::Tensor& images_uint8,
   DGC_CHECK(images_uint8.size(0) == static_cast<std::int64_t>(sample_indices.size()),
             "augment_batch: ", images_uint8.size(0), " images but ", sample_indices.size(),
             " sample indices");
-  std::vector<std::int64_t> rows(sample_indices.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::int64_t>(i);
-  return detail::augment_rows(images_uint8, rows, sample_indices, augmentation, seed, epoch, train);
+  DGC_CHECK(augmentation.pad >= 0, "augment: pad must be >= 0, got ", augmentation.pad);
+  const std::int64_t channels = images_uint8.size(1);
+  const std::int64_t height = images_uint8.size(2);
+  const std::int64_t width = images_uint8.size(3);
+  const auto tables = detail::pixel_tables(augmentation, channels);
+  const at::Tensor images = images_uint8.contiguous();
+  const auto batch = static_cast<std::int64_t>(sample_indices.size());
+  at::Tensor out = at::empty({batch, channels, height, width}, at::kFloat);
+  const std::int64_t sample = channels * height * width;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const SampleTransform t = sample_transform(augmentation, seed, epoch, sample_indices[b], train);
+    detail::augment_sample(images.data_ptr<std::uint8_t>() + b * sample, channels, height, width,
+                           augmentation.pad, t, tables, out.data_ptr<float>() + b * sample);
+  }
+  return out;
 }
 
 }  // namespace dgc::train

@@ -13,6 +13,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -51,6 +52,10 @@ struct SampleTransform {
 SampleTransform sample_transform(const Augmentation& augmentation, std::uint64_t seed,
                                  std::int64_t epoch, std::int64_t sample_index, bool train);
 
+// The 64 random bits of one sample in one epoch, a pure function of its arguments: what
+// sample_transform draws from, and the key of the ImageNet transforms (image_transform.h).
+std::uint64_t sample_random_key(std::uint64_t seed, std::int64_t epoch, std::int64_t sample_index);
+
 // images_uint8: uint8 [B, C, H, W]; sample_indices: the B dataset indices of these images (they
 // select the randomness, see above). Returns float32 [B, C, H, W], contiguous.
 // Errors (dgc::Error): a wrong dtype or rank, B != sample_indices.size(), pad < 0, or mean/std
@@ -62,13 +67,17 @@ at::Tensor augment_batch(const at::Tensor& images_uint8,
 
 namespace detail {
 
-// augment_batch of the rows `rows` of a whole dataset `images_uint8` [N, C, H, W], without
-// first copying them into a batch; sample_indices[i] selects the randomness of rows[i]. The
-// loader uses this; augment_batch is the case rows = 0..B-1.
-at::Tensor augment_rows(const at::Tensor& images_uint8, const std::vector<std::int64_t>& rows,
-                        const std::vector<std::int64_t>& sample_indices,
-                        const Augmentation& augmentation, std::uint64_t seed, std::int64_t epoch,
-                        bool train);
+// The value of each byte 0..255 of each channel after scaling and normalization: a lookup
+// computes exactly what the op-by-op (x.float() / 255 - mean) / std would. Checks the
+// normalization against `channels` (the errors of augment_batch).
+std::vector<std::array<float, 256>> pixel_tables(const Augmentation& augmentation,
+                                                 std::int64_t channels);
+
+// One sample: `image` uint8 [channels, height, width] into float `out` of the same shape, with
+// the crop and flip of `t`. augment_batch is this per sample.
+void augment_sample(const std::uint8_t* image, std::int64_t channels, std::int64_t height,
+                    std::int64_t width, std::int64_t pad, const SampleTransform& t,
+                    const std::vector<std::array<float, 256>>& tables, float* out);
 
 }  // namespace detail
 }  // namespace dgc::train

@@ -319,8 +319,12 @@ TEST(CommandLine, OtherForms) {
   EXPECT_THAT(cl.configs, ElementsAre("a/configs/x.yaml", "a/configs/y.yaml"));
   EXPECT_THAT(cl.overrides, ElementsAre("train.lr=0.5", "seed=7", "train.lr=-1"));
   EXPECT_TRUE(cl.evaluate);
+  EXPECT_TRUE(cl.checkpoint.empty());
   EXPECT_EQ(cl.suffix, ".s");
   EXPECT_TRUE(parse_command_line(std::vector<std::string>{}).configs.empty());
+  EXPECT_EQ(parse_command_line({"--evaluate", "--checkpoint", "runs/x/e3-r0.pt"}).checkpoint,
+            "runs/x/e3-r0.pt");
+  EXPECT_EQ(parse_command_line({"--checkpoint=b.pt", "--evaluate"}).checkpoint, "b.pt");
 }
 
 TEST(CommandLine, Errors) {
@@ -336,6 +340,8 @@ TEST(CommandLine, Errors) {
   EXPECT_THAT(parse({"--configs", "--evaluate"}), HasSubstr("--configs needs at least one file"));
   EXPECT_THAT(parse({"a.yaml"}), HasSubstr("unexpected argument 'a.yaml'"));
   EXPECT_THAT(parse({"--configs.", "1"}), HasSubstr("names no config key"));
+  EXPECT_THAT(parse({"--checkpoint", "a.pt"}), HasSubstr("--checkpoint is for --evaluate"));
+  EXPECT_THAT(parse({"--evaluate", "--checkpoint"}), HasSubstr("--checkpoint needs a value"));
 }
 
 // The real configs/ tree of the source checkout.
@@ -362,7 +368,7 @@ TEST_F(RealConfigs, EveryFileLoadsAndStartsWithAComment) {
     cfg.get<std::string>("model.name");
     cfg.get<std::string>("dataset.name");
   }
-  EXPECT_EQ(count, 17);  // default + cifar 3 + dgc 9 + fmnist 4 (with the demo)
+  EXPECT_EQ(count, 22);  // default + cifar 3 + dgc 9 + fmnist 4 (with the demo) + imagenet 5
 }
 
 TEST_F(RealConfigs, SeedExampleResolves) {
@@ -391,6 +397,56 @@ TEST_F(RealConfigs, SeedExampleResolves) {
               ElementsAre(path("default.yaml"), path("cifar/default.yaml"),
                           path("cifar/resnet20.yaml"), path("dgc/default.yaml"),
                           path("dgc/wm5.yaml"), path("dgc/fp16.yaml"), path("dgc/int32.yaml")));
+}
+
+// The seed's headline command: mpirun -np 32 -H server0:8,... train.py --configs
+// configs/imagenet/resnet50.py configs/dgc/wm0.py (ALGORITHM.md section 9's ImageNet defaults).
+TEST_F(RealConfigs, SeedImageNetExampleResolves) {
+  const CommandLine cl = parse_command_line(
+      {"--configs", path("imagenet/resnet50.yaml"), path("dgc/wm0.yaml")});
+  const Config cfg = load_config(cl.configs, cl.overrides);
+  EXPECT_EQ(cfg.get<std::string>("dataset.name"), "imagenet");
+  EXPECT_EQ(cfg.get<std::int64_t>("dataset.num_classes"), 1000);
+  EXPECT_EQ(cfg.get<std::int64_t>("dataset.image_size"), 224);
+  EXPECT_EQ(cfg.get<std::int64_t>("dataset.num_channels"), 3);
+  EXPECT_TRUE(cfg.get<bool>("dataset.augment"));
+  EXPECT_THAT(cfg.get<std::vector<double>>("dataset.mean"), ElementsAre(0.485, 0.456, 0.406));
+  EXPECT_THAT(cfg.get<std::vector<double>>("dataset.std"), ElementsAre(0.229, 0.224, 0.225));
+  EXPECT_EQ(cfg.get<std::string>("model.name"), "resnet50");
+  EXPECT_TRUE(cfg.get<bool>("model.zero_init_residual"));
+  EXPECT_EQ(cfg.get<std::int64_t>("train.num_epochs"), 90);
+  EXPECT_EQ(cfg.get<std::int64_t>("train.batch_size"), 32);
+  EXPECT_DOUBLE_EQ(cfg.get<double>("train.optimizer.lr"), 0.0125);
+  EXPECT_DOUBLE_EQ(cfg.get<double>("train.optimizer.momentum"), 0.9);
+  EXPECT_DOUBLE_EQ(cfg.get<double>("train.optimizer.weight_decay"), 1e-4);
+  EXPECT_TRUE(cfg.get<bool>("train.optimizer.nesterov"));
+  EXPECT_TRUE(cfg.get<bool>("train.optimize_bn_separately"));
+  EXPECT_EQ(cfg.get<std::string>("train.schedule.name"), "multistep");
+  EXPECT_EQ(cfg.get<std::int64_t>("train.schedule.warmup_lr_epochs"), 5);
+  EXPECT_THAT(cfg.get<std::vector<std::int64_t>>("train.schedule.milestones"),
+              ElementsAre(30, 60, 80));
+  EXPECT_DOUBLE_EQ(cfg.get<double>("train.schedule.gamma"), 0.1);
+  EXPECT_TRUE(cfg.get<bool>("train.dgc"));
+  EXPECT_EQ(cfg.get<std::int64_t>("train.compression.warmup_epochs"), 0);
+  EXPECT_DOUBLE_EQ(cfg.get<double>("train.compression.compress_ratio"), 0.001);
+  EXPECT_FALSE(cfg.get<bool>("train.compression.fp16_values"));
+  EXPECT_FALSE(cfg.get<bool>("train.compression.int32_indices"));
+  EXPECT_EQ(run_name(cl.configs, cl.suffix, 32), "[imagenet.resnet50+dgc.wm0].np32");
+  EXPECT_THAT(cfg.sources(),
+              ElementsAre(path("default.yaml"), path("imagenet/default.yaml"),
+                          path("imagenet/resnet50.yaml"), path("dgc/default.yaml"),
+                          path("dgc/wm0.yaml")));
+  // The other ImageNet files: the models, and cosine in place of the steps.
+  EXPECT_EQ(load_config({path("imagenet/vgg16_bn.yaml")}, {}).get<std::string>("model.name"),
+            "vgg16_bn");
+  const Config r18 = load_config({path("imagenet/resnet18.yaml")}, {});
+  EXPECT_EQ(r18.get<std::string>("model.name"), "resnet18");
+  EXPECT_FALSE(r18.get<bool>("model.zero_init_residual"));
+  EXPECT_DOUBLE_EQ(r18.get<double>("train.optimizer.weight_decay"), 5e-5);
+  EXPECT_FALSE(r18.get<bool>("train.optimizer.nesterov"));
+  EXPECT_EQ(load_config({path("imagenet/resnet50.yaml"), path("imagenet/cosine.yaml")}, {})
+                .get<std::string>("train.schedule.name"),
+            "cosine");
 }
 
 TEST_F(RealConfigs, DgcVariants) {

@@ -67,6 +67,23 @@ TEST(Settings, DefaultsAndEdgesOfTheRanges) {
                 "norm_type: .inf}"}));
 }
 
+TEST(Settings, ImageNetTransformsFollowTheCropSize) {
+  const RunSettings s = read_settings(load_config({kConfigs + "/imagenet/resnet50.yaml"}, {}));
+  EXPECT_EQ(s.dataset, "imagenet");
+  EXPECT_TRUE(s.train_transform.train);
+  EXPECT_TRUE(s.train_transform.flip);
+  EXPECT_EQ(s.train_transform.output_size, 224);
+  EXPECT_FALSE(s.test_transform.train);
+  EXPECT_EQ(s.test_transform.output_size, 224);
+  EXPECT_EQ(s.test_transform.resize_size, 256);
+  EXPECT_EQ(s.test_transform.mean, (std::vector<float>{0.485f, 0.456f, 0.406f}));
+  EXPECT_EQ(s.loader_workers, 4);
+  const RunSettings small = read_settings(load_config(
+      {kConfigs + "/imagenet/resnet18.yaml"}, {"dataset.image_size=64", "dataset.augment=false"}));
+  EXPECT_EQ(small.test_transform.resize_size, 73);  // 64 * 256 / 224, rounded
+  EXPECT_FALSE(small.train_transform.train);        // no augmentation: the evaluation transform
+}
+
 struct BadValue {
   std::vector<std::string> overrides;  // the last one is the bad value
   std::string message;                 // expected at the start of the error's message
@@ -84,12 +101,25 @@ TEST_P(BadSetting, IsOneErrorNamingTheKey) {
 const std::string kClip = "train.compression.memory.gradient_clipping";
 const std::string kSynthetic = "dataset.name=synthetic";
 const std::string kMultistep = "train.schedule.name=multistep";
+const std::string kImageNet = "dataset.name=imagenet";
 
 INSTANTIATE_TEST_SUITE_P(
     DefaultYaml, BadSetting,
     ::testing::Values(
         BadValue{{"seed=-1"}, "config: seed must be >= 0, got -1"},
         BadValue{{"data.prefetch_batches=0"}, "config: data.prefetch_batches must be >= 1, got 0"},
+        BadValue{{"data.num_workers=0"}, "config: data.num_workers must be in [1, 64], got 0"},
+        BadValue{{kSynthetic, "dataset.synthetic_train_size=0"},
+                 "config: dataset.synthetic_train_size must be >= 1, got 0"},
+        BadValue{{kSynthetic, "dataset.synthetic_test_size=-2"},
+                 "config: dataset.synthetic_test_size must be >= 1, got -2"},
+        BadValue{{kImageNet, "dataset.num_channels=1"},
+                 "config: dataset.num_channels must be 3 for imagenet"},
+        BadValue{{kImageNet, "dataset.image_size=4"},
+                 "config: dataset.image_size must be in [8, 1024] for imagenet, got 4"},
+        BadValue{{kImageNet, "dataset.mean=[0.5]", "dataset.std=[0.5]"},
+                 "config: dataset.mean and dataset.std need three values (R, G, B) for imagenet, "
+                 "got 1 and 1"},
         BadValue{{"dataset.num_classes=1"}, "config: dataset.num_classes must be >= 2, got 1"},
         BadValue{{kSynthetic, "dataset.num_classes=0"},
                  "config: dataset.num_classes must be >= 2, got 0"},

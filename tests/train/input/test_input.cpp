@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include "input/augment.h"
 #include "input/distributed_sampler.h"
 #include "input/loader.h"
+#include "input/tensor_source.h"
 
 namespace dgc::train {
 namespace {
@@ -315,13 +317,22 @@ struct Data {
   at::Tensor labels = at::arange(37, at::kLong) * 3 % 10;
 };
 
+const Augmentation kLoaderAugmentation = {2, true, {0.4f, 0.5f, 0.6f}, {0.2f, 0.3f, 0.4f}};
+
+std::shared_ptr<const SampleSource> source(const at::Tensor& images, const at::Tensor& labels,
+                                           const Augmentation& augmentation = kLoaderAugmentation,
+                                           bool train = true) {
+  return std::make_shared<TensorSource>(images, labels, augmentation, 42, train);
+}
+
+std::shared_ptr<const SampleSource> source(const Data& d, bool train = true) {
+  return source(d.images, d.labels, kLoaderAugmentation, train);
+}
+
 LoaderOptions train_options() {
   LoaderOptions options;
   options.batch_size = 5;
-  options.augmentation = {2, true, {0.4f, 0.5f, 0.6f}, {0.2f, 0.3f, 0.4f}};
-  options.seed = 42;
   options.epoch = 3;
-  options.train = true;
   return options;
 }
 
@@ -337,11 +348,13 @@ TEST(BatchLoader, BatchesEqualAugmentBatchInOrderWithAPartialLastOne) {
   DistributedSampler sampler(37, 1, 2, true, 42);
   sampler.set_epoch(3);
   const std::vector<std::int64_t> indices = sampler.indices();  // 19 samples
-  for (const std::int64_t prefetch : {1, 2, 8}) {
-    SCOPED_TRACE("prefetch=" + std::to_string(prefetch));
+  for (const auto& [prefetch, workers] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {2, 1}, {8, 1}, {1, 3}, {8, 3}}) {
+    SCOPED_TRACE("prefetch=" + std::to_string(prefetch) + " workers=" + std::to_string(workers));
     LoaderOptions options = train_options();
     options.prefetch = prefetch;
-    BatchLoader loader(d.images, d.labels, indices, options);
+    options.workers = workers;
+    BatchLoader loader(source(d), indices, options);
     EXPECT_EQ(loader.num_batches(), 4);
     const std::vector<Batch> batches = drain(loader);
     ASSERT_EQ(batches.size(), 4u);
@@ -351,7 +364,7 @@ TEST(BatchLoader, BatchesEqualAugmentBatchInOrderWithAPartialLastOne) {
       const at::Tensor rows = at::tensor(slice);
       EXPECT_EQ(batches[k].index, static_cast<std::int64_t>(k));
       EXPECT_TRUE(at::equal(batches[k].data, augment_batch(d.images.index_select(0, rows), slice,
-                                                           options.augmentation, 42, 3, true)));
+                                                           kLoaderAugmentation, 42, 3, true)));
       EXPECT_TRUE(at::equal(batches[k].target, d.labels.index_select(0, rows)));
     }
     EXPECT_EQ(batches.back().data.size(0), 4);
@@ -366,14 +379,13 @@ TEST(BatchLoader, BatchesEqualAugmentBatchInOrderWithAPartialLastOne) {
 TEST(BatchLoader, TestModeIsNormalizationOnly) {
   const Data d;
   LoaderOptions options = train_options();
-  options.train = false;
   options.batch_size = 37;
   std::vector<std::int64_t> all(37);
   std::iota(all.begin(), all.end(), 0);
-  BatchLoader loader(d.images, d.labels, all, options);
+  BatchLoader loader(source(d, /*train=*/false), all, options);
   Batch batch;
   ASSERT_TRUE(loader.next(batch));
-  EXPECT_TRUE(at::equal(batch.data, augment_batch(d.images, all, options.augmentation, 0, 0,
+  EXPECT_TRUE(at::equal(batch.data, augment_batch(d.images, all, kLoaderAugmentation, 0, 0,
                                                   /*train=*/false)));
 }
 
@@ -381,14 +393,15 @@ TEST(BatchLoader, StartingAtBatchKGivesTheTailOfAFullPass) {
   const Data d;
   std::vector<std::int64_t> indices(37);
   std::iota(indices.rbegin(), indices.rend(), 0);
-  BatchLoader full_loader(d.images, d.labels, indices, train_options());
+  BatchLoader full_loader(source(d), indices, train_options());
   const std::vector<Batch> full = drain(full_loader);
   ASSERT_EQ(full.size(), 8u);
   for (std::int64_t k : {0, 3, 7, 8}) {
     SCOPED_TRACE("k=" + std::to_string(k));
     LoaderOptions options = train_options();
     options.start_batch = k;
-    BatchLoader loader(d.images, d.labels, indices, options);
+    options.workers = 2;
+    BatchLoader loader(source(d), indices, options);
     EXPECT_EQ(loader.num_batches(), 8);
     const std::vector<Batch> tail = drain(loader);
     ASSERT_EQ(static_cast<std::int64_t>(tail.size()), 8 - k);
@@ -407,40 +420,65 @@ TEST(BatchLoader, DestructionMidEpochReturns) {
   const at::Tensor labels = at::zeros({4000}, at::kLong);
   std::vector<std::int64_t> indices(4000);
   std::iota(indices.begin(), indices.end(), 0);
+  const auto cifar = source(images, labels, cifar10_train());
   LoaderOptions options = train_options();
-  options.augmentation = cifar10_train();
   options.batch_size = 2;
+  options.workers = 2;
   for (int repeat = 0; repeat < 20; ++repeat) {
-    BatchLoader loader(images, labels, indices, options);
+    BatchLoader loader(cifar, indices, options);
     Batch batch;
     ASSERT_TRUE(loader.next(batch));
     EXPECT_EQ(batch.index, 0);
   }
   // Also before any next() and after the end.
-  { BatchLoader untouched(images, labels, indices, options); }
+  { BatchLoader untouched(cifar, indices, options); }
   {
-    BatchLoader finished(images, labels, {1, 2, 3}, options);
+    BatchLoader finished(cifar, {1, 2, 3}, options);
     EXPECT_EQ(drain(finished).size(), 2u);
   }
 }
 
-TEST(BatchLoader, AWorkerErrorIsRethrownByNext) {
+// A source whose sample 4 cannot be prepared, like an unreadable file.
+class FailingSource : public SampleSource {
+ public:
+  std::int64_t size() const override { return 10; }
+  std::int64_t label(std::int64_t) const override { return 0; }
+  std::vector<std::int64_t> sample_shape() const override { return {1, 2, 2}; }
+  void prepare(std::int64_t index, std::int64_t, float* out) const override {
+    DGC_CHECK(index != 4, "sample 4 is broken");
+    std::fill(out, out + 4, static_cast<float>(index));
+  }
+};
+
+TEST(BatchLoader, AWorkerErrorIsRethrownByNextInOrder) {
+  for (const std::int64_t workers : {1, 3}) {
+    SCOPED_TRACE("workers=" + std::to_string(workers));
+    LoaderOptions options;
+    options.batch_size = 2;
+    options.workers = workers;
+    BatchLoader loader(std::make_shared<FailingSource>(), {0, 1, 2, 3, 4, 5, 6, 7}, options);
+    Batch batch;
+    // The batches before the broken one arrive intact.
+    ASSERT_TRUE(loader.next(batch));
+    EXPECT_EQ(batch.data[1][0][0][0].item<float>(), 1.0f);
+    ASSERT_TRUE(loader.next(batch));
+    EXPECT_EQ(batch.index, 1);
+    EXPECT_THAT(thrown_error_of([&] { loader.next(batch); }), HasSubstr("sample 4 is broken"));
+    // And again: the epoch cannot silently continue past a failed batch.
+    EXPECT_THAT(thrown_error_of([&] { loader.next(batch); }), HasSubstr("sample 4 is broken"));
+  }
+}
+
+TEST(TensorSource, NormalizationThatDoesNotFitTheChannelsIsAnError) {
   const at::Tensor gray = random_images(10, 1, 4, 4);
   const at::Tensor labels = at::zeros({10}, at::kLong);
-  LoaderOptions options;
-  options.batch_size = 4;
-  options.augmentation = cifar10_train();  // three channels' mean/std for one-channel images
-  BatchLoader loader(gray, labels, {0, 1, 2, 3, 4, 5}, options);
-  Batch batch;
-  EXPECT_THAT(thrown_error_of([&] { loader.next(batch); }),
+  EXPECT_THAT(thrown_error_of([&] { TensorSource(gray, labels, cifar10_train(), 0, true); }),
               HasSubstr("3 means and 3 stds but the images have 1 channels"));
-  // And again: the epoch cannot silently continue past a failed batch.
-  EXPECT_THAT(thrown_error_of([&] { loader.next(batch); }), HasSubstr("1 channels"));
 }
 
 TEST(BatchLoader, EmptyIndexListHasNoBatches) {
   const Data d;
-  BatchLoader loader(d.images, d.labels, {}, train_options());
+  BatchLoader loader(source(d), {}, train_options());
   EXPECT_EQ(loader.num_batches(), 0);
   Batch batch;
   EXPECT_FALSE(loader.next(batch));
@@ -448,32 +486,31 @@ TEST(BatchLoader, EmptyIndexListHasNoBatches) {
 
 TEST(BatchLoader, BadArgumentsAreErrorsFromTheConstructor) {
   const Data d;
-  EXPECT_THAT(thrown_error_of([&] {
-                BatchLoader(d.images, d.labels, {0, 37}, train_options());
-              }),
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(source(d), {0, 37}, train_options()); }),
               HasSubstr("sample index 37 is outside [0, 37)"));
-  EXPECT_THAT(
-      thrown_error_of([&] { BatchLoader(d.images, d.labels.slice(0, 1), {0}, train_options()); }),
-      HasSubstr("37 images but 36 labels"));
-  EXPECT_THAT(
-      thrown_error_of([&] { BatchLoader(d.images, d.labels.to(at::kInt), {0}, train_options()); }),
-      HasSubstr("labels must be int64"));
-  EXPECT_THAT(thrown_error_of(
-                  [&] { BatchLoader(d.images.to(at::kFloat), d.labels, {0}, train_options()); }),
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(nullptr, {0}, train_options()); }),
+              HasSubstr("no sample source"));
+  EXPECT_THAT(thrown_error_of([&] { source(d.images, d.labels.slice(0, 1)); }),
+              HasSubstr("37 images but 36 labels"));
+  EXPECT_THAT(thrown_error_of([&] { source(d.images, d.labels.to(at::kInt)); }),
+              HasSubstr("labels must be int64"));
+  EXPECT_THAT(thrown_error_of([&] { source(d.images.to(at::kFloat), d.labels); }),
               HasSubstr("images must be uint8"));
   LoaderOptions options = train_options();
   options.batch_size = 0;
-  EXPECT_THAT(thrown_error_of([&] { BatchLoader(d.images, d.labels, {0}, options); }),
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(source(d), {0}, options); }),
               HasSubstr("batch_size must be at least 1, got 0"));
   options = train_options();
   options.prefetch = 0;
-  EXPECT_THAT(thrown_error_of([&] { BatchLoader(d.images, d.labels, {0}, options); }),
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(source(d), {0}, options); }),
               HasSubstr("prefetch must be at least 1, got 0"));
   options = train_options();
+  options.workers = 0;
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(source(d), {0}, options); }),
+              HasSubstr("workers must be at least 1, got 0"));
+  options = train_options();
   options.start_batch = 3;
-  EXPECT_THAT(thrown_error_of([&] {
-                BatchLoader(d.images, d.labels, {0, 1, 2, 3, 4, 5}, options);
-              }),
+  EXPECT_THAT(thrown_error_of([&] { BatchLoader(source(d), {0, 1, 2, 3, 4, 5}, options); }),
               HasSubstr("start_batch 3 is outside [0, 2]"));
 }
 
@@ -482,7 +519,9 @@ TEST(BatchLoader, LeavesTheIntraOpThreadCountAlone) {
   const Data d;
   std::vector<std::int64_t> all(37);
   std::iota(all.begin(), all.end(), 0);
-  BatchLoader loader(d.images, d.labels, all, train_options());
+  LoaderOptions options = train_options();
+  options.workers = 2;
+  BatchLoader loader(source(d), all, options);
   drain(loader);
   EXPECT_EQ(at::get_num_threads(), before);
 }

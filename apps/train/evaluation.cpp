@@ -1,0 +1,102 @@
+#include "evaluation.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "checkpoint/checkpoint_meta.h"
+#include "checkpoint/checkpoint_store.h"
+#include "collective.h"
+#include "datasets.h"
+#include "dgc/error.h"
+#include "input/loader.h"
+#include "log/crc32c.h"
+#include "resume.h"
+#include "run_setup.h"
+#include "train_state.h"
+
+namespace dgc::train {
+
+Accuracy evaluate(const Model& model, const std::shared_ptr<const SampleSource>& test,
+                  const RunSettings& s, Communicator& comm) {
+  torch::NoGradGuard no_grad;
+  model.module->eval();
+  std::vector<std::int64_t> indices;
+  for (std::int64_t i = comm.rank(); i < test->size(); i += comm.size()) indices.push_back(i);
+  LoaderOptions options;
+  options.batch_size = s.eval_batch_size;
+  options.prefetch = s.prefetch_batches;
+  options.workers = s.loader_workers;
+  BatchLoader loader(test, indices, options);
+  std::int64_t counts[3] = {0, 0, 0};  // top-1, top-5, images
+  Batch batch;
+  while (loader.next(batch)) {
+    const auto output = model.forward(batch.data);
+    const auto top = std::get<1>(output.topk(std::min<std::int64_t>(5, output.size(1)), 1));
+    const auto hits = top.eq(batch.target.unsqueeze(1));
+    counts[0] += hits.narrow(1, 0, 1).sum().item<std::int64_t>();
+    counts[1] += hits.sum().item<std::int64_t>();
+    counts[2] += batch.target.size(0);
+  }
+  model.module->train();
+  comm.allreduce(counts, 3, torch::kLong, ReduceOp::kSum);
+  return {100.0 * static_cast<double>(counts[0]) / static_cast<double>(counts[2]),
+          100.0 * static_cast<double>(counts[1]) / static_cast<double>(counts[2])};
+}
+
+int run_evaluation(const CommandLine& command_line, Communicator& comm) {
+  const bool leader = comm.rank() == 0;
+  const RunSetup setup = set_up_run(command_line, comm);
+  const RunSettings& s = setup.settings;
+  const std::string path = command_line.checkpoint.empty()
+                               ? CheckpointStore::path_in(setup.run_dir, "best", 0)
+                               : command_line.checkpoint;
+  const Model model = build_model(s);
+  CheckpointMeta meta;
+  std::vector<SettingChange> changes;
+  // Rank 0 alone needs the file (on real hosts, the others may not see it); its model goes to
+  // every rank below.
+  run_together(comm, [&] {
+    if (!leader) return;
+    DGC_CHECK(std::filesystem::exists(path), "no checkpoint ", path,
+              command_line.checkpoint.empty()
+                  ? ": this run has not finished an epoch yet (train it first, with the same "
+                    "--configs and --suffix), or name a file with --checkpoint"
+                  : "");
+    const CheckpointFile file = CheckpointStore::read(path);
+    meta = parse_meta(file.metadata, path);
+    changes = changed_settings(meta.config_yaml, setup.config);
+    CheckpointStore::restore(file, [&](torch::serialize::InputArchive& archive) {
+      load_model_state(archive, model);
+    });
+  });
+  const std::string config_yaml = setup.config.to_yaml();
+  check_same_on_every_rank(comm, std::to_string(crc32c(config_yaml.data(), config_yaml.size())),
+                           "the settings (config CRC-32C; different config files on some host?)");
+  torch::NoGradGuard no_grad;
+  for (auto tensors : {model.module->parameters(), model.module->buffers()}) {
+    for (auto& t : tensors) comm.broadcast(t, 0);
+  }
+  const Split test = open_split(s, /*train=*/false, comm);
+
+  if (leader) {
+    std::printf("=> evaluating %s (saved at %s, best %s then %.2f) on %d rank(s)\n", path.c_str(),
+                describe(meta.position).c_str(), s.metric.c_str(), meta.best, comm.size());
+    for (const auto& note : test.notes) std::printf("%s\n", note.c_str());
+    for (const auto& change : changes) {
+      std::printf("=> differs from the checkpoint's config: %s\n", change.text.c_str());
+    }
+    std::fflush(stdout);
+  }
+  const Accuracy accuracy = evaluate(model, test.samples, s, comm);
+  if (leader) {
+    std::printf("[acc/test_top1] = %.4g\n[acc/test_top5] = %.4g\n", accuracy.top1,
+                accuracy.top5);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace dgc::train
