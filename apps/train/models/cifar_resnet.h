@@ -9,6 +9,7 @@
 //
 // Init as the seed: convolutions kaiming-normal (fan_out, relu), batch-norm weight 1 and bias 0;
 // the classifier keeps libtorch's default (the seed leaves PyTorch's Linear default too).
+// zero_init_residual (off by default, not in the seed) starts each block's bn2 weight at 0.
 //
 // Parameter names follow torchvision and are stable (they become DGC tensor names and checkpoint
 // keys): conv1.weight, bn1.{weight,bias,running_mean,running_var},
@@ -40,6 +41,9 @@ struct CifarResNetOptions {
   // 3 for CIFAR, 1 for Fashion-MNIST.
   TORCH_ARG(std::int64_t, in_channels) = 3;
   TORCH_ARG(std::int64_t, num_classes) = 10;
+  // true: each block's bn2 weight starts at 0, the block at the identity (not in the seed;
+  // torchvision's zero_init_residual, Goyal et al. 2017 section 5.1).
+  TORCH_ARG(bool, zero_init_residual) = false;
 };
 
 namespace detail {
@@ -57,6 +61,9 @@ class BasicBlockImpl : public torch::nn::Module {
   BasicBlockImpl(std::int64_t in_channels, std::int64_t out_channels, std::int64_t stride);
 
   torch::Tensor forward(const torch::Tensor& x);
+
+  // The batch norm that zero_init_residual zeroes.
+  torch::nn::BatchNorm2d& last_bn() { return bn2_; }
 
  private:
   torch::nn::Conv2d conv1_{nullptr};

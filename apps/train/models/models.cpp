@@ -1,5 +1,6 @@
-// The models of dgc-train in one translation unit (each torch-including file costs ~30 s to
-// compile here): cifar_resnet.h, fmnist_convnet.h, registry.h.
+// The small models of dgc-train and the registry in one translation unit (each torch-including
+// file costs ~30 s to compile here): cifar_resnet.h, fmnist_convnet.h, registry.h. The ImageNet
+// models live in imagenet_models.cpp.
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/init.h>
@@ -9,7 +10,9 @@
 #include "dgc/error.h"
 #include "models/cifar_resnet.h"
 #include "models/fmnist_convnet.h"
+#include "models/imagenet_resnet.h"
 #include "models/registry.h"
+#include "models/vgg.h"
 
 namespace dgc::train {
 namespace {
@@ -93,6 +96,12 @@ CifarResNetImpl::CifarResNetImpl(const CifarResNetOptions& options) : options_(o
       torch::nn::init::zeros_(bn->bias);
     }
   }
+  if (options.zero_init_residual()) {
+    for (const auto& module : modules(/*include_self=*/false)) {
+      if (auto* block = module->as<BasicBlockImpl>())
+        torch::nn::init::zeros_(block->last_bn()->weight);
+    }
+  }
 }
 
 torch::nn::Sequential CifarResNetImpl::make_stage(std::int64_t in_channels,
@@ -168,22 +177,46 @@ Model wrap(Holder holder) {
 
 const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {"resnet20", "resnet32",  "resnet44",
-                                                 "resnet56", "resnet110", "fmnist_convnet"};
+                                                 "resnet56", "resnet110", "fmnist_convnet",
+                                                 "resnet18", "resnet50",  "vgg16_bn"};
   return names;
 }
 
-Model make_model(const std::string& name, std::int64_t in_channels, std::int64_t num_classes,
-                 std::int64_t image_size) {
+Model make_model(const ModelSpec& spec) {
+  const std::string& name = spec.name;
+  if (name == "fmnist_convnet" || name == "vgg16_bn") {
+    // A silent no-op would let a run believe it trained with the trick.
+    DGC_CHECK(!spec.zero_init_residual,
+              "config: model.zero_init_residual applies to the ResNets "
+              "only; model '",
+              name, "' has no residual blocks");
+  }
   if (name == "fmnist_convnet") {
     return wrap(FmnistConvNet(FmnistConvNetOptions()
-                                  .in_channels(in_channels)
-                                  .num_classes(num_classes)
-                                  .image_size(image_size)));
+                                  .in_channels(spec.in_channels)
+                                  .num_classes(spec.num_classes)
+                                  .image_size(spec.image_size)));
+  }
+  if (name == "vgg16_bn") {
+    return wrap(Vgg(VggOptions(16)
+                        .batch_norm(true)
+                        .in_channels(spec.in_channels)
+                        .num_classes(spec.num_classes)));
+  }
+  for (const std::int64_t depth : {18, 50}) {
+    if (name == "resnet" + std::to_string(depth)) {
+      return wrap(ImageNetResNet(ImageNetResNetOptions(depth)
+                                     .in_channels(spec.in_channels)
+                                     .num_classes(spec.num_classes)
+                                     .zero_init_residual(spec.zero_init_residual)));
+    }
   }
   for (const std::int64_t depth : {20, 32, 44, 56, 110}) {
     if (name == "resnet" + std::to_string(depth)) {
-      return wrap(
-          CifarResNet(CifarResNetOptions(depth).in_channels(in_channels).num_classes(num_classes)));
+      return wrap(CifarResNet(CifarResNetOptions(depth)
+                                  .in_channels(spec.in_channels)
+                                  .num_classes(spec.num_classes)
+                                  .zero_init_residual(spec.zero_init_residual)));
     }
   }
   std::string known;

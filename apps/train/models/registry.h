@@ -1,5 +1,6 @@
 // Models by name, for configs: "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"
-// (CifarResNet) and "fmnist_convnet" (FmnistConvNet).
+// (CifarResNet), "fmnist_convnet" (FmnistConvNet), and torchvision's ImageNet models "resnet18",
+// "resnet50" (ImageNetResNet) and "vgg16_bn" (Vgg).
 //
 // make_model returns a Model: the module (for parameters, named_parameters, train/eval, to,
 // save/load) and its forward. Why not torch::nn::AnyModule: its forward checks argument types at
@@ -27,11 +28,24 @@ struct Model {
 // The names make_model knows, in the order listed above.
 const std::vector<std::string>& model_names();
 
+// What make_model builds. A struct, so that options can be added without touching its callers.
+struct ModelSpec {
+  std::string name;  // one of model_names()
+  std::int64_t in_channels = 3;
+  std::int64_t num_classes = 10;
+  // Height = width of the inputs. Matters only to fmnist_convnet, whose dense layer depends on it
+  // (28 for Fashion-MNIST, 32 for CIFAR); the ResNets pool globally and VGG adaptively.
+  std::int64_t image_size = 28;
+  // The ResNets only (CIFAR and ImageNet): each block's last batch-norm weight starts at 0, so
+  // every residual block starts as the identity (Goyal et al. 2017, section 5.1). true for a
+  // model without residual blocks (fmnist_convnet, vgg16_bn) is a dgc::Error naming the config
+  // key model.zero_init_residual.
+  bool zero_init_residual = false;
+};
+
 // Builds a freshly initialized model (from torch's global generator: seed it first for
-// reproducible weights). image_size (square inputs) matters only to fmnist_convnet, whose dense
-// layer depends on it: 28 for Fashion-MNIST, 32 for CIFAR. An unknown name, or sizes the model
-// cannot take, is a dgc::Error; the unknown-name message lists the known names.
-Model make_model(const std::string& name, std::int64_t in_channels, std::int64_t num_classes,
-                 std::int64_t image_size = 28);
+// reproducible weights). An unknown name, or sizes the model cannot take, is a dgc::Error; the
+// unknown-name message lists the known names.
+Model make_model(const ModelSpec& spec);
 
 }  // namespace dgc::train
