@@ -292,6 +292,7 @@ RunSettings read_settings(const Config& c) {
   s.loader_workers = integer(c, "data.num_workers", 1, 64);
 
   s.model = c.get<std::string>("model.name");
+  s.zero_init_residual = c.get<bool>("model.zero_init_residual");
   s.num_epochs = integer(c, "train.num_epochs", 1);
   // 0 runs to num_epochs; the upper bound keeps `next epoch + stop_after_epochs` from overflowing.
   s.stop_after_epochs = integer(c, "train.stop_after_epochs", 0, s.num_epochs);

@@ -44,7 +44,8 @@ RunSetup set_up_run(const CommandLine& command_line, Communicator& comm) {
 
 Model build_model(const RunSettings& s) {
   torch::manual_seed(s.seed);  // the same initial model on every rank, before the broadcast too
-  return make_model(s.model, s.num_channels, s.num_classes, s.image_size);
+  return make_model(
+      ModelSpec{s.model, s.num_channels, s.num_classes, s.image_size, s.zero_init_residual});
 }
 
 }  // namespace dgc::train
