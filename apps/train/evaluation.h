@@ -22,11 +22,13 @@ struct Accuracy {
 Accuracy evaluate(const Model& model, const std::shared_ptr<const SampleSource>& test,
                   const RunSettings& settings, Communicator& comm);
 
-// dgc-train --evaluate: rank 0 loads the run's best checkpoint (best-r0.pt in the run directory
-// the config files name) or `command_line.checkpoint`, every rank receives its model, and the
-// ranks evaluate it on the test split together. Rank 0 prints the meters; nothing is written
-// and no directory is created. Returns the exit code; a missing or unusable checkpoint is a
-// CollectiveFailure naming the file. Collective.
+// dgc-train --evaluate: the ranks load a checkpoint and evaluate it on the test split together;
+// rank 0 prints the meters. Nothing is written and no directory is created. `--checkpoint`
+// (default: best) is either a name (best, latest, e<N>): every rank loads its own file of that
+// name from the run directory the config files name, so the result is the one training
+// printed (batch norm's running statistics are each rank's own); or a file's path: rank 0 loads
+// it and every rank receives its model. Returns the exit code; a missing or unusable checkpoint
+// is a CollectiveFailure naming the file. Collective.
 int run_evaluation(const CommandLine& command_line, Communicator& comm);
 
 }  // namespace dgc::train

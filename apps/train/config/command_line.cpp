@@ -9,7 +9,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: dgc-train --configs FILE... [--configs.KEY VALUE | KEY=VALUE]... [--suffix S] "
-    "[--evaluate [--checkpoint FILE]] [--devices cpu] [--allow-changed KEY[,KEY...]|all]";
+    "[--evaluate [--checkpoint NAME|FILE]] [--devices cpu] [--allow-changed KEY[,KEY...]|all]";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -66,7 +66,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     } else if (is_option("--checkpoint")) {
       end_configs();
       out.checkpoint = value_of("--checkpoint");
-      DGC_CHECK(!out.checkpoint.empty(), "--checkpoint needs a file; ", kUsage);
+      DGC_CHECK(!out.checkpoint.empty(), "--checkpoint needs a name or a file; ", kUsage);
     } else if (is_option("--devices")) {
       end_configs();
       out.devices = value_of("--devices");

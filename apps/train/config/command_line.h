@@ -4,7 +4,7 @@
 //   train.num_epochs=500               an override, anywhere
 //   --suffix .e500                     appended to the run directory's name
 //   --evaluate                         evaluate the run's best checkpoint instead of training
-//   --checkpoint FILE                  with --evaluate: this checkpoint file instead
+//   --checkpoint NAME|FILE             with --evaluate: the run's latest or e<N>, or a file
 //   --devices cpu                      the only device this build supports
 //   --allow-changed KEY[,KEY...]|all   resume although these settings differ from the checkpoint's
 // Options also take --name=value. Overrides are returned as "key=value" in the order given, for
@@ -22,7 +22,7 @@ struct CommandLine {
   std::vector<std::string> overrides;  // "key=value"
   std::string suffix;
   bool evaluate = false;
-  std::string checkpoint;  // --evaluate only; empty: the run's best
+  std::string checkpoint;  // --evaluate only; empty: the run's best (evaluation.h)
   std::string devices = "cpu";
   // Dotted config keys (or "all") whose change since the checkpoint a resume accepts.
   std::vector<std::string> allow_changed;

@@ -115,9 +115,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "config: dataset.synthetic_test_size must be >= 1, got -2"},
         BadValue{{kImageNet, "dataset.num_channels=1"},
                  "config: dataset.num_channels must be 3 for imagenet"},
-        BadValue{{kImageNet, "dataset.image_size=4"},
+        BadValue{{kImageNet, "dataset.num_channels=3", "dataset.image_size=4"},
                  "config: dataset.image_size must be in [8, 1024] for imagenet, got 4"},
-        BadValue{{kImageNet, "dataset.mean=[0.5]", "dataset.std=[0.5]"},
+        BadValue{{kImageNet, "dataset.num_channels=3", "dataset.mean=[0.5]", "dataset.std=[0.5]"},
                  "config: dataset.mean and dataset.std need three values (R, G, B) for imagenet, "
                  "got 1 and 1"},
         BadValue{{"dataset.num_classes=1"}, "config: dataset.num_classes must be >= 2, got 1"},
