@@ -35,8 +35,10 @@ void check_transform(const ImageTransform& t) {
             "] is not inside (0, 1]");
   DGC_CHECK(0 < t.min_ratio && t.min_ratio <= t.max_ratio, "image transform: the ratio range [",
             t.min_ratio, ", ", t.max_ratio, "] is empty or not positive");
-  DGC_CHECK(t.mean.size() == 3 && t.std.size() == 3, "image transform: mean and std need 3 "
-            "values each, got ", t.mean.size(), " and ", t.std.size());
+  DGC_CHECK(t.mean.size() == 3 && t.std.size() == 3,
+            "image transform: mean and std need 3 "
+            "values each, got ",
+            t.mean.size(), " and ", t.std.size());
   for (float s : t.std) DGC_CHECK(s > 0.0f, "image transform: std ", s, " is not positive");
 }
 
@@ -63,8 +65,7 @@ int dct_scale(const AxisPlan& x, const AxisPlan& y) {
 ResampleAxis scaled_axis(const AxisPlan& a, int s, std::int64_t scaled, std::int64_t out_count) {
   const double f = s / 8.0;
   const auto window_begin = static_cast<std::int64_t>(std::floor(a.window_begin * f));
-  const auto window_end =
-      std::min(scaled, static_cast<std::int64_t>(std::ceil(a.window_end * f)));
+  const auto window_end = std::min(scaled, static_cast<std::int64_t>(std::ceil(a.window_end * f)));
   const double in0 = a.box_begin * f - static_cast<double>(window_begin);
   const double in1 = a.box_end * f - static_cast<double>(window_begin);
   return bilinear_axis(window_begin, window_end - window_begin, in0, in1, a.target, a.out_begin,

@@ -30,8 +30,8 @@ ResampleAxis bilinear_axis(std::int64_t window_begin, std::int64_t window_size, 
   DGC_CHECK(window_size > 0 && out_size > 0 && in1 > in0, "resample: bad geometry: window ",
             window_size, ", box [", in0, ", ", in1, "), output ", out_size);
   DGC_CHECK(out_begin >= 0 && out_count > 0 && out_begin + out_count <= out_size,
-            "resample: output pixels [", out_begin, ", ", out_begin + out_count,
-            ") outside [0, ", out_size, ")");
+            "resample: output pixels [", out_begin, ", ", out_begin + out_count, ") outside [0, ",
+            out_size, ")");
   // Pillow's arithmetic, expression by expression: the weights must round as its do.
   const double scale = (in1 - in0) / static_cast<double>(out_size);
   const double filterscale = std::max(scale, 1.0);

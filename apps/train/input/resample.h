@@ -22,8 +22,8 @@ namespace dgc::train {
 // One axis of a resize: for each computed output pixel, the source pixels it reads and their
 // weights.
 struct ResampleAxis {
-  std::int64_t out_count = 0;  // output pixels computed
-  std::int64_t ksize = 0;      // weights stored per output pixel
+  std::int64_t out_count = 0;         // output pixels computed
+  std::int64_t ksize = 0;             // weights stored per output pixel
   std::vector<std::int64_t> first;    // per output pixel: its first source pixel
   std::vector<std::int64_t> taps;     // per output pixel: how many source pixels it reads
   std::vector<std::int32_t> weights;  // out_count * ksize fixed-point weights, 22 fraction bits
