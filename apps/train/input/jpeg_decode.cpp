@@ -6,12 +6,12 @@
 // then throws dgc::Error with libjpeg's message. libjpeg reports damaged data only as a
 // *warning* and goes on with grey or garbage pixels; the warnings that mean so are fatal here,
 // as Pillow refuses a truncated file (without LOAD_TRUNCATED_IMAGES).
-// clang-format off: jpeglib.h needs size_t and FILE declared before it, jerror.h its types.
-#include <jerror.h>
-#include <jpeglib.h>
-
+// jpeglib.h needs size_t and FILE declared before it, and jerror.h needs jpeglib.h.
+// clang-format off
 #include <cstddef>
 #include <cstdio>
+#include <jpeglib.h>
+#include <jerror.h>
 // clang-format on
 
 #include <algorithm>

@@ -1,10 +1,10 @@
 #include "image_encode.h"
 
-// clang-format off: jpeglib.h needs size_t and FILE declared before it.
-#include <jpeglib.h>
-
+// jpeglib.h needs size_t and FILE declared before it.
+// clang-format off
 #include <cstddef>
 #include <cstdio>
+#include <jpeglib.h>
 // clang-format on
 #include <png.h>
 
