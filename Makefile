@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link \
-	bench-train-step acceptance clean
+	bench-train-step bench-image acceptance clean
 
 all: build
 
@@ -46,6 +46,11 @@ bench-slow-link: build
 # One training step of dgc-train against the same step in PyTorch (installs python3-torch).
 bench-train-step: build
 	./bench/train_step.sh $(BUILD_DIR)/bin
+
+# The ImageNet image transform on one core against torchvision + PIL (installs python3-torchvision,
+# python3-pil and python3-skimage).
+bench-image: build
+	./bench/image_pipeline.sh $(BUILD_DIR)/bin
 
 # The runs of docs/RESULTS.md: Fashion-MNIST at np 4, dense against DGC (about 3 hours here).
 acceptance: build

@@ -35,8 +35,8 @@ struct ImageTransform {
   // JPEG decoding shortcuts (image_transform.cpp); both on by default. Turning them off (the
   // benchmark and tests do) decodes the whole image at full size, as Pillow does, and then the
   // output is Pillow's and torchvision's, bit for bit up to float rounding.
-  // dct_scaling: decode at the smallest scale s/8 (libjpeg's DCT scaling) that keeps the part
-  // of the image to be resized at least as large as its resized size.
+  // dct_scaling: decode at the smallest scale s/8 of 1/8, 2/8, 4/8 (libjpeg's DCT scaling) that
+  // keeps the part of the image to be resized at least as large as its resized size.
   bool dct_scaling = true;
   // region_decoding: decode only the rows and columns the resize reads.
   bool region_decoding = true;
