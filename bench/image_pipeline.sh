@@ -33,7 +33,9 @@ for round in $(seq "$rounds"); do
 done
 
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-rate() { grep "^$1 " "$work/rates" | awk '{print $NF}' | median; }
+rate() {  # NAME: the median of the rows named exactly NAME
+  awk -v name="$1" '{r = $NF; $NF = ""; sub(/ $/, ""); if ($0 == name) print r}' "$work/rates" | median
+}
 
 echo
 printf '%-40s %10s\n' "images per second, one thread (median)" ""
