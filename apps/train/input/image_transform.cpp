@@ -5,10 +5,10 @@
 // evaluation) and makes it `target` pixels (output_size square, or the shorter side resized to
 // resize_size) of which it computes only the output window (all of it, or the centre crop).
 // A JPEG is decoded at the smallest DCT scale s/8 (of 1/8, 2/8, 4/8: the fast ones) that keeps
-// the box at least `target` in both dimensions: libjpeg's scaled inverse DCT does most of a large reduction almost for free, and
-// Pillow's filter does the rest (from at least the target size, so it never upscales what the
-// DCT shrank). The box then maps into the scaled image as box * s/8, fractional. Only the rows
-// and columns the filter reads are decoded.
+// the box at least `target` in both dimensions: libjpeg's scaled inverse DCT does most of a large
+// reduction almost for free, and Pillow's filter does the rest (from at least the target size, so
+// it never upscales what the DCT shrank). The box then maps into the scaled image as box * s/8,
+// fractional. Only the rows and columns the filter reads are decoded.
 #include "input/image_transform.h"
 
 #include <algorithm>

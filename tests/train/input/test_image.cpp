@@ -551,30 +551,34 @@ TEST_F(ImageFolder, RegionDecodingChangesNoPixel) {
 
 TEST_F(ImageFolder, DctScaledDecodingIsCloseToFullDecoding) {
   // The DCT's s/8 reduction is a different low-pass filter than Pillow's triangle: sharper,
-  // with a little ringing at edges. Measured here: the 500x375 noise image (the worst case for
-  // a filter difference) differs by 1.7 (eval) and 2.2 (train) of 255 on average, at most 19;
-  // skimage's photos (Torchvision.WithDctScalingTheOutputIsClose) by 0.7-2.2 on average, at
-  // most 49, on edges. The bounds leave some room: mean 3, max 64.
-  for (const fs::path& file : {large(), *dir_ / "val" / "class_00" / "img_0000.JPEG"}) {
-    const Bytes bytes = read_bytes(file);
-    for (bool train : {true, false}) {
-      double worst_mean = 0;
-      float worst_max = 0;
-      for (std::uint64_t key = 0; key < 30; ++key) {
-        ImageTransform t;
-        t.train = train;
-        const std::vector<float> scaled = transform(bytes, t, key);
-        t.dct_scaling = false;
-        float max_diff = 0;
-        worst_mean =
-            std::max(worst_mean, mean_abs_255(scaled, transform(bytes, t, key), &max_diff));
-        worst_max = std::max(worst_max, max_diff);
-      }
-      std::printf("DCT-scaled vs full decoding, %s, %s: mean |diff| %.3f, max %.1f (of 255)\n",
-                  file.filename().c_str(), train ? "train" : "eval", worst_mean, worst_max);
-      EXPECT_LT(worst_mean, 3.0);
-      EXPECT_LT(worst_max, 64.0f);
+  // with a little ringing at edges. At ImageNet's sizes and 224 outputs the 2x reduction that
+  // enables it is rare (crops of 448+ pixels), so these use a 112 output (resize 128): 4/8 for
+  // every evaluation and most crops of the 500x375 noise image (the worst case for a filter
+  // difference). Measured: mean |diff| 0.8 (eval) and 1.5 (train) of 255, max 10; skimage's
+  // astronaut at 224 (Torchvision.WithDctScalingTheOutputIsClose) 2.2, max 49, on edges. The
+  // bounds leave some room: mean 3, max 64.
+  const Bytes bytes = read_bytes(large());
+  for (bool train : {true, false}) {
+    double worst_mean = 0;
+    float worst_max = 0;
+    for (std::uint64_t key = 0; key < 30; ++key) {
+      ImageTransform t;
+      t.train = train;
+      t.output_size = 112;
+      t.resize_size = 128;
+      const std::vector<float> scaled = transform(bytes, t, key);
+      t.dct_scaling = false;
+      float max_diff = 0;
+      worst_mean = std::max(worst_mean, mean_abs_255(scaled, transform(bytes, t, key), &max_diff));
+      worst_max = std::max(worst_max, max_diff);
     }
+    std::printf(
+        "DCT-scaled vs full decoding, 500x375 to 112, %s: mean |diff| %.3f, max %.1f "
+        "(of 255)\n",
+        train ? "train" : "eval", worst_mean, worst_max);
+    EXPECT_GT(worst_mean, 0.1);  // the scaled decode did run
+    EXPECT_LT(worst_mean, 3.0);
+    EXPECT_LT(worst_max, 64.0f);
   }
 }
 
