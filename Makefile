@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link \
-	bench-train-step bench-image-scan acceptance clean
+	bench-train-step bench-image bench-image-scan acceptance clean
 
 all: build
 
@@ -50,6 +50,11 @@ bench-train-step: build
 # Listing a 100,000-file ImageFolder tree against torchvision's ImageFolder (installs it).
 bench-image-scan: build
 	./bench/image_folder_scan.sh $(BUILD_DIR)/bin
+
+# The ImageNet image transform on one core against torchvision + PIL (installs python3-torchvision,
+# python3-pil and python3-skimage).
+bench-image: build
+	./bench/image_pipeline.sh $(BUILD_DIR)/bin
 
 # The runs of docs/RESULTS.md: Fashion-MNIST at np 4, dense against DGC (about 3 hours here).
 acceptance: build

@@ -12,6 +12,8 @@ packages=(
   libopenblas0-openmp
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev zlib1g-dev
+  # ImageNet folders: the libjpeg API of libjpeg-turbo (TurboJPEG 2.1 cannot decode a region).
+  libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2
   dataset-fashion-mnist

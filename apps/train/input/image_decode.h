@@ -73,8 +73,8 @@ class JpegReader {
   // the scaled image; with region = false, the whole scaled image. Rows below y1 are not
   // decoded, so corrupt data there goes unnoticed; a truncated file is still refused (its end
   // of image marker is missing). Call once.
-  RgbImage decode(int scale_num, std::int64_t x0, std::int64_t y0, std::int64_t x1,
-                  std::int64_t y1, bool region = true);
+  RgbImage decode(int scale_num, std::int64_t x0, std::int64_t y0, std::int64_t x1, std::int64_t y1,
+                  bool region = true);
 
   // The whole image at full size.
   RgbImage decode_all();

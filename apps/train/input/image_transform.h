@@ -32,13 +32,16 @@ struct ImageTransform {
   // Per-channel normalization after scaling to [0, 1], three values each. Default: ImageNet's.
   std::vector<float> mean = {0.485f, 0.456f, 0.406f};
   std::vector<float> std = {0.229f, 0.224f, 0.225f};
-  // JPEG decoding shortcuts (image_transform.cpp); both on by default. Turning them off (the
-  // benchmark and tests do) decodes the whole image at full size, as Pillow does, and then the
-  // output is Pillow's and torchvision's, bit for bit up to float rounding.
-  // dct_scaling: decode at the smallest scale s/8 (libjpeg's DCT scaling) that keeps the part
-  // of the image to be resized at least as large as its resized size.
+  // JPEG decoding shortcuts (image_transform.cpp). Turning both off (the benchmark and tests
+  // do) decodes the whole image at full size, as Pillow does: the output is then torchvision's
+  // on PIL, bit for bit (tested).
+  // dct_scaling: decode at the smallest scale s/8 of 1/8, 2/8, 4/8 (libjpeg's DCT scaling) that
+  // keeps the part of the image to be resized at least as large as its resized size. Where it
+  // applies (reductions of 2x or more) the output differs slightly from torchvision's (the DCT's
+  // low-pass filter is not Pillow's triangle). Default: true.
   bool dct_scaling = true;
-  // region_decoding: decode only the rows and columns the resize reads.
+  // region_decoding: decode only the rows and columns the resize reads; changes no output
+  // pixel. Default: true.
   bool region_decoding = true;
 };
 

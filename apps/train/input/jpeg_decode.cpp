@@ -6,7 +6,8 @@
 // then throws dgc::Error with libjpeg's message. libjpeg reports damaged data only as a
 // *warning* and goes on with grey or garbage pixels; the warnings that mean so are fatal here,
 // as Pillow refuses a truncated file (without LOAD_TRUNCATED_IMAGES).
-// clang-format off: jpeglib.h needs size_t and FILE declared before it, jerror.h its types.
+// jpeglib.h needs size_t and FILE declared before it, and jerror.h needs jpeglib.h.
+// clang-format off
 #include <cstddef>
 #include <cstdio>
 #include <jpeglib.h>
@@ -182,8 +183,8 @@ JpegReader::JpegReader(const std::uint8_t* bytes, std::size_t size)
   const std::int64_t w = c.image_width, h = c.image_height;
   DGC_CHECK(w <= kMaxImageSide && h <= kMaxImageSide, "JPEG of ", w, "x", h,
             " pixels: a side is larger than ", kMaxImageSide);
-  DGC_CHECK(w * h <= kMaxImagePixels, "JPEG of ", w, "x", h, " pixels: more than ",
-            kMaxImagePixels, " pixels");
+  DGC_CHECK(w * h <= kMaxImagePixels, "JPEG of ", w, "x", h, " pixels: more than ", kMaxImagePixels,
+            " pixels");
   state_->scan_offset = size - c.src->bytes_in_buffer;
 }
 
@@ -192,9 +193,7 @@ JpegReader::~JpegReader() = default;
 std::int64_t JpegReader::width() const { return state_->cinfo.image_width; }
 std::int64_t JpegReader::height() const { return state_->cinfo.image_height; }
 
-std::int64_t JpegReader::scaled_width(int scale_num) const {
-  return (width() * scale_num + 7) / 8;
-}
+std::int64_t JpegReader::scaled_width(int scale_num) const { return (width() * scale_num + 7) / 8; }
 std::int64_t JpegReader::scaled_height(int scale_num) const {
   return (height() * scale_num + 7) / 8;
 }
@@ -212,8 +211,7 @@ RgbImage JpegReader::decode(int scale_num, std::int64_t x0, std::int64_t y0, std
     x1 = std::clamp<std::int64_t>(x1 + 1, 0, sw);
     y0 = std::clamp<std::int64_t>(y0 - 1, 0, sh);
     y1 = std::clamp<std::int64_t>(y1 + 1, 0, sh);
-    DGC_CHECK(x0 < x1 && y0 < y1, "empty JPEG region [", x0, ", ", x1, ") x [", y0, ", ", y1,
-              ")");
+    DGC_CHECK(x0 < x1 && y0 < y1, "empty JPEG region [", x0, ", ", x1, ") x [", y0, ", ", y1, ")");
   } else {
     x0 = 0, y0 = 0, x1 = sw, y1 = sh;
   }

@@ -104,8 +104,8 @@ RgbImage decode_png(const std::uint8_t* bytes, std::size_t size) {
   const std::int64_t w = width, h = height;
   DGC_CHECK(w <= kMaxImageSide && h <= kMaxImageSide, "PNG of ", w, "x", h,
             " pixels: a side is larger than ", kMaxImageSide);
-  DGC_CHECK(w * h <= kMaxImagePixels, "PNG of ", w, "x", h, " pixels: more than ",
-            kMaxImagePixels, " pixels");
+  DGC_CHECK(w * h <= kMaxImagePixels, "PNG of ", w, "x", h, " pixels: more than ", kMaxImagePixels,
+            " pixels");
   const std::size_t row_bytes = png_get_rowbytes(p.png, p.info);
   DGC_CHECK(row_bytes == static_cast<std::size_t>(w) * 3, "libpng gives rows of ", row_bytes,
             " bytes for ", w, " RGB pixels");

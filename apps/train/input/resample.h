@@ -23,10 +23,11 @@ namespace dgc::train {
 // weights.
 struct ResampleAxis {
   std::int64_t out_count = 0;  // output pixels computed
-  std::int64_t ksize = 0;      // weights stored per output pixel
+  // Every output pixel reads `taps` consecutive source pixels from `first` on, with zero
+  // weights where Pillow's filter reads fewer: one loop length for all, no mispredicted exits.
+  std::int64_t taps = 0;
   std::vector<std::int64_t> first;    // per output pixel: its first source pixel
-  std::vector<std::int64_t> taps;     // per output pixel: how many source pixels it reads
-  std::vector<std::int32_t> weights;  // out_count * ksize fixed-point weights, 22 fraction bits
+  std::vector<std::int32_t> weights;  // out_count * taps fixed-point weights, 22 fraction bits
   // The source pixels any output pixel reads: [source_begin, source_end).
   std::int64_t source_begin = 0, source_end = 0;
 };

@@ -1,6 +1,7 @@
 #include "image_encode.h"
 
-// clang-format off: jpeglib.h needs size_t and FILE declared before it.
+// jpeglib.h needs size_t and FILE declared before it.
+// clang-format off
 #include <cstddef>
 #include <cstdio>
 #include <jpeglib.h>
@@ -53,8 +54,8 @@ void append(png_structp png, png_bytep data, png_size_t length) {
 void flush(png_structp) {}
 
 bool guarded_write(png_structp png, png_infop info, std::vector<std::uint8_t>* out,
-                   const std::uint8_t* pixels, int width, int height, int color_type,
-                   int bit_depth, const std::vector<std::uint8_t>& palette) {
+                   const std::uint8_t* pixels, int width, int height, int color_type, int bit_depth,
+                   const std::vector<std::uint8_t>& palette) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_write_fn(png, out, append, flush);
   png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height),

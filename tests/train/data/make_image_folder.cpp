@@ -60,8 +60,8 @@ std::vector<std::uint8_t> class_image(int cls, int classes, int split, int index
   std::vector<std::uint8_t> pixels(static_cast<std::size_t>(size.width) * size.height * 3);
   for (int y = 0; y < size.height; ++y) {
     for (int x = 0; x < size.width; ++x) {
-      const double along = cls % 2 == 0 ? static_cast<double>(x) / size.width
-                                        : static_cast<double>(y) / size.height;
+      const double along =
+          cls % 2 == 0 ? static_cast<double>(x) / size.width : static_cast<double>(y) / size.height;
       const std::uint64_t noise = mix(seed ^ (static_cast<std::uint64_t>(y) << 32 | x));
       for (int c = 0; c < 3; ++c) {
         const double n = static_cast<double>((noise >> (16 * c)) & 0xFF) / 255.0 - 0.5;
@@ -101,7 +101,8 @@ void write_odd_files(const fs::path& train) {
   write_file((dir / "gray.JPEG").string(), encode_jpeg(gray.data(), 64, 48, 1, 90));
   // Adobe's inverted CMYK: the stored byte is 255 - ink.
   std::vector<std::uint8_t> cmyk;
-  for (int p = 0; p < 64 * 48; ++p) cmyk.insert(cmyk.end(), {255 - 0, 255 - 128, 255 - 255, 255 - 64});
+  for (int p = 0; p < 64 * 48; ++p)
+    cmyk.insert(cmyk.end(), {255 - 0, 255 - 128, 255 - 255, 255 - 64});
   write_file((dir / "cmyk.JPEG").string(), encode_jpeg(cmyk.data(), 64, 48, 4, 90));
   // RGBA: a decoder must drop the alpha, not composite it.
   std::vector<std::uint8_t> rgba;
