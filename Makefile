@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link \
-	bench-train-step bench-image bench-image-scan acceptance clean
+	bench-train-step bench-image bench-image-scan bench-imagenet-loader acceptance clean
 
 all: build
 
@@ -55,6 +55,10 @@ bench-image-scan: build
 # python3-pil and python3-skimage).
 bench-image: build
 	./bench/image_pipeline.sh $(BUILD_DIR)/bin
+
+# ResNet-50's step on JPEGs decoded by the loader against already-decoded tensors (np 1).
+bench-imagenet-loader: build
+	./bench/imagenet_loader.sh $(BUILD_DIR)/bin
 
 # The runs of docs/RESULTS.md: Fashion-MNIST at np 4, dense against DGC (about 3 hours here).
 acceptance: build

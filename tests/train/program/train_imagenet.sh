@@ -8,6 +8,7 @@
 #  2. --evaluate evaluates and does not train: the best checkpoints give the best accuracy the
 #     training printed, --checkpoint e0 and e1 those epochs' meters, a file runs too, and the
 #     run directory is unchanged.
+#     Ranks that see different copies of the dataset are one error before training.
 #  3. One epoch of ResNet-50 (DGC) and VGG-16-BN (dense) at 64x64 from the same folder.
 #   train_imagenet.sh MPIEXEC DGC_TRAIN CONFIGS_DIR MAKE_IMAGE_FOLDER
 set -uo pipefail
@@ -81,6 +82,20 @@ inet "$work/straight" 2 --evaluate --checkpoint bestest > "$work/none.log" 2>&1
 expect_failure "$work/none.log" "--checkpoint bestest: give best, latest or e<N>"
 [ ! -e "$work/straight/$(basename "$dir" .np2).never.np2" ] && [ "$(ls "$work/straight" | wc -l)" -eq 1 ] ||
   fail "--evaluate of a missing run created a directory"
+
+# A host with another copy of the dataset (one file more): one error naming the ranks, before
+# training. mpirun's MPMD form gives rank 1 its own dataset.root.
+cp -r "$work/inet" "$work/inet2"
+cp "$work/inet2/train/class_01/img_0000.JPEG" "$work/inet2/train/class_01/img_extra.JPEG"
+common=(--configs "$configs/imagenet/resnet18.yaml" dataset.num_classes=8 dataset.image_size=48
+        train.batch_size=4 logging.progress_bar=false "logging.runs_dir=$work/mixed" train.num_epochs=1)
+OMP_NUM_THREADS=1 timeout -k 5 300 "$mpiexec" --allow-run-as-root --oversubscribe \
+  -np 1 "$train" "${common[@]}" "dataset.root=$work/inet" : \
+  -np 1 "$train" "${common[@]}" "dataset.root=$work/inet2" > "$work/mixed.log" 2>&1
+expect_failure "$work/mixed.log" "the ranks do not agree on the training data"
+grep -q "rank 0 has $work/inet/train: 37 files in 8 classes" "$work/mixed.log" || fail "rank 0's data not named"
+grep -q "rank 1 has $work/inet2/train: 38 files in 8 classes" "$work/mixed.log" || fail "rank 1's data not named"
+[ ! -e "$work/mixed" ] || [ -z "$(ls -A "$work/mixed")" ] || fail "the refused start left a run directory"
 
 # 3. The other ImageNet models, one epoch each at 64x64.
 for model in resnet50:dgc vgg16_bn:dense; do
