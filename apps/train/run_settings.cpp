@@ -260,6 +260,7 @@ RunSettings read_settings(const Config& c) {
   s.prefetch_batches = integer(c, "data.prefetch_batches", 1);
 
   s.model = c.get<std::string>("model.name");
+  s.zero_init_residual = c.get<bool>("model.zero_init_residual");
   s.num_epochs = integer(c, "train.num_epochs", 1);
   // 0 runs to num_epochs; the upper bound keeps `next epoch + stop_after_epochs` from overflowing.
   s.stop_after_epochs = integer(c, "train.stop_after_epochs", 0, s.num_epochs);
