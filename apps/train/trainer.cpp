@@ -190,8 +190,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     test = load_dataset(s, false);
   });
   torch::manual_seed(s.seed);  // the same initial model on every rank, before the broadcast too
-  const Model model = make_model(ModelSpec{s.model, s.num_channels, s.num_classes, s.image_size,
-                                           s.zero_init_residual});
+  const Model model = make_model(
+      ModelSpec{s.model, s.num_channels, s.num_classes, s.image_size, s.zero_init_residual});
   auto optimizer = make_optimizer(*model.module, s);
   DistributedOptions options;
   options.backward_passes_per_step = static_cast<int>(s.num_batches_per_step);
