@@ -4,7 +4,8 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link \
-	bench-train-step bench-image bench-image-scan bench-imagenet-loader acceptance clean
+	bench-train-step bench-imagenet-step bench-image bench-image-scan bench-imagenet-loader \
+	acceptance clean
 
 all: build
 
@@ -46,6 +47,11 @@ bench-slow-link: build
 # One training step of dgc-train against the same step in PyTorch (installs python3-torch).
 bench-train-step: build
 	./bench/train_step.sh $(BUILD_DIR)/bin
+
+# The same for torchvision's ResNet-18, ResNet-50 and VGG-16-BN at batch 32, 3x224x224
+# (installs python3-torchvision; minutes on a small machine).
+bench-imagenet-step: build
+	./bench/imagenet_step.sh $(BUILD_DIR)/bin
 
 # Listing a 100,000-file ImageFolder tree against torchvision's ImageFolder (installs it).
 bench-image-scan: build

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""The PyTorch baseline of bench/train_step.sh: one training step (forward, cross-entropy,
-backward, SGD with momentum 0.9 and weight decay 1e-4) of batch 128 on 1x28x28 inputs, from
-Python, with Debian's python3-torch (the same libtorch 1.13 as dgc-train). The models are the
-ones of apps/train/models, layer for layer: ResNet-20 with option-A shortcuts and the
-Fashion-MNIST convnet.
+"""The PyTorch baseline of bench/train_step.sh and bench/imagenet_step.sh: one training step
+(forward, cross-entropy, backward, SGD with momentum 0.9 and weight decay 1e-4) from Python, with
+Debian's python3-torch (the same libtorch 1.13 as dgc-train). The models are the ones of
+apps/train/models, layer for layer:
+  resnet20, fmnist_convnet: ResNet-20 with option-A shortcuts and the Fashion-MNIST convnet,
+    defined here; batch 128 on 1x28x28 inputs, 10 classes.
+  resnet18, resnet50, vgg16_bn: torchvision's own (python3-torchvision 0.14); batch 32 on
+    3x224x224 inputs, 1000 classes.
 
-Usage: pytorch_step.py MODEL THREADS STEPS   (MODEL: resnet20 | fmnist_convnet)
-Prints the median step time in ms over STEPS steps after 5 warm-up steps."""
+Usage: pytorch_step.py MODEL THREADS STEPS [WARMUP]
+Prints the median step time in ms over STEPS steps after WARMUP (default 5) warm-up steps."""
 import statistics
 import sys
 import time
@@ -72,24 +75,37 @@ class FmnistConvNet(nn.Module):
         return self.fc2(self.dropout(out))
 
 
+IMAGENET_MODELS = ("resnet18", "resnet50", "vgg16_bn")
+
+
+def make(name):
+    """The model, a batch of inputs and its labels."""
+    if name in IMAGENET_MODELS:
+        import torchvision  # only these need it
+
+        model = getattr(torchvision.models, name)()  # random init, 1000 classes
+        return model, torch.randn(32, 3, 224, 224), torch.randint(0, 1000, (32,))
+    model = {"resnet20": CifarResNet, "fmnist_convnet": FmnistConvNet}[name]()
+    return model, torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
+
+
 def main():
     name, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    warmup = int(sys.argv[4]) if len(sys.argv) > 4 else 5
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = {"resnet20": CifarResNet, "fmnist_convnet": FmnistConvNet}[name]()
+    model, x, y = make(name)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(128, 1, 28, 28)
-    y = torch.randint(0, 10, (128,))
     times = []
-    for i in range(5 + steps):
+    for i in range(warmup + steps):
         start = time.perf_counter()
         optimizer.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
         loss.item()
-        if i >= 5:
+        if i >= warmup:
             times.append(time.perf_counter() - start)
     print(f"{statistics.median(times) * 1000:.1f}")
 

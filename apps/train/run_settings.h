@@ -27,7 +27,7 @@ struct RunSettings {
   std::int64_t prefetch_batches = 2, loader_workers = 1;
   // Model and optimizer
   std::string model;
-  bool zero_init_residual = false;  // the ResNets only (make_model checks)
+  bool zero_init_residual = false;     // the ResNets only (make_model checks)
   std::int64_t stop_after_epochs = 0;  // > 0: end this invocation early (tests of resume)
   std::int64_t num_epochs = 0, batch_size = 0, num_batches_per_step = 1, eval_batch_size = 0;
   double lr = 0, momentum = 0, weight_decay = 0, dampening = 0;

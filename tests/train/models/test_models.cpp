@@ -229,31 +229,38 @@ TEST(FmnistConvNet, WrongInputSizeIsClear) {
 }
 
 TEST(Registry, MakesEveryKnownModel) {
+  // The ImageNet models' counts are with 1000 classes (test_imagenet_models.cpp has them).
   const std::vector<std::pair<std::string, std::int64_t>> expected = {
-      {"resnet20", 269722}, {"resnet32", 464154},   {"resnet44", 658586},
-      {"resnet56", 853018}, {"resnet110", 1727962}, {"fmnist_convnet", 3274634}};
+      {"resnet20", 269722},   {"resnet32", 464154},   {"resnet44", 658586},
+      {"resnet56", 853018},   {"resnet110", 1727962}, {"fmnist_convnet", 3274634},
+      {"resnet18", 11689512}, {"resnet50", 25557032}, {"vgg16_bn", 138365992}};
   ASSERT_EQ(model_names().size(), expected.size());
-  for (const auto& [name, count] : expected) {
-    // fmnist_convnet's count is for 1x28x28; the ResNets' for 3 channels.
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& [name, count] = expected[i];
+    EXPECT_EQ(model_names()[i], name);
+    // fmnist_convnet's count is for 1x28x28; the others' for 3 channels.
     const std::int64_t in_channels = name == "fmnist_convnet" ? 1 : 3;
-    const Model model = make_model(name, in_channels, 10);
+    const std::int64_t num_classes = i < 6 ? 10 : 1000;
+    const Model model = make_model(ModelSpec{name, in_channels, num_classes});
     EXPECT_EQ(count_parameters(*model.module), count) << name;
   }
-  const Model resnet = make_model("resnet20", 1, 10);
+  const Model resnet = make_model(ModelSpec{"resnet20", 1, 10});
   EXPECT_NE(std::dynamic_pointer_cast<CifarResNetImpl>(resnet.module), nullptr);
   torch::NoGradGuard no_grad;
   EXPECT_EQ(resnet.forward(torch::randn({2, 1, 28, 28})).sizes(),
             (std::vector<std::int64_t>{2, 10}));
-  const Model convnet = make_model("fmnist_convnet", 3, 10, 32);
+  const Model convnet = make_model(ModelSpec{"fmnist_convnet", 3, 10, 32});
   EXPECT_EQ(convnet.forward(torch::randn({2, 3, 32, 32})).sizes(),
             (std::vector<std::int64_t>{2, 10}));
 }
 
 TEST(Registry, UnknownNameListsTheKnownNames) {
-  EXPECT_THAT(error_of([] { make_model("resnet18", 3, 10); }),
-              AllOf(HasSubstr("unknown model 'resnet18'"),
+  EXPECT_THAT(error_of([] {
+                make_model(ModelSpec{"resnet19", 3, 10});
+              }),
+              AllOf(HasSubstr("unknown model 'resnet19'"),
                     HasSubstr("resnet20, resnet32, resnet44, resnet56, resnet110, "
-                              "fmnist_convnet")));
+                              "fmnist_convnet, resnet18, resnet50, vgg16_bn")));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +319,7 @@ double sgd_step_loss_change(const Model& model, const torch::Tensor& x, const to
 
 TEST(CifarResNet, OneSgdStepLowersTheLossAndReachesEveryParameter) {
   torch::manual_seed(3);
-  const Model model = make_model("resnet20", 1, 10);
+  const Model model = make_model(ModelSpec{"resnet20", 1, 10});
   const torch::Tensor x = torch::randn({16, 1, 28, 28});
   const torch::Tensor y = torch::randint(0, 10, {16}, torch::kLong);
   EXPECT_LT(sgd_step_loss_change(model, x, y, 0.05, /*expect_all_grads=*/true), 0.0);
@@ -320,7 +327,7 @@ TEST(CifarResNet, OneSgdStepLowersTheLossAndReachesEveryParameter) {
 
 TEST(FmnistConvNet, OneSgdStepLowersTheLoss) {
   torch::manual_seed(3);
-  const Model model = make_model("fmnist_convnet", 1, 10);
+  const Model model = make_model(ModelSpec{"fmnist_convnet", 1, 10});
   // Dropout makes the train-mode loss noisy: compare eval-mode losses around the step.
   const torch::Tensor x = torch::randn({16, 1, 28, 28});
   const torch::Tensor y = torch::randint(0, 10, {16}, torch::kLong);
