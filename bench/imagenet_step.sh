@@ -24,13 +24,7 @@ threads=$(nproc)
 
 # The baseline needs torchvision for Debian's Python (/usr/bin/python3: another python3 may come
 # first in PATH); only the benchmarks do, so it is installed here.
-if ! /usr/bin/python3 -c "import torchvision" 2> /dev/null; then
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends python3-torchvision
-fi
+"$here/../scripts/install-deps.sh" python3-torchvision
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -17,13 +17,7 @@ threads=$(nproc)
 
 # The baseline needs PyTorch for Debian's Python (/usr/bin/python3: another python3 may come first
 # in PATH); only this benchmark does, so it is installed here.
-if ! /usr/bin/python3 -c "import torch" 2> /dev/null; then
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends python3-torch
-fi
+"$here/../scripts/install-deps.sh" python3-torch
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

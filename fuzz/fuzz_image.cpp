@@ -6,12 +6,14 @@
 // Input: [flags: u8] [random key: 8 bytes] [the file's bytes]
 // flags bit 0: the training transform (random-resized crop, flip), else the evaluation one;
 // bit 1: DCT scaling; bit 2: region decoding; bits 3-4: output side 8, 16, 24 or 40 pixels.
-#include <jpeglib.h>
-#include <png.h>
-
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>  // jpeglib.h uses FILE and size_t without including their headers
 #include <cstring>
 #include <vector>
+
+#include <jpeglib.h>
+#include <png.h>
 
 #include "dgc/error.h"
 #include "fuzz_support.h"
