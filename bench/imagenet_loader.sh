@@ -34,7 +34,7 @@ step_ms() {  # [overrides...]: the epoch's median step time, in ms
     evaluate.batch_size=48 logging.progress_bar=false logging.tensorboard=false \
     "logging.runs_dir=$work/runs" "$@" > "$log" 2>&1 || { cat "$log"; exit 1; }
   rm -rf "$work/runs"
-  grep -o '^\[time/step_ms\] = [0-9.]*' "$log" | tail -1 | awk '{print $3}'
+  grep -o '^\[time/step_ms\] = [0-9.e+]*' "$log" | tail -1 | awk '{printf "%.0f\n", $3}'
 }
 
 decoded=$(step_ms dataset.name=synthetic dataset.synthetic_train_size=144 dataset.synthetic_test_size=48)

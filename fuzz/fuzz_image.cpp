@@ -6,14 +6,14 @@
 // Input: [flags: u8] [random key: 8 bytes] [the file's bytes]
 // flags bit 0: the training transform (random-resized crop, flip), else the evaluation one;
 // bit 1: DCT scaling; bit 2: region decoding; bits 3-4: output side 8, 16, 24 or 40 pixels.
+#include <jpeglib.h>
+#include <png.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>  // jpeglib.h uses FILE and size_t without including their headers
 #include <cstring>
 #include <vector>
-
-#include <jpeglib.h>
-#include <png.h>
 
 #include "dgc/error.h"
 #include "fuzz_support.h"
@@ -104,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   transform.output_size = kSides[(flags >> 3) & 3];
   transform.resize_size = transform.output_size * 8 / 7 + 1;
   // Exactly the output's size, so that ASan sees any write past it.
-  std::vector<float> out(static_cast<std::size_t>(3 * transform.output_size * transform.output_size));
+  std::vector<float> out(
+      static_cast<std::size_t>(3 * transform.output_size * transform.output_size));
   try {
     dgc::train::transform_image(data + 9, size - 9, transform, key, out.data());
   } catch (const dgc::Error&) {

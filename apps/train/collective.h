@@ -44,8 +44,7 @@ std::vector<std::string> allgather_texts(Communicator& comm, const std::string& 
 
 // Throws a CollectiveFailure on every rank unless every rank passed the same `text`: "the ranks
 // do not agree on <what>: rank R has ..., rank 0 has ...". Collective, like run_together.
-void check_same_on_every_rank(Communicator& comm, const std::string& text,
-                              const std::string& what);
+void check_same_on_every_rank(Communicator& comm, const std::string& text, const std::string& what);
 
 // "0, 2, 3": ranks for messages.
 std::string rank_list(const std::vector<int>& ranks);

@@ -1,8 +1,8 @@
 #include "datasets.h"
 
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <sstream>
 
 #include "collective.h"
@@ -36,8 +36,7 @@ std::string identity_of(const Dataset& d) {
   const at::Tensor labels = d.labels.contiguous();
   std::ostringstream out;
   out << d.name << ": " << d.size() << " images, CRC-32C "
-      << crc32c(images.data_ptr(), images.nbytes(),
-                crc32c(labels.data_ptr(), labels.nbytes(), 0));
+      << crc32c(images.data_ptr(), images.nbytes(), crc32c(labels.data_ptr(), labels.nbytes(), 0));
   return out.str();
 }
 
@@ -84,8 +83,9 @@ Split open_split(const RunSettings& s, bool train, Communicator& comm) {
     split.samples = std::make_shared<ImageFolderSource>(
         std::move(listing), train ? s.train_transform : s.test_transform, s.seed, warn);
   });
-  check_same_on_every_rank(comm, identity, std::string("the ") + (train ? "training" : "test") +
-                                               " data (another copy of the dataset on some host?)");
+  check_same_on_every_rank(comm, identity,
+                           std::string("the ") + (train ? "training" : "test") +
+                               " data (another copy of the dataset on some host?)");
   return split;
 }
 

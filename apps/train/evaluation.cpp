@@ -88,9 +88,8 @@ int run_evaluation(const CommandLine& command_line, Communicator& comm) {
     const CheckpointFile file = CheckpointStore::read(path);
     meta = parse_meta(file.metadata, path);
     changes = changed_settings(meta.config_yaml, setup.config);
-    CheckpointStore::restore(file, [&](torch::serialize::InputArchive& archive) {
-      load_model_state(archive, model);
-    });
+    CheckpointStore::restore(
+        file, [&](torch::serialize::InputArchive& archive) { load_model_state(archive, model); });
   });
   const std::string config_yaml = setup.config.to_yaml();
   check_same_on_every_rank(comm, std::to_string(crc32c(config_yaml.data(), config_yaml.size())),
@@ -107,9 +106,9 @@ int run_evaluation(const CommandLine& command_line, Communicator& comm) {
   const Split test = open_split(s, /*train=*/false, comm);
 
   if (leader) {
-    std::printf("=> evaluating %s%s (saved at %s, best %s then %.4g) on %d rank(s)\n",
-                path.c_str(), own_files ? " and the other ranks' own" : "",
-                describe(meta.position).c_str(), s.metric.c_str(), meta.best, comm.size());
+    std::printf("=> evaluating %s%s (saved at %s, best %s then %.4g) on %d rank(s)\n", path.c_str(),
+                own_files ? " and the other ranks' own" : "", describe(meta.position).c_str(),
+                s.metric.c_str(), meta.best, comm.size());
     for (const auto& note : test.notes) std::printf("%s\n", note.c_str());
     for (const auto& change : changes) {
       std::printf("=> differs from the checkpoint's config: %s\n", change.text.c_str());
@@ -118,8 +117,7 @@ int run_evaluation(const CommandLine& command_line, Communicator& comm) {
   }
   const Accuracy accuracy = evaluate(model, test.samples, s, comm);
   if (leader) {
-    std::printf("[acc/test_top1] = %.4g\n[acc/test_top5] = %.4g\n", accuracy.top1,
-                accuracy.top5);
+    std::printf("[acc/test_top1] = %.4g\n[acc/test_top5] = %.4g\n", accuracy.top1, accuracy.top5);
     std::fflush(stdout);
   }
   return 0;

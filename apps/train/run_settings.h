@@ -22,8 +22,8 @@ struct RunSettings {
   std::string dataset_root;
   std::int64_t num_classes = 10, image_size = 28, num_channels = 1;
   std::int64_t synthetic_train_size = 4096, synthetic_test_size = 1024;  // synthetic only
-  Augmentation train_augmentation, test_augmentation;  // the in-memory datasets
-  ImageTransform train_transform, test_transform;      // imagenet
+  Augmentation train_augmentation, test_augmentation;                    // the in-memory datasets
+  ImageTransform train_transform, test_transform;                        // imagenet
   std::int64_t prefetch_batches = 2, loader_workers = 1;
   // Model and optimizer
   std::string model;

@@ -27,8 +27,8 @@
 #include "resume.h"
 #include "run_directory.h"
 #include "run_log.h"
-#include "run_setup.h"
 #include "run_settings.h"
+#include "run_setup.h"
 #include "stop_signal.h"
 #include "train_state.h"
 
@@ -224,7 +224,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     });
   };
 
-  DistributedSampler sampler(train.samples->size(), comm.rank(), comm.size(), /*shuffle=*/true, s.seed);
+  DistributedSampler sampler(train.samples->size(), comm.rank(), comm.size(), /*shuffle=*/true,
+                             s.seed);
   const std::int64_t step_inputs = s.batch_size * s.num_batches_per_step * comm.size();
   const std::int64_t end_epoch = s.stop_after_epochs > 0
                                      ? std::min(s.num_epochs, position.epoch + s.stop_after_epochs)

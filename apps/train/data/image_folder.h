@@ -19,12 +19,12 @@
 namespace dgc::train {
 
 struct ImageFolderListing {
-  std::string root;                    // the folder scanned, as given
-  std::vector<std::string> classes;    // sorted class folder names; a label is a position here
-  std::vector<std::string> files;      // "class/name": grouped by class, sorted within one
-  std::vector<std::int64_t> labels;    // one per file
+  std::string root;                       // the folder scanned, as given
+  std::vector<std::string> classes;       // sorted class folder names; a label is a position here
+  std::vector<std::string> files;         // "class/name": grouped by class, sorted within one
+  std::vector<std::int64_t> labels;       // one per file
   std::vector<std::int64_t> class_begin;  // files of class c: [class_begin[c], class_begin[c+1])
-  std::vector<std::string> skipped;    // what is not an image, relative to root, sorted
+  std::vector<std::string> skipped;       // what is not an image, relative to root, sorted
 
   std::int64_t size() const { return static_cast<std::int64_t>(files.size()); }
 };

@@ -5,6 +5,7 @@
 #include <array>
 
 #include "dgc/error.h"
+#include "input/splitmix64.h"
 
 namespace dgc::train {
 
@@ -34,15 +35,6 @@ Augmentation plain() { return {}; }
 
 namespace {
 
-// splitmix64's finalizer: consecutive inputs give independent-looking outputs, which is what a
-// counter-based draw needs.
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 // A value in [0, span) from 21 random bits, by multiply-shift (no division; the bias, span/2^21,
 // is negligible for paddings of a few pixels).
 std::int64_t below(std::uint64_t bits21, std::int64_t span) {
@@ -60,8 +52,7 @@ void check_images(const at::Tensor& images) {
 
 std::uint64_t sample_random_key(std::uint64_t seed, std::int64_t epoch, std::int64_t sample_index) {
   // Chained rather than xor-ed together so that (epoch, index) pairs cannot cancel each other.
-  const std::uint64_t per_epoch =
-      splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(epoch));
+  const std::uint64_t per_epoch = splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(epoch));
   return splitmix64(per_epoch ^ static_cast<std::uint64_t>(sample_index));
 }
 

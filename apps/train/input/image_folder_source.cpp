@@ -19,8 +19,7 @@ constexpr std::size_t kMaxImageBytes = std::size_t{64} << 20;
 
 void read_whole_file(const std::string& path, std::vector<std::uint8_t>& bytes,
                      std::size_t max_bytes) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
   DGC_CHECK(file != nullptr, "cannot open it: ", std::strerror(errno));
   bytes.clear();
   std::uint8_t chunk[1 << 16];

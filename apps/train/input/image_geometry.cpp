@@ -4,16 +4,10 @@
 #include <cmath>
 
 #include "dgc/error.h"
+#include "input/splitmix64.h"
 
 namespace dgc::train {
 namespace {
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Python's round() of a non-negative double: half to even, which std::nearbyint does in the
 // default rounding mode.

@@ -86,7 +86,7 @@ class BatchLoader {
   std::int64_t window_ = 1;  // max(prefetch, workers)
 
   std::mutex mutex_;
-  std::condition_variable changed_;  // a batch was claimed, queued or taken, or stop
+  std::condition_variable changed_;     // a batch was claimed, queued or taken, or stop
   std::map<std::int64_t, Slot> ready_;  // guarded by mutex_: finished batches by index
   std::int64_t next_to_claim_ = 0;      // guarded by mutex_: the next batch a worker starts
   std::int64_t next_to_take_ = 0;       // guarded by mutex_: the next batch next() returns

@@ -9,11 +9,11 @@
 #include <torch/nn/modules/pooling.h>
 
 #include <map>
-#include <sstream>
 #include <vector>
 
 #include "dgc/error.h"
 #include "models/imagenet_resnet.h"
+#include "models/model_init.h"
 #include "models/vgg.h"
 
 namespace dgc::train {
@@ -33,12 +33,6 @@ torch::nn::Sequential make_downsample(std::int64_t in_channels, std::int64_t out
   if (stride == 1 && in_channels == out_channels) return torch::nn::Sequential(nullptr);
   return torch::nn::Sequential(conv_no_bias(in_channels, out_channels, 1, stride),
                                torch::nn::BatchNorm2d(out_channels));
-}
-
-std::string shape_of(const torch::Tensor& x) {
-  std::ostringstream out;
-  out << x.sizes();
-  return out.str();
 }
 
 }  // namespace
@@ -137,14 +131,7 @@ ImageNetResNetImpl::ImageNetResNetImpl(const ImageNetResNetOptions& options) : o
   layer4_ = register_module("layer4", stage(512, blocks[3], 2));
   fc_ = register_module("fc", torch::nn::Linear(channels, options.num_classes()));
 
-  for (const auto& module : modules(/*include_self=*/false)) {
-    if (auto* conv = module->as<torch::nn::Conv2d>()) {
-      torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-      torch::nn::init::ones_(bn->weight);
-      torch::nn::init::zeros_(bn->bias);
-    }
-  }
+  detail::init_resnet(*this);
   if (options.zero_init_residual()) {
     for (const auto& module : modules(/*include_self=*/false)) {
       if (auto* block = module->as<ImageNetBottleneckImpl>()) {
@@ -159,7 +146,7 @@ ImageNetResNetImpl::ImageNetResNetImpl(const ImageNetResNetOptions& options) : o
 torch::Tensor ImageNetResNetImpl::forward(const torch::Tensor& x) {
   DGC_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(),
             "an ImageNet ResNet with in_channels ", options_.in_channels(), " wants inputs [N, ",
-            options_.in_channels(), ", H, W], got ", shape_of(x));
+            options_.in_channels(), ", H, W], got ", detail::shape_of(x));
   torch::Tensor out = bn1_->forward(conv1_->forward(x)).relu_();
   out = torch::max_pool2d(out, 3, 2, 1);
   out = layer4_->forward(layer3_->forward(layer2_->forward(layer1_->forward(out))));
@@ -242,7 +229,7 @@ torch::Tensor VggImpl::forward(const torch::Tensor& x) {
   // Five 2x2 poolings: below 32 pixels a side the last one has nothing left to pool.
   DGC_CHECK(x.dim() == 4 && x.size(1) == c && x.size(2) >= 32 && x.size(3) >= 32,
             "a VGG with in_channels ", c, " wants inputs [N, ", c, ", H, W] with H, W >= 32, got ",
-            shape_of(x));
+            detail::shape_of(x));
   torch::Tensor out = torch::adaptive_avg_pool2d(features_->forward(x), {7, 7});
   return classifier_->forward(out.flatten(1));
 }

@@ -11,6 +11,7 @@
 #include "models/cifar_resnet.h"
 #include "models/fmnist_convnet.h"
 #include "models/imagenet_resnet.h"
+#include "models/model_init.h"
 #include "models/registry.h"
 #include "models/vgg.h"
 
@@ -23,18 +24,29 @@ torch::nn::Conv2d conv3x3(std::int64_t in_channels, std::int64_t out_channels,
       torch::nn::Conv2dOptions(in_channels, out_channels, 3).stride(stride).padding(1).bias(false));
 }
 
-std::string shape_of(const torch::Tensor& x) {
-  std::ostringstream out;
-  out << x.sizes();
-  return out.str();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // CifarResNet
 
 namespace detail {
+
+void init_resnet(torch::nn::Module& model) {
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2d>()) {
+      torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      torch::nn::init::ones_(bn->weight);
+      torch::nn::init::zeros_(bn->bias);
+    }
+  }
+}
+
+std::string shape_of(const torch::Tensor& x) {
+  std::ostringstream out;
+  out << x.sizes();
+  return out.str();
+}
 
 torch::Tensor option_a_shortcut(const torch::Tensor& x, std::int64_t stride,
                                 std::int64_t out_channels) {
@@ -87,15 +99,7 @@ CifarResNetImpl::CifarResNetImpl(const CifarResNetOptions& options) : options_(o
   layer3_ = register_module("layer3", make_stage(32, 64, n, 2));
   fc_ = register_module("fc", torch::nn::Linear(64, options.num_classes()));
 
-  // The seed's init (mini-torchpack CifarResNet); the Linear keeps the framework default.
-  for (const auto& module : modules(/*include_self=*/false)) {
-    if (auto* conv = module->as<torch::nn::Conv2d>()) {
-      torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-      torch::nn::init::ones_(bn->weight);
-      torch::nn::init::zeros_(bn->bias);
-    }
-  }
+  detail::init_resnet(*this);  // the seed's init (mini-torchpack CifarResNet)
   if (options.zero_init_residual()) {
     for (const auto& module : modules(/*include_self=*/false)) {
       if (auto* block = module->as<BasicBlockImpl>())
@@ -118,7 +122,7 @@ torch::nn::Sequential CifarResNetImpl::make_stage(std::int64_t in_channels,
 torch::Tensor CifarResNetImpl::forward(const torch::Tensor& x) {
   DGC_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(), "a CIFAR ResNet with in_channels ",
             options_.in_channels(), " wants inputs [N, ", options_.in_channels(), ", H, W], got ",
-            shape_of(x));
+            detail::shape_of(x));
   torch::Tensor out = torch::relu(bn1_->forward(conv1_->forward(x)));
   out = layer3_->forward(layer2_->forward(layer1_->forward(out)));
   return fc_->forward(out.mean({2, 3}));
@@ -154,7 +158,8 @@ torch::Tensor FmnistConvNetImpl::forward(const torch::Tensor& x) {
   const std::int64_t c = options_.in_channels();
   const std::int64_t s = options_.image_size();
   DGC_CHECK(x.dim() == 4 && x.size(1) == c && x.size(2) == s && x.size(3) == s,
-            "the convnet was built for inputs [N, ", c, ", ", s, ", ", s, "], got ", shape_of(x));
+            "the convnet was built for inputs [N, ", c, ", ", s, ", ", s, "], got ",
+            detail::shape_of(x));
   torch::Tensor out = torch::max_pool2d(torch::relu(conv1_->forward(x)), 2);
   out = torch::max_pool2d(torch::relu(conv2_->forward(out)), 2);
   out = torch::relu(fc1_->forward(out.flatten(1)));

@@ -402,8 +402,8 @@ TEST_F(RealConfigs, SeedExampleResolves) {
 // The seed's headline command: mpirun -np 32 -H server0:8,... train.py --configs
 // configs/imagenet/resnet50.py configs/dgc/wm0.py (ALGORITHM.md section 9's ImageNet defaults).
 TEST_F(RealConfigs, SeedImageNetExampleResolves) {
-  const CommandLine cl = parse_command_line(
-      {"--configs", path("imagenet/resnet50.yaml"), path("dgc/wm0.yaml")});
+  const CommandLine cl =
+      parse_command_line({"--configs", path("imagenet/resnet50.yaml"), path("dgc/wm0.yaml")});
   const Config cfg = load_config(cl.configs, cl.overrides);
   EXPECT_EQ(cfg.get<std::string>("dataset.name"), "imagenet");
   EXPECT_EQ(cfg.get<std::int64_t>("dataset.num_classes"), 1000);
@@ -432,10 +432,9 @@ TEST_F(RealConfigs, SeedImageNetExampleResolves) {
   EXPECT_FALSE(cfg.get<bool>("train.compression.fp16_values"));
   EXPECT_FALSE(cfg.get<bool>("train.compression.int32_indices"));
   EXPECT_EQ(run_name(cl.configs, cl.suffix, 32), "[imagenet.resnet50+dgc.wm0].np32");
-  EXPECT_THAT(cfg.sources(),
-              ElementsAre(path("default.yaml"), path("imagenet/default.yaml"),
-                          path("imagenet/resnet50.yaml"), path("dgc/default.yaml"),
-                          path("dgc/wm0.yaml")));
+  EXPECT_THAT(cfg.sources(), ElementsAre(path("default.yaml"), path("imagenet/default.yaml"),
+                                         path("imagenet/resnet50.yaml"), path("dgc/default.yaml"),
+                                         path("dgc/wm0.yaml")));
   // The other ImageNet files: the models, and cosine in place of the steps.
   EXPECT_EQ(load_config({path("imagenet/vgg16_bn.yaml")}, {}).get<std::string>("model.name"),
             "vgg16_bn");
@@ -457,7 +456,8 @@ TEST_F(RealConfigs, DgcVariants) {
   EXPECT_EQ(with("dgc/wm0.yaml").get<std::int64_t>("train.compression.warmup_epochs"), 0);
   const Config wm2 = with("dgc/wm2.yaml");
   EXPECT_EQ(wm2.get<std::int64_t>("train.compression.warmup_epochs"), 2);
-  EXPECT_THAT(wm2.get<std::vector<double>>("train.compression.warmup_coeff"), ElementsAre(0.1, 0.01));
+  EXPECT_THAT(wm2.get<std::vector<double>>("train.compression.warmup_coeff"),
+              ElementsAre(0.1, 0.01));
   EXPECT_THAT(with("dgc/wm5o.yaml").get<std::vector<double>>("train.compression.warmup_coeff"),
               ElementsAre(1, 1, 1, 1, 1));
   EXPECT_TRUE(with("dgc/mm.yaml").get<bool>("train.compression.memory.momentum_masking"));

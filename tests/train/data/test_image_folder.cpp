@@ -41,8 +41,8 @@ TEST(ImageFolder, ListsClassesAndFilesSortedAndSkipsTheRest) {
   dgc::test::ScratchDir dir("image_folder");
   const ImageFolderListing l = scan_image_folder(make_tree(dir.path()).string());
   EXPECT_THAT(l.classes, ElementsAre("n01", "n02", "n03"));
-  EXPECT_THAT(l.files, ElementsAre("n01/y.JPEG", "n01/z.png", "n02/a.jpg", "n02/b.JPEG",
-                                   "n03/only.jpeg"));
+  EXPECT_THAT(l.files,
+              ElementsAre("n01/y.JPEG", "n01/z.png", "n02/a.jpg", "n02/b.JPEG", "n03/only.jpeg"));
   EXPECT_THAT(l.labels, ElementsAre(0, 0, 1, 1, 2));
   EXPECT_THAT(l.class_begin, ElementsAre(0, 2, 4, 5));
   EXPECT_THAT(l.skipped, ElementsAre("README", "n01/notes.txt", "n03/nested/"));
@@ -70,13 +70,14 @@ TEST(ImageFolder, TheListingDoesNotDependOnTheThreads) {
 TEST(ImageFolder, ClassSubsetKeepsEveryKthClassRelabelled) {
   dgc::test::ScratchDir dir("image_folder");
   for (int c = 0; c < 6; ++c) {
-    for (int i = 0; i <= c; ++i) touch(dir.path() / ("k" + std::to_string(c)) / ("i" + std::to_string(i) + ".jpg"));
+    for (int i = 0; i <= c; ++i)
+      touch(dir.path() / ("k" + std::to_string(c)) / ("i" + std::to_string(i) + ".jpg"));
   }
   const ImageFolderListing all = scan_image_folder(dir.path().string());
   const ImageFolderListing third = select_folder_classes(all, 2);  // k = 3: classes 0 and 3
   EXPECT_THAT(third.classes, ElementsAre("k0", "k3"));
-  EXPECT_THAT(third.files, ElementsAre("k0/i0.jpg", "k3/i0.jpg", "k3/i1.jpg", "k3/i2.jpg",
-                                       "k3/i3.jpg"));
+  EXPECT_THAT(third.files,
+              ElementsAre("k0/i0.jpg", "k3/i0.jpg", "k3/i1.jpg", "k3/i2.jpg", "k3/i3.jpg"));
   EXPECT_THAT(third.labels, ElementsAre(0, 1, 1, 1, 1));
   EXPECT_THAT(third.class_begin, ElementsAre(0, 1, 5));
   EXPECT_EQ(select_folder_classes(all, 6).files, all.files);

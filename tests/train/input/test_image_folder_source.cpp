@@ -133,8 +133,9 @@ TEST_F(ImageFolderSourceTest, AClassWithNoUsableImageIsAnError) {
   }
   const ImageFolderListing l = listing();
   const ImageFolderSource s = source(l);
-  EXPECT_THAT(dgc::test::thrown_error_of([&] { prepared(s, index_of(l, "class_01/img_0000.JPEG"), 0); }),
-              HasSubstr("no image of the class folder " + root() + "/class_01 can be used"));
+  EXPECT_THAT(
+      dgc::test::thrown_error_of([&] { prepared(s, index_of(l, "class_01/img_0000.JPEG"), 0); }),
+      HasSubstr("no image of the class folder " + root() + "/class_01 can be used"));
   EXPECT_EQ(warnings_.size(), 3u);
 }
 

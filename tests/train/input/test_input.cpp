@@ -486,7 +486,9 @@ TEST(BatchLoader, EmptyIndexListHasNoBatches) {
 
 TEST(BatchLoader, BadArgumentsAreErrorsFromTheConstructor) {
   const Data d;
-  EXPECT_THAT(thrown_error_of([&] { BatchLoader(source(d), {0, 37}, train_options()); }),
+  EXPECT_THAT(thrown_error_of([&] {
+                BatchLoader(source(d), {0, 37}, train_options());
+              }),
               HasSubstr("sample index 37 is outside [0, 37)"));
   EXPECT_THAT(thrown_error_of([&] { BatchLoader(nullptr, {0}, train_options()); }),
               HasSubstr("no sample source"));
@@ -510,7 +512,9 @@ TEST(BatchLoader, BadArgumentsAreErrorsFromTheConstructor) {
               HasSubstr("workers must be at least 1, got 0"));
   options = train_options();
   options.start_batch = 3;
-  EXPECT_THAT(thrown_error_of([&] { BatchLoader(source(d), {0, 1, 2, 3, 4, 5}, options); }),
+  EXPECT_THAT(thrown_error_of([&] {
+                BatchLoader(source(d), {0, 1, 2, 3, 4, 5}, options);
+              }),
               HasSubstr("start_batch 3 is outside [0, 2]"));
 }
 
