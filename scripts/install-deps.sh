@@ -15,6 +15,9 @@ packages=(
   # ImageNet folders: the libjpeg API of libjpeg-turbo (TurboJPEG 2.1 cannot decode a region).
   libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The peers the tests compare with in the same run: torchvision's models (names and shapes)
+  # and its ImageNet transforms on Pillow (the same pixels). Without them those tests skip.
+  python3-torchvision python3-pil
   iproute2
   dataset-fashion-mnist
   "$@"  # what a caller needs beyond these (scripts/fuzz.sh: clang and its runtimes)
