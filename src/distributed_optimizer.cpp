@@ -11,6 +11,7 @@
 #include "bucket_exchange.h"
 #include "comm_thread.h"
 #include "dgc/error.h"
+#include "dgc/sgd.h"
 
 namespace dgc {
 
@@ -129,6 +130,29 @@ void DistributedOptimizer::State::reset_step() {
   traffic = TrafficStats{};
 }
 
+namespace {
+
+// Under DGC the momentum lives in the compressor's memory (momentum correction, ALGORITHM.md
+// section 3): an inner SGD with momentum of its own would apply it a second time to the sparse,
+// already momentum-corrected update, silently changing the algorithm. DGC-SGD takes the same
+// SGDOptions and ignores their momentum, so it is the inner optimizer to use.
+void check_no_second_momentum(torch::optim::Optimizer& optimizer) {
+  if (dynamic_cast<DGCSGD*>(&optimizer) != nullptr) return;
+  if (dynamic_cast<torch::optim::SGD*>(&optimizer) == nullptr) return;
+  for (std::size_t g = 0; g < optimizer.param_groups().size(); ++g) {
+    const auto& o =
+        static_cast<const torch::optim::SGDOptions&>(optimizer.param_groups()[g].options());
+    DGC_CHECK(o.momentum() == 0.0,
+              "DGC applies the momentum in its memory (momentum correction); "
+              "the inner torch::optim::SGD's momentum ",
+              o.momentum(), " (parameter group ", g,
+              ") would apply it twice: use dgc::DGCSGD, or momentum 0 (set the momentum in "
+              "MemoryOptions)");
+  }
+}
+
+}  // namespace
+
 DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
                                            NamedParameters named_parameters,
                                            DistributedOptions options)
@@ -145,6 +169,7 @@ DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Opt
                                            std::unique_ptr<Compressor> compressor,
                                            DistributedOptions options)
     : state_(std::make_unique<State>(comm, optimizer, std::move(compressor), options)) {
+  if (state_->compressor) check_no_second_momentum(optimizer);
   DGC_CHECK(options.backward_passes_per_step >= 1, "backward_passes_per_step must be >= 1, got ",
             options.backward_passes_per_step);
   DGC_CHECK(options.bucket_bytes > 0, "bucket_bytes must be > 0, got ", options.bucket_bytes);

@@ -87,7 +87,9 @@ class DistributedOptimizer {
   // The dense baseline: every gradient is allreduce-averaged.
   DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
                        NamedParameters named_parameters, DistributedOptions options = {});
-  // DGC: `compressor` (fresh, nothing registered) receives every parameter.
+  // DGC: `compressor` (fresh, nothing registered) receives every parameter. A torch::optim::SGD
+  // with momentum as `optimizer` is a dgc::Error: the compressor's memory applies the momentum,
+  // and it would be applied twice (use dgc::DGCSGD).
   DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
                        NamedParameters named_parameters, Compressor compressor,
                        DistributedOptions options = {});

@@ -333,4 +333,27 @@ TEST(DistributedOptimizer, RejectsBadSettings) {
   EXPECT_THAT(message, HasSubstr("backward_passes_per_step must be >= 1, got 0"));
 }
 
+// Under DGC the memory applies the momentum; an inner SGD with its own would apply it twice.
+TEST(DistributedOptimizer, DgcRefusesAnInnerSgdWithMomentum) {
+  auto model = make_model(5);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  std::string message;
+  try {
+    dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(),
+                                  dgc::Compressor(dgc_options(0.05)));
+  } catch (const dgc::Error& e) {
+    message = e.what();
+  }
+  EXPECT_THAT(message, HasSubstr("the inner torch::optim::SGD's momentum 0.9 (parameter group 0) "
+                                 "would apply it twice: use dgc::DGCSGD"));
+  // Without momentum, or the dense path with it, or DGC-SGD (which ignores it): accepted.
+  torch::optim::SGD plain(model->parameters(), torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptimizer without(comm(), plain, model->named_parameters().pairs(),
+                                    dgc::Compressor(dgc_options(0.05)));
+  dgc::DistributedOptimizer dense(comm(), sgd, model->named_parameters().pairs());
+  dgc::DGCSGD dgc_sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  dgc::DistributedOptimizer with_dgc_sgd(comm(), dgc_sgd, model->named_parameters().pairs(),
+                                         dgc::Compressor(dgc_options(0.05)));
+}
+
 }  // namespace
