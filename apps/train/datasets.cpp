@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <iomanip>
 #include <cstdio>
 #include <sstream>
 
@@ -70,7 +71,7 @@ Split open_split(const RunSettings& s, bool train, Communicator& comm) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::ostringstream note;
     note << "=> " << root << ": " << all.size() << " images in " << all.classes.size()
-         << " classes, listed in " << seconds << " s";
+         << " classes, listed in " << std::fixed << std::setprecision(3) << seconds << " s";
     split.notes.push_back(note.str());
     if (!all.skipped.empty()) split.notes.push_back("=> warning: " + describe_skipped(all));
     ImageFolderListing listing = select_folder_classes(all, s.num_classes);
