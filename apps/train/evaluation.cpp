@@ -13,8 +13,8 @@
 #include "dgc/error.h"
 #include "input/loader.h"
 #include "log/crc32c.h"
-#include "resume.h"
 #include "run_setup.h"
+#include "setting_changes.h"
 #include "train_state.h"
 
 namespace dgc::train {
@@ -87,7 +87,7 @@ int run_evaluation(const CommandLine& command_line, Communicator& comm) {
                   : "");
     const CheckpointFile file = CheckpointStore::read(path);
     meta = parse_meta(file.metadata, path);
-    changes = changed_settings(meta.config_yaml, setup.config);
+    changes = changed_settings(meta.config_yaml, setup.config, schema_of(setup.config));
     CheckpointStore::restore(
         file, [&](torch::serialize::InputArchive& archive) { load_model_state(archive, model); });
   });

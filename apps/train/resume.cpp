@@ -1,10 +1,7 @@
 #include "resume.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <filesystem>
-#include <map>
 #include <set>
 #include <sstream>
 
@@ -101,33 +98,6 @@ FileReport check(const CheckpointStore& store, const std::string& path,
     report.problem = e.message();
   }
   return report;
-}
-
-// Keys that change nothing the run computes: where it logs, how fast it loads or evaluates, when
-// this invocation stops, where the data lie. "device" is in the checkpoints of older versions,
-// whose schema had it (cpu only, read by nothing).
-bool cannot_change_training(const std::string& key) {
-  static const char* const kPrefixes[] = {"logging.", "data.", "distributed."};
-  static const std::set<std::string> kKeys = {"train.stop_after_epochs", "evaluate.batch_size",
-                                              "dataset.root", "device"};
-  for (const char* prefix : kPrefixes) {
-    if (key.rfind(prefix, 0) == 0) return true;
-  }
-  return kKeys.count(key) > 0;
-}
-
-void flatten(const YAML::Node& node, const std::string& prefix,
-             std::map<std::string, std::string>& out) {
-  if (node.IsMap() && node.size() > 0) {
-    for (const auto& item : node) {
-      const std::string key = item.first.Scalar();
-      flatten(item.second, prefix.empty() ? key : prefix + "." + key, out);
-    }
-    return;
-  }
-  YAML::Emitter text;
-  text << YAML::Flow << node;
-  out[prefix] = text.c_str();
 }
 
 }  // namespace
@@ -254,25 +224,6 @@ void check_ranks_agree(Communicator& comm, const Position& position, std::uint32
                             " (different config files on some host, or checkpoints of different "
                             "runs mixed in one directory)");
   }
-}
-
-std::vector<SettingChange> changed_settings(const std::string& checkpoint_yaml,
-                                            const Config& config) {
-  std::map<std::string, std::string> before, now;
-  flatten(YAML::Load(checkpoint_yaml), "", before);
-  flatten(config.root(), "", now);
-  std::set<std::string> keys;
-  for (const auto& [key, value] : before) keys.insert(key);
-  for (const auto& [key, value] : now) keys.insert(key);
-  std::vector<SettingChange> changed;
-  for (const auto& key : keys) {
-    const auto b = before.find(key), n = now.find(key);
-    const std::string old_value = b == before.end() ? "(absent)" : b->second;
-    const std::string new_value = n == now.end() ? "(absent)" : n->second;
-    if (old_value == new_value || cannot_change_training(key)) continue;
-    changed.push_back({key, key + ": " + old_value + " -> " + new_value});
-  }
-  return changed;
 }
 
 }  // namespace dgc::train

@@ -23,7 +23,6 @@
 
 #include "checkpoint/checkpoint_meta.h"
 #include "checkpoint/checkpoint_store.h"
-#include "config/config.h"
 #include "dgc/communicator.h"
 
 namespace dgc::train {
@@ -45,14 +44,5 @@ ResumeDecision decide_resume(Communicator& comm, const CheckpointStore& store);
 // Collective; throws CollectiveFailure naming the ranks that differ from rank 0 and in what.
 void check_ranks_agree(Communicator& comm, const Position& position, std::uint32_t config_crc,
                        std::uint32_t parameters);
-
-// A setting whose value differs between the checkpoint's config and the run's.
-struct SettingChange {
-  std::string key;
-  std::string text;  // "key: old -> new"
-};
-// The changed settings, leaving out keys that cannot change the training (logging.*, ...).
-std::vector<SettingChange> changed_settings(const std::string& checkpoint_yaml,
-                                            const Config& config);
 
 }  // namespace dgc::train

@@ -29,6 +29,7 @@
 #include "run_log.h"
 #include "run_settings.h"
 #include "run_setup.h"
+#include "setting_changes.h"
 #include "stop_signal.h"
 #include "train_state.h"
 
@@ -153,7 +154,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     run_together(comm, [&] {
       const auto& allowed = command_line.allow_changed;
       std::string refused;
-      for (const auto& change : changed_settings(resume.meta.config_yaml, config)) {
+      for (const auto& change :
+           changed_settings(resume.meta.config_yaml, config, schema_of(config))) {
         if (std::count(allowed.begin(), allowed.end(), "all") > 0 ||
             std::count(allowed.begin(), allowed.end(), change.key) > 0) {
           accepted_changes.push_back(change.text);

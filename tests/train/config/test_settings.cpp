@@ -3,6 +3,7 @@
 // the allowed range and the value (issue 11: `logging.log_every_steps: 0` was a SIGFPE).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <string>
@@ -11,6 +12,7 @@
 #include "config/config.h"
 #include "error_of.h"
 #include "run_settings.h"
+#include "setting_changes.h"
 
 namespace dgc::train {
 namespace {
@@ -82,6 +84,41 @@ TEST(Settings, ImageNetTransformsFollowTheCropSize) {
       {kConfigs + "/imagenet/resnet18.yaml"}, {"dataset.image_size=64", "dataset.augment=false"}));
   EXPECT_EQ(small.test_transform.resize_size, 73);  // 64 * 256 / 224, rounded
   EXPECT_FALSE(small.train_transform.train);        // no augmentation: the evaluation transform
+}
+
+// changed_settings: what a resume refuses, as "key: old -> new".
+std::vector<std::string> changes(const std::string& checkpoint_yaml,
+                                 const std::vector<std::string>& overrides) {
+  const Config config = load_config({kConfigs + "/default.yaml"}, overrides);
+  std::vector<std::string> out;
+  for (const auto& c : changed_settings(checkpoint_yaml, config, schema_of(config))) {
+    out.push_back(c.text);
+  }
+  return out;
+}
+
+TEST(SettingChanges, TrainingKeysAreChangesAndTheOthersAreNot) {
+  const std::string before = load_config({kConfigs + "/default.yaml"}, {}).to_yaml();
+  EXPECT_TRUE(changes(before, {}).empty());
+  EXPECT_EQ(
+      changes(before, {"train.optimizer.lr=0.5", "logging.log_every_steps=3", "data.num_workers=4",
+                       "dataset.root=/elsewhere", "train.stop_after_epochs=1"}),
+      (std::vector<std::string>{"train.optimizer.lr: 0.1 -> 0.5"}));
+}
+
+// A checkpoint of a version whose schema lacked a key: it behaved as the key's default does.
+TEST(SettingChanges, AKeyAddedSinceTheCheckpointIsAChangeOnlyAwayFromItsDefault) {
+  YAML::Node old = YAML::Load(load_config({kConfigs + "/default.yaml"}, {}).to_yaml());
+  old["model"].remove("zero_init_residual");
+  old["dataset"].remove("synthetic_train_size");
+  old["device"] = "cpu";  // a key the schema has since lost
+  YAML::Emitter text;
+  text << old;
+  const std::string before = text.c_str();
+  EXPECT_TRUE(changes(before, {}).empty());
+  EXPECT_EQ(changes(before, {"model.zero_init_residual=true", "dataset.synthetic_train_size=64"}),
+            (std::vector<std::string>{"dataset.synthetic_train_size: (absent) -> 64",
+                                      "model.zero_init_residual: (absent) -> true"}));
 }
 
 struct BadValue {
