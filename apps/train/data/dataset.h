@@ -1,7 +1,8 @@
 // A labelled image dataset held whole in memory.
 //
-// Every reader of dgc-train (IDX, CIFAR-10, synthetic) returns this one type, so the sampler,
-// the loader and the models need not know where the images came from. Whole datasets fit easily:
+// The in-memory readers of dgc-train (IDX, CIFAR-10, synthetic) return this one type, which the
+// loader reads through input/tensor_source.h; ImageNet does not fit in memory and is read as
+// files (data/image_folder.h, input/image_folder_source.h). These datasets fit easily:
 // Fashion-MNIST is 47 MB of uint8, CIFAR-10 150 MB. Images stay uint8 until a batch is formed,
 // where augmentation and normalization happen (four times less memory than float).
 #pragma once
