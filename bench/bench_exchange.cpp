@@ -39,6 +39,8 @@
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
+#include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_hook.h"
 #include "dgc/sgd.h"
 #include "resnet50_shapes.h"
 
@@ -185,11 +187,12 @@ Exchanger make_exchanger(dgc::Communicator& comm,
   if (dgc) {
     e.inner = std::make_unique<dgc::DGCSGD>(params, sgd);
     e.opt = std::make_unique<dgc::DistributedOptimizer>(
-        comm, *e.inner, named, dgc::Compressor(dgc_options(fp16)), options);
+        comm, *e.inner, named, std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(fp16))),
+        options);
   } else {
-    options.dense_compression = fp16 ? dgc::DenseCompression::kFp16 : dgc::DenseCompression::kNone;
     e.inner = std::make_unique<torch::optim::SGD>(params, sgd);
-    e.opt = std::make_unique<dgc::DistributedOptimizer>(comm, *e.inner, named, options);
+    e.opt = std::make_unique<dgc::DistributedOptimizer>(
+        comm, *e.inner, named, dgc::make_allreduce_hook(fp16 ? "fp16" : "allreduce"), options);
   }
   return e;
 }
@@ -201,7 +204,7 @@ void print_rule() { std::printf("%s\n", std::string(100, '-').c_str()); }
 struct ExchangeMode {
   const char* name;
   bool dgc;
-  bool fp16;  // dense: DenseCompression::kFp16; DGC: fp16 values and int32 indices
+  bool fp16;  // dense: the fp16 hook; DGC: fp16 values and int32 indices
 };
 constexpr ExchangeMode kExchangeModes[] = {{"dense", false, false},
                                            {"dense-fp16", false, true},

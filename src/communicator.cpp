@@ -1,5 +1,6 @@
 #include "dgc/communicator.h"
 
+#include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 #include <mpi.h>
 
@@ -132,6 +133,16 @@ void sum_halves(void* in, void* inout, int* count, MPI_Datatype*) {
   sum_halves_portable(a, b, *count);
 }
 
+// bfloat16 likewise: each partial sum in float, rounded to bfloat16 (to nearest even, as
+// c10::BFloat16 rounds).
+void sum_bfloat16s(void* in, void* inout, int* count, MPI_Datatype*) {
+  const auto* a = static_cast<const c10::BFloat16*>(in);
+  auto* b = static_cast<c10::BFloat16*>(inout);
+  for (int i = 0; i < *count; ++i) {
+    b[i] = c10::BFloat16(static_cast<float>(a[i]) + static_cast<float>(b[i]));
+  }
+}
+
 template <typename T>
 void divide(void* data, std::int64_t count, int divisor) {
   auto* values = static_cast<T*>(data);
@@ -144,6 +155,13 @@ void divide<c10::Half>(void* data, std::int64_t count, int divisor) {
   auto* values = static_cast<c10::Half*>(data);
   for (std::int64_t i = 0; i < count; ++i) {
     values[i] = c10::Half(static_cast<float>(values[i]) / static_cast<float>(divisor));
+  }
+}
+template <>
+void divide<c10::BFloat16>(void* data, std::int64_t count, int divisor) {
+  auto* values = static_cast<c10::BFloat16*>(data);
+  for (std::int64_t i = 0; i < count; ++i) {
+    values[i] = c10::BFloat16(static_cast<float>(values[i]) / static_cast<float>(divisor));
   }
 }
 
@@ -178,8 +196,9 @@ StallCheckOptions stall_options_from_environment() {
 struct Communicator::Impl {
   MPI_Comm comm = MPI_COMM_NULL;
   MPI_Comm local = MPI_COMM_NULL;
-  MPI_Datatype half_type = MPI_DATATYPE_NULL;
+  MPI_Datatype half_type = MPI_DATATYPE_NULL;  // any 2-byte element: float16 and bfloat16
   MPI_Op half_sum = MPI_OP_NULL;
+  MPI_Op bfloat16_sum = MPI_OP_NULL;
   int rank = 0;
   int size = 1;
   int local_rank = 0;
@@ -203,6 +222,7 @@ struct Communicator::Impl {
     DGC_MPI_CHECK(MPI_Type_contiguous, 2, MPI_BYTE, &half_type);
     DGC_MPI_CHECK(MPI_Type_commit, &half_type);
     DGC_MPI_CHECK(MPI_Op_create, &sum_halves, /*commute=*/1, &half_sum);
+    DGC_MPI_CHECK(MPI_Op_create, &sum_bfloat16s, /*commute=*/1, &bfloat16_sum);
     // The stall monitor calls MPI from a thread of its own while this one blocks in a collective,
     // on a communicator of its own so that its messages never match the collectives'.
     if (size > 1 && thread_level == MPI_THREAD_MULTIPLE) {
@@ -222,6 +242,7 @@ struct Communicator::Impl {
     if (finalised) return;             // the caller finalised MPI first; the handles went with it
     if (monitor) monitor->shutdown();  // collective, like the destructor that calls this
     if (half_sum != MPI_OP_NULL) MPI_Op_free(&half_sum);
+    if (bfloat16_sum != MPI_OP_NULL) MPI_Op_free(&bfloat16_sum);
     if (half_type != MPI_DATATYPE_NULL) MPI_Type_free(&half_type);
     if (local != MPI_COMM_NULL) MPI_Comm_free(&local);
     if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
@@ -247,10 +268,14 @@ struct Communicator::Impl {
         *type = half_type;
         *op = half_sum;
         return;
+      case torch::kBFloat16:
+        *type = half_type;
+        *op = bfloat16_sum;
+        return;
       default:
         DGC_FAIL("allreduce: dtype ", dtype,
                  " is not supported; supported: Float (float32), Double (float64), Int (int32), "
-                 "Long (int64), Half (float16)");
+                 "Long (int64), Half (float16), BFloat16");
     }
   }
 
@@ -362,6 +387,8 @@ void Communicator::allreduce(void* data, std::int64_t count, torch::ScalarType d
       return divide<double>(data, count, impl_->size);
     case torch::kHalf:
       return divide<c10::Half>(data, count, impl_->size);
+    case torch::kBFloat16:
+      return divide<c10::BFloat16>(data, count, impl_->size);
     default:
       DGC_FAIL("allreduce: no average for dtype ", dtype);  // unreachable: checked above
   }

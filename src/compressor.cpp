@@ -56,8 +56,9 @@ void Compressor::log(const std::string& message) const {
   if (logger_) logger_(message);
 }
 
-void Compressor::add(const std::string& name, at::IntArrayRef shape) {
+TensorId Compressor::add(const std::string& name, at::IntArrayRef shape) {
   Entry e;
+  e.name = name;
   e.shape = shape.vec();
   e.numel = c10::multiply_integers(shape);
   // Section 1: only multi-dimensional tensors are sparsified (an empty one has nothing to send).
@@ -67,15 +68,17 @@ void Compressor::add(const std::string& name, at::IntArrayRef shape) {
   if (e.compressible && ratio_ < 1.0) {
     e.plan = make_plan(e.numel, ratio_, effective_sample_ratio(options_));
   }
-  memory_.add(name, shape);  // throws on a repeated name, before anything is registered
-  entries_.emplace(name, std::move(e));
-  names_.push_back(name);
+  // Throws on a repeated name, before anything is registered; its handles are the same as ours.
+  const TensorId tensor = memory_.add(name, shape);
+  entries_.push_back(std::move(e));
+  ids_.emplace(name, tensor);
+  return tensor;
 }
 
 void Compressor::add_parameters(
     const std::vector<std::pair<std::string, torch::Tensor>>& named_parameters) {
   for (const auto& [name, p] : named_parameters) add(name, p.sizes());
-  log(describe_plans());
+  log_plans();
 }
 
 bool Compressor::set_epoch(std::int64_t epoch) {
@@ -91,29 +94,39 @@ bool Compressor::set_epoch(std::int64_t epoch) {
 
 void Compressor::replan() {
   if (ratio_ >= 1.0) return;
-  for (auto& [name, e] : entries_) {
+  for (auto& e : entries_) {
     if (e.compressible) e.plan = make_plan(e.numel, ratio_, effective_sample_ratio(options_));
   }
   log(describe_plans());
 }
 
-const Compressor::Entry& Compressor::entry(const std::string& name) const {
-  auto it = entries_.find(name);
-  DGC_CHECK(it != entries_.end(), "tensor '", name, "' is not registered with the compressor");
+TensorId Compressor::id(const std::string& name) const {
+  auto it = ids_.find(name);
+  DGC_CHECK(it != ids_.end(), "tensor '", name, "' is not registered with the compressor");
   return it->second;
 }
 
-bool Compressor::is_sparse(const std::string& name) const {
-  return ratio_ < 1.0 && entry(name).compressible;
+const std::string& Compressor::name(TensorId tensor) const { return entry(tensor).name; }
+
+const Compressor::Entry& Compressor::entry(TensorId tensor) const {
+  DGC_CHECK(tensor < entries_.size(), "tensor handle ", tensor, " is not registered with the ",
+            "compressor (", entries_.size(), " tensors)");
+  return entries_[tensor];
 }
 
-const TensorPlan& Compressor::plan(const std::string& name) const {
-  DGC_CHECK(is_sparse(name), "tensor '", name, "' is not compressed at ratio ", ratio_);
-  return entry(name).plan;
+bool Compressor::is_sparse(TensorId tensor) const {
+  return ratio_ < 1.0 && entry(tensor).compressible;
 }
 
-detail::StepParams Compressor::prepare(const CompressJob& job) const {
-  check_grad(job.name, job.grad, plan(job.name).numel);
+const TensorPlan& Compressor::plan(TensorId tensor) const {
+  DGC_CHECK(is_sparse(tensor), "tensor '", entry(tensor).name, "' is not compressed at ratio ",
+            ratio_);
+  return entry(tensor).plan;
+}
+
+detail::StepParams Compressor::prepare(TensorId tensor, const CompressJob& job) const {
+  const std::string& name = entry(tensor).name;
+  check_grad(name, job.grad, plan(tensor).numel);
   const MemoryOptions& mo = memory_.options();
   detail::StepParams params;
   params.momentum = static_cast<float>(mo.momentum);
@@ -124,7 +137,7 @@ detail::StepParams Compressor::prepare(const CompressJob& job) const {
     DGC_CHECK(job.global_square_mean >= 0,
               "clipping by global statistics needs the mean over ranks "
               "of sum(g^2) of '",
-              job.name, "' (use DistributedOptimizer)");
+              name, "' (use DistributedOptimizer)");
   }
   // Computed in float like the original: sqrt of the allreduced float, then max_norm / (norm +
   // 1e-6) in float.
@@ -169,6 +182,7 @@ std::int64_t Compressor::compress_into(const std::string& name, const torch::Ten
 
 void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
   struct Prepared {
+    TensorId tensor;
     torch::Tensor grad;  // contiguous
     detail::StepParams params;
     std::uint64_t draw;
@@ -176,15 +190,17 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
   };
   std::vector<Prepared> prepared;
   prepared.reserve(jobs.size());
-  std::set<std::string> names;  // two jobs on one tensor would update its memory concurrently
+  std::set<TensorId> seen;  // two jobs on one tensor would update its memory concurrently
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const auto& job = jobs[j];
-    DGC_CHECK(names.insert(job.name).second, "tensor '", job.name, "' appears twice in one batch");
-    DGC_CHECK(job.values != nullptr && job.indices != nullptr, "no output buffers for '", job.name,
+    const TensorId tensor = job.tensor != CompressJob::kByName ? job.tensor : id(job.name);
+    const std::string& name = entry(tensor).name;
+    DGC_CHECK(seen.insert(tensor).second, "tensor '", name, "' appears twice in one batch");
+    DGC_CHECK(job.values != nullptr && job.indices != nullptr, "no output buffers for '", name,
               "'");
-    auto params = prepare(job);
+    auto params = prepare(tensor, job);
     const std::uint64_t draw = detail::mix64(options_.seed ^ detail::mix64(draws_ + j));
-    prepared.push_back({job.grad.contiguous(), params, draw});
+    prepared.push_back({tensor, job.grad.contiguous(), params, draw});
   }
   draws_ += jobs.size();
 
@@ -192,8 +208,8 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
     auto& job = jobs[j];
     auto& p = prepared[j];
     const auto result = detail::sparsify_step(
-        p.grad.data_ptr<float>(), memory_.momentum(job.name).data_ptr<float>(),
-        memory_.velocity(job.name).data_ptr<float>(), plan(job.name), p.params, p.draw, ws);
+        p.grad.data_ptr<float>(), memory_.momentum(p.tensor).data_ptr<float>(),
+        memory_.velocity(p.tensor).data_ptr<float>(), plan(p.tensor), p.params, p.draw, ws);
     p.non_finite = result.non_finite;
     job.count = static_cast<std::int64_t>(ws.selected.size());
     detail::encode(ws.values.data(), ws.selected.data(), job.count, wire_, job.values, job.indices);
@@ -218,10 +234,10 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
   }
 
   const std::string* failed = nullptr;
-  for (std::size_t j = 0; j < jobs.size(); ++j) {
-    if (!prepared[j].non_finite) continue;
-    memory_.reset(jobs[j].name);
-    if (failed == nullptr) failed = &jobs[j].name;
+  for (const auto& p : prepared) {
+    if (!p.non_finite) continue;
+    memory_.reset(p.tensor);
+    if (failed == nullptr) failed = &entry(p.tensor).name;
   }
   DGC_CHECK(failed == nullptr, "a NaN or Inf entered the DGC memory of tensor '", *failed,
             "' (this rank's gradient diverged: a learning rate too high?)");
@@ -237,7 +253,7 @@ SparseGradient Compressor::compress(const std::string& name, const torch::Tensor
 
 torch::Tensor Compressor::decompress(const std::string& name, const torch::Tensor& values,
                                      const torch::Tensor& indices, std::int64_t world_size) const {
-  const Entry& e = entry(name);
+  const Entry& e = entry(id(name));
   check_wire_tensor(name, "values", values, wire_.value_dtype());
   check_wire_tensor(name, "indices", indices, wire_.index_dtype());
   DGC_CHECK(values.numel() == indices.numel(), "received ", values.numel(), " values but ",
@@ -250,14 +266,16 @@ torch::Tensor Compressor::decompress(const std::string& name, const torch::Tenso
 
 void Compressor::decompress_into(const std::string& name, const void* values, const void* indices,
                                  std::int64_t count, std::int64_t world_size, float* out) const {
-  detail::decode_average({WireSlice{values, indices, count}}, wire_, entry(name).numel, world_size,
-                         name, /*slices_are_ranks=*/false, out);
+  const Entry& e = entry(id(name));
+  detail::decode_average({WireSlice{values, indices, count}}, wire_, e.numel, world_size, e.name,
+                         /*slices_are_ranks=*/false, out);
 }
 
-void Compressor::decompress_into(const std::string& name, const std::vector<WireSlice>& slices,
+void Compressor::decompress_into(TensorId tensor, const std::vector<WireSlice>& slices,
                                  std::int64_t world_size, float* out) const {
-  detail::decode_average(slices, wire_, entry(name).numel, world_size, name,
-                         /*slices_are_ranks=*/true, out);
+  const Entry& e = entry(tensor);
+  detail::decode_average(slices, wire_, e.numel, world_size, e.name, /*slices_are_ranks=*/true,
+                         out);
 }
 
 torch::Tensor Compressor::compensate_dense(const std::string& name, const torch::Tensor& grad) {
@@ -284,8 +302,8 @@ std::string Compressor::describe_plans() const {
     return out.str();
   }
   out << "=> dgc compressor: ratio " << ratio_ << "\n";
-  for (const auto& name : names_) {
-    const Entry& e = entries_.at(name);
+  for (const Entry& e : entries_) {
+    const std::string& name = e.name;
     if (!e.compressible) continue;
     const TensorPlan& p = e.plan;
     if (p.tiny) {

@@ -8,9 +8,9 @@
 #include <mutex>
 #include <sstream>
 
-#include "bucket_exchange.h"
 #include "comm_thread.h"
 #include "dgc/error.h"
+#include "dgc/hooks/allreduce_hook.h"
 #include "dgc/sgd.h"
 
 namespace dgc {
@@ -43,6 +43,14 @@ std::string message_of(std::exception_ptr error) {
 }
 }  // namespace
 
+TrafficStats& TrafficStats::operator+=(const TrafficStats& other) {
+  bytes_sent += other.bytes_sent;
+  bytes_received += other.bytes_received;
+  dense_bytes += other.dense_bytes;
+  dense_fallback_buckets += other.dense_fallback_buckets;
+  return *this;
+}
+
 struct DistributedOptimizer::State {
   struct Param {
     std::string name;
@@ -52,15 +60,15 @@ struct DistributedOptimizer::State {
     int passes = 0;  // gradients received this step
   };
   struct Bucket {
-    std::vector<std::size_t> params;
-    std::vector<detail::BucketTensor> tensors;  // in the order of `params`
-    detail::BucketExchange exchange;
+    std::vector<std::size_t> params;   // the hook's tensor handles: indices into `params`
+    std::vector<torch::Tensor> grads;  // in the order of `params`
     std::size_t ready = 0;
+    GradBucket view(std::size_t index) const { return {index, &params, &grads}; }
   };
 
-  State(Communicator& c, torch::optim::Optimizer& o, std::unique_ptr<Compressor> comp,
+  State(Communicator& c, torch::optim::Optimizer& o, std::unique_ptr<CommHook> h,
         DistributedOptions opts)
-      : comm(c), optimizer(o), compressor(std::move(comp)), options(opts) {}
+      : comm(c), optimizer(o), hook(std::move(h)), options(opts) {}
 
   void on_gradient(std::size_t index, const torch::Tensor& grad);
   void launch_ready_buckets();  // with `mutex` held
@@ -69,7 +77,7 @@ struct DistributedOptimizer::State {
 
   Communicator& comm;
   torch::optim::Optimizer& optimizer;
-  std::unique_ptr<Compressor> compressor;
+  std::unique_ptr<CommHook> hook;
   DistributedOptions options;
   std::vector<Param> params;
   std::vector<Bucket> buckets;
@@ -94,9 +102,9 @@ void DistributedOptimizer::State::on_gradient(std::size_t index, const torch::Te
             " gradients before step() or synchronize(); raise backward_passes_per_step to "
             "accumulate more passes locally");
   synchronized = false;
-  auto& slot = buckets[p.bucket].tensors[p.position].grad;
+  auto& slot = buckets[p.bucket].grads[p.position];
   // Out of place: autograd still owns `grad` (it becomes or is added to .grad after this hook).
-  slot = p.passes == 0 ? grad : slot + grad;
+  slot = p.passes == 0 ? grad.contiguous() : slot + grad;
   if (++p.passes < options.backward_passes_per_step) return;
   if (++buckets[p.bucket].ready == buckets[p.bucket].params.size() && options.overlap) {
     launch_ready_buckets();
@@ -112,11 +120,7 @@ void DistributedOptimizer::State::launch_ready_buckets() {
 }
 
 void DistributedOptimizer::State::launch(std::size_t b) {
-  thread->submit([this, b] {
-    Bucket& bucket = buckets[b];
-    bucket.exchange.launch(bucket.tensors, comm, compressor.get(), options.dense_compression,
-                           traffic);
-  });
+  thread->submit([this, b] { hook->run(buckets[b].view(b), comm, traffic); });
 }
 
 void DistributedOptimizer::State::reset_step() {
@@ -124,7 +128,7 @@ void DistributedOptimizer::State::reset_step() {
   for (auto& p : params) p.passes = 0;
   for (auto& bucket : buckets) {
     bucket.ready = 0;
-    for (auto& t : bucket.tensors) t.grad = torch::Tensor();
+    for (auto& g : bucket.grads) g = torch::Tensor();
   }
   next_launch = 0;
   traffic = TrafficStats{};
@@ -156,24 +160,21 @@ void check_no_second_momentum(torch::optim::Optimizer& optimizer) {
 DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
                                            NamedParameters named_parameters,
                                            DistributedOptions options)
-    : DistributedOptimizer(comm, optimizer, std::move(named_parameters), nullptr, options) {}
-
-DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
-                                           NamedParameters named_parameters, Compressor compressor,
-                                           DistributedOptions options)
     : DistributedOptimizer(comm, optimizer, std::move(named_parameters),
-                           std::make_unique<Compressor>(std::move(compressor)), options) {}
+                           std::make_unique<AllreduceHook>(), options) {}
 
 DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Optimizer& optimizer,
                                            NamedParameters named_parameters,
-                                           std::unique_ptr<Compressor> compressor,
+                                           std::unique_ptr<CommHook> hook,
                                            DistributedOptions options)
-    : state_(std::make_unique<State>(comm, optimizer, std::move(compressor), options)) {
-  if (state_->compressor) check_no_second_momentum(optimizer);
+    : state_(std::make_unique<State>(comm, optimizer, std::move(hook), options)) {
+  DGC_CHECK(state_->hook != nullptr, "DistributedOptimizer needs a comm hook, got none");
+  if (state_->hook->applies_momentum()) check_no_second_momentum(optimizer);
   DGC_CHECK(options.backward_passes_per_step >= 1, "backward_passes_per_step must be >= 1, got ",
             options.backward_passes_per_step);
   DGC_CHECK(options.bucket_bytes > 0, "bucket_bytes must be > 0, got ", options.bucket_bytes);
   State& s = *state_;
+  std::vector<HookTensor> hook_tensors;
   for (auto& [name, tensor] : named_parameters) {
     DGC_CHECK(tensor.defined() && tensor.scalar_type() == torch::kFloat &&
                   tensor.device().is_cpu() && tensor.is_contiguous(),
@@ -182,11 +183,7 @@ DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Opt
     if (!tensor.requires_grad()) continue;
     s.params.push_back({name, tensor});
     s.dense_bytes += tensor.numel() * 4;
-  }
-  if (s.compressor) {
-    NamedParameters trained;
-    for (const auto& p : s.params) trained.emplace_back(p.name, p.tensor);
-    s.compressor->add_parameters(trained);
+    hook_tensors.push_back({name, tensor.sizes().vec(), tensor.numel()});
   }
   // Buckets in reverse registration order, the order in which backward produces gradients.
   std::int64_t bucket_bytes = 0;
@@ -201,11 +198,15 @@ DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Opt
     s.params[i].bucket = s.buckets.size() - 1;
     s.params[i].position = bucket.params.size();
     bucket.params.push_back(i);
-    bucket.tensors.push_back({s.params[i].name, s.params[i].tensor.numel(), {}});
+    bucket.grads.emplace_back();
   }
-  s.thread = std::make_unique<detail::CommThread>([&comm](std::exception_ptr error) {
+  std::vector<std::vector<std::size_t>> hook_buckets;
+  for (const auto& bucket : s.buckets) hook_buckets.push_back(bucket.params);
+  s.hook->prepare(hook_tensors, hook_buckets, comm);
+  const FailurePolicy policy = options.failure_policy;
+  s.thread = std::make_unique<detail::CommThread>([&comm, policy](std::exception_ptr error) {
     // The other ranks would wait for this one forever: end the job with its message.
-    if (comm.size() > 1) {
+    if (policy == FailurePolicy::kAbortJob && comm.size() > 1) {
       comm.abort(message_of(error) +
                  "; the job ends here (the other ranks cannot go on without this one)");
     }
@@ -229,7 +230,7 @@ void DistributedOptimizer::synchronize() {
     for (std::size_t b = s.next_launch; b < s.buckets.size(); ++b) {
       auto& bucket = s.buckets[b];
       for (std::size_t j = 0; j < bucket.params.size(); ++j) {
-        auto& grad = bucket.tensors[j].grad;
+        auto& grad = bucket.grads[j];
         if (!grad.defined()) grad = torch::zeros_like(s.params[bucket.params[j]].tensor);
       }
       bucket.ready = bucket.params.size();
@@ -243,7 +244,8 @@ void DistributedOptimizer::synchronize() {
   s.thread->wait();
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> out;
-  for (auto& bucket : s.buckets) {
+  for (std::size_t b = 0; b < s.buckets.size(); ++b) {
+    const auto& bucket = s.buckets[b];
     out.clear();
     for (std::size_t i : bucket.params) {
       auto& tensor = s.params[i].tensor;
@@ -254,7 +256,7 @@ void DistributedOptimizer::synchronize() {
       }
       out.push_back(grad);
     }
-    bucket.exchange.finish(bucket.tensors, s.compressor.get(), out);
+    s.hook->finish(bucket.view(b), out);
     if (!s.options.check_finite) continue;
     // Every rank holds the same averaged gradients, so every rank stops here alike.
     for (std::size_t j = 0; j < out.size(); ++j) {
@@ -287,7 +289,6 @@ void DistributedOptimizer::zero_grad() { state_->optimizer.zero_grad(); }
 
 bool DistributedOptimizer::set_epoch(std::int64_t epoch) {
   State& s = *state_;
-  if (!s.compressor) return false;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     for (const auto& p : s.params) {
@@ -295,9 +296,7 @@ bool DistributedOptimizer::set_epoch(std::int64_t epoch) {
                 "' has gradients not yet exchanged; call it before backward or after step()");
     }
   }
-  // The plans may change with the epoch: each bucket checks again that the ranks agree.
-  for (auto& bucket : s.buckets) bucket.exchange.expect_new_layout();
-  return s.compressor->set_epoch(epoch);
+  return s.hook->set_epoch(epoch);
 }
 
 void DistributedOptimizer::broadcast_parameters(int root) {
@@ -377,7 +376,7 @@ void DistributedOptimizer::broadcast_optimizer_state(int root) {
 
 const TrafficStats& DistributedOptimizer::last_step_traffic() const { return state_->last_traffic; }
 
-Compressor* DistributedOptimizer::compressor() { return state_->compressor.get(); }
+CommHook& DistributedOptimizer::hook() { return *state_->hook; }
 
 Communicator& DistributedOptimizer::communicator() { return state_->comm; }
 

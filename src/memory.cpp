@@ -13,23 +13,28 @@ const char* kVelocityKey = "dgc.velocity.";
 
 Memory::Memory(MemoryOptions options) : options_(std::move(options)) { validate(options_); }
 
-void Memory::add(const std::string& name, at::IntArrayRef shape) {
+std::size_t Memory::add(const std::string& name, at::IntArrayRef shape) {
   DGC_CHECK(!contains(name), "tensor '", name, "' is registered twice");
   const auto zeros = [&] { return torch::zeros(shape, torch::kFloat); };
-  buffers_.emplace(name, Buffers{zeros(), zeros()});
+  buffers_.push_back(Buffers{zeros(), zeros()});
   names_.push_back(name);
+  ids_.emplace(name, names_.size() - 1);
+  return names_.size() - 1;
 }
 
-bool Memory::contains(const std::string& name) const { return buffers_.count(name) != 0; }
+bool Memory::contains(const std::string& name) const { return ids_.count(name) != 0; }
 
-Memory::Buffers& Memory::buffers(const std::string& name) {
-  auto it = buffers_.find(name);
-  DGC_CHECK(it != buffers_.end(), "tensor '", name, "' is not registered with the DGC memory");
+std::size_t Memory::id(const std::string& name) const {
+  auto it = ids_.find(name);
+  DGC_CHECK(it != ids_.end(), "tensor '", name, "' is not registered with the DGC memory");
   return it->second;
 }
 
-torch::Tensor& Memory::momentum(const std::string& name) { return buffers(name).momentum; }
-torch::Tensor& Memory::velocity(const std::string& name) { return buffers(name).velocity; }
+Memory::Buffers& Memory::buffers(std::size_t tensor) {
+  DGC_CHECK(tensor < buffers_.size(), "tensor handle ", tensor,
+            " is not registered with the DGC memory");
+  return buffers_[tensor];
+}
 
 torch::Tensor Memory::compensate_dense(const std::string& name, const torch::Tensor& grad) {
   DGC_CHECK(grad.scalar_type() == torch::kFloat, "gradient of '", name, "' must be float32, got ",
@@ -39,8 +44,9 @@ torch::Tensor Memory::compensate_dense(const std::string& name, const torch::Ten
   return out;
 }
 
-void Memory::compensate_dense_(const std::string& name, torch::Tensor& grad) {
-  auto& u = momentum(name);
+void Memory::compensate_dense_(std::size_t tensor, torch::Tensor& grad) {
+  auto& u = momentum(tensor);
+  const std::string& name = names_[tensor];
   DGC_CHECK(grad.scalar_type() == torch::kFloat && grad.is_contiguous(), "gradient of '", name,
             "' must be contiguous float32, got ", grad.scalar_type());
   DGC_CHECK(grad.numel() == u.numel(), "gradient of '", name, "' has ", grad.numel(),
@@ -50,21 +56,22 @@ void Memory::compensate_dense_(const std::string& name, torch::Tensor& grad) {
   params.nesterov = options_.nesterov;
   float* g = grad.data_ptr<float>();
   if (!detail::dense_momentum(g, u.data_ptr<float>(), g, u.numel(), params)) {
-    reset(name);
+    reset(tensor);
     DGC_FAIL("a NaN or Inf entered the DGC momentum of tensor '", name,
              "' (dense path): the averaged gradient diverged (a learning rate too high?)");
   }
 }
 
-void Memory::reset(const std::string& name) {
-  auto& b = buffers(name);
+void Memory::reset(std::size_t tensor) {
+  auto& b = buffers(tensor);
   b.momentum.zero_();
   b.velocity.zero_();
 }
 
 void Memory::save(torch::serialize::OutputArchive& archive) const {
-  for (const auto& name : names_) {
-    const auto& b = buffers_.at(name);
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    const std::string& name = names_[i];
+    const auto& b = buffers_[i];
     archive.write(kMomentumKey + name, b.momentum, /*is_buffer=*/true);
     archive.write(kVelocityKey + name, b.velocity, /*is_buffer=*/true);
   }
@@ -72,21 +79,22 @@ void Memory::save(torch::serialize::OutputArchive& archive) const {
 
 void Memory::load(torch::serialize::InputArchive& archive) {
   // Read and check everything before touching the live buffers.
-  std::map<std::string, Buffers> loaded;
-  for (const auto& name : names_) {
+  std::vector<Buffers> loaded;
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    const std::string& name = names_[i];
     Buffers b{detail::read_tensor(archive, kMomentumKey + name),
               detail::read_tensor(archive, kVelocityKey + name)};
-    const auto& live = buffers_.at(name).momentum;
+    const auto& live = buffers_[i].momentum;
     for (const auto* t : {&b.momentum, &b.velocity}) {
       DGC_CHECK(t->sizes() == live.sizes() && t->scalar_type() == torch::kFloat,
                 "saved DGC memory of tensor '", name, "' has shape ", t->sizes(), " and dtype ",
                 t->scalar_type(), ", expected ", live.sizes(), " float32");
     }
-    loaded.emplace(name, std::move(b));
+    loaded.push_back(std::move(b));
   }
-  for (auto& [name, b] : loaded) {
-    buffers_.at(name).momentum.copy_(b.momentum);
-    buffers_.at(name).velocity.copy_(b.velocity);
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    buffers_[i].momentum.copy_(loaded[i].momentum);
+    buffers_[i].velocity.copy_(loaded[i].velocity);
   }
 }
 

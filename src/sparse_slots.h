@@ -1,7 +1,7 @@
 // The fixed-size slot a rank contributes to a bucket's sparse allgather, and its checked reading
 // on the receiving side (DESIGN.md "How it must perform").
 //
-// A slot:
+// The layout is documented (and versioned) in include/dgc/wire.h:
 //   [count of each sparse tensor: int64] [indices of each, capacity entries] [values of each]
 // Each region is padded to 8 bytes, so every tensor's indices and values are aligned for their
 // type. Entries past a tensor's count are ignored by the receivers, so no rank needs to know

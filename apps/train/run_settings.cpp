@@ -1,5 +1,6 @@
 #include "run_settings.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -235,6 +236,25 @@ void read_schedule(RunSettings& s, const Config& c) {
   check_lr_schedule_options(s.schedule);  // a backstop: everything it checks is checked above
 }
 
+// train.exchange names the comm hook; train.dgc (the seed's switch) says whether DGC runs, and the
+// two must agree.
+void read_exchange(RunSettings& s, const Config& c) {
+  const std::string exchange = c.get<std::string>("train.exchange");
+  const std::vector<std::string> dense = {"allreduce", "fp16", "bf16"};
+  const std::vector<std::string> sparse = {"dgc"};
+  const auto among = [&](const std::vector<std::string>& names) {
+    return std::find(names.begin(), names.end(), exchange) != names.end();
+  };
+  DGC_CHECK(exchange == "auto" || among(dense) || among(sparse), "config: train.exchange: '",
+            exchange, "' is not an exchange (auto, allreduce, fp16, bf16, dgc)");
+  DGC_CHECK(
+      !(s.dgc && among(dense)), "config: train.exchange: ", exchange,
+      " is a dense exchange, but train.dgc is true (use exchange auto or dgc, or dgc: false)");
+  DGC_CHECK(s.dgc || !among(sparse), "config: train.exchange: ", exchange,
+            " is a DGC exchange: it needs train.dgc: true");
+  s.exchange = exchange != "auto" ? exchange : s.dgc ? "dgc" : "allreduce";
+}
+
 void read_compression(RunSettings& s, const Config& c) {
   const std::string k = "train.compression.";
   auto& o = s.compressor;
@@ -247,6 +267,7 @@ void read_compression(RunSettings& s, const Config& c) {
   o.resample = c.get<bool>(k + "resample");
   o.fp16_values = c.get<bool>(k + "fp16_values");
   o.int32_indices = c.get<bool>(k + "int32_indices");
+  s.dense_fallback = c.get<bool>(k + "dense_fallback");
   // <= 0 disables the warm-up; the bounds only keep the value an int.
   o.warmup_epochs = static_cast<int>(integer(c, k + "warmup_epochs", -kIntMax, kIntMax));
   o.warmup_coeff = warmup_coeff(c);
@@ -309,6 +330,7 @@ RunSettings read_settings(const Config& c) {
   s.dampening = real(c, "train.optimizer.dampening", {0, false, 1, false});
   s.optimize_bn_separately = c.get<bool>("train.optimize_bn_separately");
   s.dgc = c.get<bool>("train.dgc");
+  read_exchange(s, c);
   // torch's SGD refuses this combination with a message that names no key; DGC's SGD applies no
   // momentum (the memory does), so the rule is only the dense baseline's.
   DGC_CHECK(s.dgc || !s.nesterov || (s.momentum > 0 && s.dampening == 0),

@@ -33,9 +33,12 @@ struct RunSettings {
   double lr = 0, momentum = 0, weight_decay = 0, dampening = 0;
   bool nesterov = false, optimize_bn_separately = false;
   LrScheduleOptions schedule;  // world_size filled in by the caller
-  // DGC
+  // The exchange: a comm hook's name (auto resolved); dgc is true for the DGC exchanges.
+  std::string exchange = "allreduce";
   bool dgc = false;
+  // DGC
   CompressorOptions compressor;
+  bool dense_fallback = true;
   MemoryOptions memory;
   // Distributed
   StallCheckOptions stall_check;

@@ -2,33 +2,35 @@
 
 #include <torch/torch.h>
 
+#include "dgc/error.h"
 #include "log/crc32c.h"
 
 namespace dgc::train {
 
 void save_state(torch::serialize::OutputArchive& archive, const Model& model,
-                torch::optim::Optimizer& optimizer, const Compressor* compressor) {
-  torch::serialize::OutputArchive model_archive, optimizer_archive, memory_archive;
+                torch::optim::Optimizer& optimizer, const CommHook& hook) {
+  torch::serialize::OutputArchive model_archive, optimizer_archive, hook_archive;
   model.module->save(model_archive);
   archive.write("model", model_archive);
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);
-  if (compressor != nullptr) {
-    compressor->save(memory_archive);
-    archive.write("dgc", memory_archive);
+  if (hook.has_state()) {
+    hook.save(hook_archive);
+    archive.write(hook.name(), hook_archive);
   }
   archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
 }
 
 void load_state(torch::serialize::InputArchive& archive, const Model& model,
-                torch::optim::Optimizer& optimizer, Compressor* compressor) {
+                torch::optim::Optimizer& optimizer, CommHook& hook) {
   load_model_state(archive, model);
-  torch::serialize::InputArchive optimizer_archive, memory_archive;
+  torch::serialize::InputArchive optimizer_archive, hook_archive;
   archive.read("optimizer", optimizer_archive);
   optimizer.load(optimizer_archive);
-  if (compressor != nullptr) {
-    archive.read("dgc", memory_archive);
-    compressor->load(memory_archive);
+  if (hook.has_state()) {
+    DGC_CHECK(archive.try_read(hook.name(), hook_archive), "the checkpoint holds no state of the '",
+              hook.name(), "' exchange (it was written with another train.exchange)");
+    hook.load(hook_archive);
   }
   // A fresh tensor: reading into a tensor that already holds an archive's storage tries to resize
   // that storage.

@@ -1,10 +1,10 @@
 // What a dgc-train checkpoint's archive holds, and the digests that tell whether two models are
 // the same.
 //
-// The archive: the model's parameters and buffers, the inner optimizer's state, the DGC memory
-// (under DGC) and the default CPU generator's state (dropout). The position in the run lives in
-// the checkpoint's metadata (resume.h), not here. The sampler and the augmentation are functions
-// of (seed, epoch, batch), so the position stands for them.
+// The archive: the model's parameters and buffers, the inner optimizer's state, the exchange's
+// state (DGC's memory) and the default CPU generator's state (dropout). The position in the run
+// lives in the checkpoint's metadata (resume.h), not here. The sampler and the augmentation are
+// functions of (seed, epoch, batch), so the position stands for them.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -14,16 +14,17 @@
 #include <cstdint>
 #include <string>
 
-#include "dgc/compressor.h"
+#include "dgc/comm_hook.h"
 #include "models/registry.h"
 
 namespace dgc::train {
 
-// `compressor` is null for the dense baseline.
+// The exchange's state (a stateful hook's, such as DGC's memory) is saved under the hook's name;
+// loading it into another hook is a dgc::Error naming both.
 void save_state(torch::serialize::OutputArchive& archive, const Model& model,
-                torch::optim::Optimizer& optimizer, const Compressor* compressor);
+                torch::optim::Optimizer& optimizer, const CommHook& hook);
 void load_state(torch::serialize::InputArchive& archive, const Model& model,
-                torch::optim::Optimizer& optimizer, Compressor* compressor);
+                torch::optim::Optimizer& optimizer, CommHook& hook);
 // The model's part of the archive alone (evaluation).
 void load_model_state(torch::serialize::InputArchive& archive, const Model& model);
 

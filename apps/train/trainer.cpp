@@ -18,6 +18,8 @@
 #include "datasets.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
+#include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_hook.h"
 #include "dgc/sgd.h"
 #include "evaluation.h"
 #include "input/distributed_sampler.h"
@@ -77,10 +79,13 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   }
 }
 
-std::string describe_traffic(const TrafficStats& t, bool dgc) {
+std::string describe_traffic(const TrafficStats& t, bool compressed) {
   std::ostringstream out;
   out << "sent " << t.bytes_sent << " bytes per step";
-  if (dgc) {
+  if (t.dense_fallback_buckets > 0) {
+    out << " (" << t.dense_fallback_buckets << " bucket(s) sent dense: smaller than sparse)";
+  }
+  if (compressed) {
     out << ", "
         << static_cast<double>(t.dense_bytes) /
                static_cast<double>(std::max<std::int64_t>(1, t.bytes_sent))
@@ -123,8 +128,9 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   DistributedOptions options;
   options.backward_passes_per_step = static_cast<int>(s.num_batches_per_step);
   const auto named = model.module->named_parameters().pairs();
-  std::optional<RunLog> log;  // opened once the run really starts
-  std::unique_ptr<DistributedOptimizer> distributed;
+  std::optional<RunLog> log;          // opened once the run really starts
+  const DgcHook* dgc_hook = nullptr;  // for its compress ratio
+  std::unique_ptr<CommHook> hook;
   if (s.dgc) {
     Compressor compressor(s.compressor, s.memory);
     if (leader) {
@@ -132,11 +138,16 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
         if (log) log->print(line);
       });
     }
-    distributed = std::make_unique<DistributedOptimizer>(comm, *optimizer, named,
-                                                         std::move(compressor), options);
+    DgcHookOptions hook_options;
+    hook_options.dense_fallback = s.dense_fallback;
+    auto dgc = std::make_unique<DgcHook>(std::move(compressor), hook_options);
+    dgc_hook = dgc.get();
+    hook = std::move(dgc);
   } else {
-    distributed = std::make_unique<DistributedOptimizer>(comm, *optimizer, named, options);
+    hook = make_allreduce_hook(s.exchange);
   }
+  auto distributed =
+      std::make_unique<DistributedOptimizer>(comm, *optimizer, named, std::move(hook), options);
   run_together(comm, [&] {
     const std::int64_t file = checkpoint_bytes_estimate(*model.module, s.dgc);
     directory->check_free_space(CheckpointStore::bytes_per_set(file),
@@ -168,7 +179,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
                 "\nRerun with the checkpoint's settings, or accept the change with "
                 "--allow-changed KEY[,KEY...] (or --allow-changed all), or start a new run");
       store->restore(*resume.file, [&](torch::serialize::InputArchive& archive) {
-        load_state(archive, model, *optimizer, distributed->compressor());
+        load_state(archive, model, *optimizer, distributed->hook());
       });
     });
     position = resume.meta.position;
@@ -213,7 +224,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     return to_text(meta);
   };
   const auto write_state = [&](torch::serialize::OutputArchive& archive) {
-    save_state(archive, model, *optimizer, distributed->compressor());
+    save_state(archive, model, *optimizer, distributed->hook());
   };
   // Every rank saves, and every rank learns whether all could: a full disk on one rank must not
   // leave the others resuming from a newer position than it.
@@ -298,11 +309,12 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       if (step % s.log_every_steps == 0 || step + 1 == steps) {
         log->scalar("loss/train", loss_sum, inputs_seen);
         log->scalar("lr", lr, inputs_seen);
-        log->scalar("traffic/bytes_sent",
-                    static_cast<double>(distributed->last_step_traffic().bytes_sent), inputs_seen);
-        if (s.dgc) {
-          log->scalar("dgc/compress_ratio", distributed->compressor()->compress_ratio(),
-                      inputs_seen);
+        const TrafficStats& traffic = distributed->last_step_traffic();
+        log->scalar("traffic/bytes_sent", static_cast<double>(traffic.bytes_sent), inputs_seen);
+        log->scalar("traffic/bytes_received", static_cast<double>(traffic.bytes_received),
+                    inputs_seen);
+        if (dgc_hook != nullptr) {
+          log->scalar("dgc/compress_ratio", dgc_hook->compressor().compress_ratio(), inputs_seen);
         }
       }
       stop_signal = outcome.stop_signal;
@@ -321,7 +333,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     log->meter("acc/test_top1", accuracy.top1, inputs_seen);
     log->meter("acc/test_top5", accuracy.top5, inputs_seen);
     log->meter(s.metric + "_best", best, inputs_seen);
-    log->print("=> " + describe_traffic(distributed->last_step_traffic(), s.dgc));
+    log->print("=> " +
+               describe_traffic(distributed->last_step_traffic(), s.exchange != "allreduce"));
     save([&] { store->save_epoch(epoch, save_meta({epoch + 1, 0}), write_state, is_best); });
     if (stop_signal != 0) return stopped("the end of epoch " + std::to_string(epoch + 1));
   }

@@ -5,6 +5,7 @@
 #include "dgc/communicator.h"
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
+#include "dgc/hooks/dgc_hook.h"
 #include "dgc/sgd.h"
 
 int main() {
@@ -16,7 +17,8 @@ int main() {
   dgc::Communicator comm;
   auto weight = torch::zeros({100, 100}, torch::requires_grad());
   dgc::DGCSGD sgd({weight}, torch::optim::SGDOptions(0.1));
-  dgc::DistributedOptimizer optimizer(comm, sgd, {{"fc.weight", weight}}, dgc::Compressor());
+  dgc::DistributedOptimizer optimizer(comm, sgd, {{"fc.weight", weight}},
+                                      std::make_unique<dgc::DgcHook>(dgc::Compressor()));
   (weight * torch::randn({100, 100})).sum().backward();
   optimizer.step();
   const auto& traffic = optimizer.last_step_traffic();

@@ -69,8 +69,8 @@ class Communicator {
   // Raw buffers, for packed buckets. Counts and byte sizes must be in [0, INT_MAX] (MPI counts
   // are int); allgatherv's total must be too.
 
-  // In place; `count` elements of `dtype`: float32, float64, int32, int64 or float16 (summed in
-  // float, rounded to half at each step).
+  // In place; `count` elements of `dtype`: float32, float64, int32, int64, float16 or bfloat16
+  // (both summed in float, rounded to their type at each step).
   void allreduce(void* data, std::int64_t count, torch::ScalarType dtype, ReduceOp op);
   // `recv` holds size() * bytes_per_rank bytes, rank r's at offset r * bytes_per_rank.
   void allgather(const void* send, std::int64_t bytes_per_rank, void* recv);

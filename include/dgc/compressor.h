@@ -35,6 +35,10 @@ struct StepParams;
 struct Workspace;
 }  // namespace detail
 
+// A registered tensor's handle: its registration order (0, 1, ...), fixed for the compressor's
+// life. The calls taking a handle find the tensor's state without a name lookup.
+using TensorId = std::size_t;
+
 // One compressed tensor as it leaves this rank: 1-D values and indices in the wire dtypes.
 struct SparseGradient {
   torch::Tensor values;
@@ -42,8 +46,10 @@ struct SparseGradient {
 };
 
 // One tensor of Compressor::compress_batch: its gradient and caller-owned wire buffers of
-// capacity plan(name).num_selects; `count` receives the number of entries written.
+// capacity plan(name).num_selects; `count` receives the number of entries written. The tensor is
+// `tensor` when set, otherwise the one called `name`.
 struct CompressJob {
+  static constexpr TensorId kByName = static_cast<TensorId>(-1);
   std::string name;
   torch::Tensor grad;
   void* values = nullptr;
@@ -52,6 +58,7 @@ struct CompressJob {
   // Global clipping kinds only: the mean over ranks of this gradient's sum(g^2), in float32
   // like the original's allreduce.
   float global_square_mean = -1.0f;
+  TensorId tensor = kByName;
 };
 
 class Compressor {
@@ -67,8 +74,9 @@ class Compressor {
   // Where plans, ratio changes and warnings go (rank 0 prints them; others pass nothing).
   void set_logger(Logger logger);
 
-  // Registers one tensor; it is compressed when it has more than one dimension.
-  void add(const std::string& name, at::IntArrayRef shape);
+  // Registers one tensor and returns its handle; it is compressed when it has more than one
+  // dimension.
+  TensorId add(const std::string& name, at::IntArrayRef shape);
   void add_parameters(const std::vector<std::pair<std::string, torch::Tensor>>& named_parameters);
 
   // Applies the warm-up schedule for `epoch`; returns true when the ratio changed (the plans
@@ -77,10 +85,17 @@ class Compressor {
   // The ratio in force; >= 1 means every tensor travels dense.
   double compress_ratio() const { return ratio_; }
 
-  // True when `name` goes through compress()/decompress() at the current ratio.
-  bool is_sparse(const std::string& name) const;
+  // The handle of a registered tensor (dgc::Error naming an unknown one), and back.
+  TensorId id(const std::string& name) const;
+  const std::string& name(TensorId tensor) const;
+  std::size_t size() const { return entries_.size(); }
+
+  // True when the tensor goes through compress()/decompress() at the current ratio.
+  bool is_sparse(const std::string& name) const { return is_sparse(id(name)); }
+  bool is_sparse(TensorId tensor) const;
   // The plan of a sparse tensor at the current ratio.
-  const TensorPlan& plan(const std::string& name) const;
+  const TensorPlan& plan(const std::string& name) const { return plan(id(name)); }
+  const TensorPlan& plan(TensorId tensor) const;
   const WireFormat& wire_format() const { return wire_; }
 
   // Local step of a sparse tensor: returns at most plan(name).num_selects entries, indices
@@ -108,8 +123,12 @@ class Compressor {
                        std::int64_t count, std::int64_t world_size, float* out) const;
   // The same from every rank's slice of a gathered message, in rank order (slice r is rank
   // r's): a negative count or an out-of-range index is a dgc::Error naming the rank.
-  void decompress_into(const std::string& name, const std::vector<WireSlice>& slices,
+  void decompress_into(TensorId tensor, const std::vector<WireSlice>& slices,
                        std::int64_t world_size, float* out) const;
+  void decompress_into(const std::string& name, const std::vector<WireSlice>& slices,
+                       std::int64_t world_size, float* out) const {
+    decompress_into(id(name), slices, world_size, out);
+  }
 
   // Dense path: momentum applied to the allreduce-averaged gradient (see Memory).
   torch::Tensor compensate_dense(const std::string& name, const torch::Tensor& grad);
@@ -124,17 +143,20 @@ class Compressor {
 
   // One line per sparse tensor: "name: transmit k / n elements ... threshold t / s samples ...".
   std::string describe_plans() const;
+  // Sends describe_plans() to the logger (add_parameters does it after registering).
+  void log_plans() const { log(describe_plans()); }
 
  private:
   struct Entry {
+    std::string name;
     std::vector<std::int64_t> shape;
     std::int64_t numel = 0;
     bool compressible = false;
     TensorPlan plan;
   };
-  const Entry& entry(const std::string& name) const;
+  const Entry& entry(TensorId tensor) const;
   // Checks a job's gradient and fills the kernel's parameters for it.
-  detail::StepParams prepare(const CompressJob& job) const;
+  detail::StepParams prepare(TensorId tensor, const CompressJob& job) const;
   // The workspace of OpenMP/ATen thread `thread`.
   detail::Workspace& workspace(int thread);
   void replan();
@@ -144,9 +166,9 @@ class Compressor {
   WireFormat wire_;
   Memory memory_;
   double ratio_;
-  std::uint64_t draws_ = 0;  // position in the sampling stream
-  std::vector<std::string> names_;
-  std::map<std::string, Entry> entries_;
+  std::uint64_t draws_ = 0;     // position in the sampling stream
+  std::vector<Entry> entries_;  // by handle
+  std::map<std::string, TensorId> ids_;
   std::vector<std::unique_ptr<detail::Workspace>> workspaces_;  // one per thread
   Logger logger_;
 };

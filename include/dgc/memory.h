@@ -9,6 +9,7 @@
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,23 +23,31 @@ class Memory {
   explicit Memory(MemoryOptions options = {});
 
   // Registers a tensor; its buffers are float32 zeros of `shape`. Throws on a repeated name.
-  void add(const std::string& name, at::IntArrayRef shape);
+  // Returns its handle: the registration order (0, 1, ...).
+  std::size_t add(const std::string& name, at::IntArrayRef shape);
   bool contains(const std::string& name) const;
   const std::vector<std::string>& names() const { return names_; }
 
-  // The buffers of a registered tensor (throws dgc::Error naming an unknown tensor).
-  torch::Tensor& momentum(const std::string& name);
-  torch::Tensor& velocity(const std::string& name);
+  // The buffers of a registered tensor, by name (dgc::Error naming an unknown tensor) or by
+  // handle.
+  torch::Tensor& momentum(const std::string& name) { return momentum(id(name)); }
+  torch::Tensor& velocity(const std::string& name) { return velocity(id(name)); }
+  torch::Tensor& momentum(std::size_t tensor) { return buffers(tensor).momentum; }
+  torch::Tensor& velocity(std::size_t tensor) { return buffers(tensor).velocity; }
 
   // Dense path (section 5): `grad` is the allreduce-averaged gradient. Applies the momentum
   // (plain: u = m*u + g, returns u; nesterov: u = (u+g)*m, returns u + g) and returns a new
   // tensor, leaving `grad` untouched. A non-finite result resets u to zero and throws.
   torch::Tensor compensate_dense(const std::string& name, const torch::Tensor& grad);
   // The same in place: `grad` (float32, contiguous) becomes the result.
-  void compensate_dense_(const std::string& name, torch::Tensor& grad);
+  void compensate_dense_(const std::string& name, torch::Tensor& grad) {
+    compensate_dense_(id(name), grad);
+  }
+  void compensate_dense_(std::size_t tensor, torch::Tensor& grad);
 
   // Zeroes u and v of one tensor (used after a non-finite value was found there).
-  void reset(const std::string& name);
+  void reset(const std::string& name) { reset(id(name)); }
+  void reset(std::size_t tensor);
 
   // Saves u and v of every tensor under "dgc.momentum.<name>" / "dgc.velocity.<name>".
   void save(torch::serialize::OutputArchive& archive) const;
@@ -53,11 +62,13 @@ class Memory {
     torch::Tensor momentum;
     torch::Tensor velocity;
   };
-  Buffers& buffers(const std::string& name);
+  std::size_t id(const std::string& name) const;
+  Buffers& buffers(std::size_t tensor);
 
   MemoryOptions options_;
-  std::vector<std::string> names_;  // registration order
-  std::map<std::string, Buffers> buffers_;
+  std::vector<std::string> names_;  // by handle
+  std::vector<Buffers> buffers_;    // by handle
+  std::map<std::string, std::size_t> ids_;
 };
 
 }  // namespace dgc

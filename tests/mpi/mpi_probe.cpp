@@ -41,6 +41,7 @@
 #include "dgc/communicator.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
+#include "dgc/hooks/dgc_hook.h"
 #include "dgc/sgd.h"
 
 namespace {
@@ -117,7 +118,8 @@ int run_nan_abort() {
   if (comm.size() < 2) return fail("nan-abort needs two ranks");
   auto w = torch::zeros({10, 20}, torch::requires_grad());
   dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
-  dgc::DistributedOptimizer opt(comm, sgd, {{"layer.weight", w}}, dgc::Compressor());
+  dgc::DistributedOptimizer opt(comm, sgd, {{"layer.weight", w}},
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor()));
   auto g = torch::ones({10, 20});
   if (comm.rank() == 1) g[2][3] = std::numeric_limits<float>::quiet_NaN();
   (w * g).sum().backward();
@@ -135,7 +137,8 @@ int run_layout_mismatch() {
   dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
   dgc::CompressorOptions options;
   options.compress_ratio = 0.01 / (comm.rank() + 1);
-  dgc::DistributedOptimizer opt(comm, sgd, {{"layer.weight", w}}, dgc::Compressor(options));
+  dgc::DistributedOptimizer opt(comm, sgd, {{"layer.weight", w}},
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(options)));
   (w * torch::randn({100, 100})).sum().backward();
   opt.step();
   std::printf("rank %d finished the step\n", comm.rank());

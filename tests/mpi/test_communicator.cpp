@@ -71,6 +71,7 @@ TEST(Communicator, AllreduceSumsEveryDtype) {
   expect_allreduce(torch::kFloat, floating, ReduceOp::kSum);
   expect_allreduce(torch::kDouble, floating, ReduceOp::kSum);
   expect_allreduce(torch::kHalf, floating, ReduceOp::kSum);
+  expect_allreduce(torch::kBFloat16, floating, ReduceOp::kSum);
   expect_allreduce(torch::kInt, {1, -2, 3, 0, 1 << 20}, ReduceOp::kSum);
   // 2^40 * 10 needs all 64 bits' worth of range.
   expect_allreduce(torch::kLong, {1, -2, 3, 0, 1099511627776.0}, ReduceOp::kSum);
@@ -81,6 +82,7 @@ TEST(Communicator, AllreduceAveragesFloatingDtypes) {
   expect_allreduce(torch::kFloat, floating, ReduceOp::kAverage);
   expect_allreduce(torch::kDouble, floating, ReduceOp::kAverage);
   expect_allreduce(torch::kHalf, floating, ReduceOp::kAverage);
+  expect_allreduce(torch::kBFloat16, floating, ReduceOp::kAverage);
 }
 
 // Large enough for MPI to split the reduction into segments, which the half operator must handle.
@@ -111,6 +113,21 @@ TEST(Communicator, AllreduceRoundsHalfSumsToNearest) {
   EXPECT_TRUE(torch::equal(tensor, expected));
 }
 
+// bfloat16 likewise: each partial sum computed in float and rounded to bfloat16.
+TEST(Communicator, AllreduceRoundsBfloat16SumsToNearest) {
+  if (comm().size() > 2) GTEST_SKIP() << "with more ranks MPI may combine them in any order";
+  const auto mine = [&](int rank) {
+    torch::manual_seed(70 + rank);
+    return (torch::randn({1003}) * 100).to(torch::kBFloat16);
+  };
+  auto tensor = mine(comm().rank());
+  comm().allreduce(tensor, ReduceOp::kSum);
+  auto expected = mine(0);
+  if (comm().size() == 2)
+    expected = (mine(0).to(torch::kFloat) + mine(1).to(torch::kFloat)).to(torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(tensor, expected));
+}
+
 TEST(Communicator, AllreduceRawBuffer) {
   const int n = comm().size(), rank = comm().rank();
   std::vector<double> values = {static_cast<double>(rank), 1.0, -0.25};
@@ -135,8 +152,9 @@ TEST(Communicator, AllreduceRejectsIntegerAverage) {
 }
 
 TEST(Communicator, AllreduceRejectsUnsupportedDtypes) {
-  for (auto dtype : {torch::kByte, torch::kChar, torch::kShort, torch::kBool, torch::kBFloat16,
-                     torch::kComplexFloat}) {
+  // (bfloat16 is supported since the bf16 comm hook.)
+  for (auto dtype :
+       {torch::kByte, torch::kChar, torch::kShort, torch::kBool, torch::kComplexFloat}) {
     auto tensor = torch::zeros({3}, dtype);
     EXPECT_THAT(error_of([&] { comm().allreduce(tensor, ReduceOp::kSum); }),
                 HasSubstr(std::string("dtype ") + c10::toString(dtype) + " is not supported"));

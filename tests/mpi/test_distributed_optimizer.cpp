@@ -13,60 +13,27 @@
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
+#include "dgc/hooks/dgc_hook.h"
 #include "dgc/sgd.h"
 #include "mpi_test.h"
+#include "training_fixture.h"
 
 namespace {
 
+using dgc::test::Batch;
+using dgc::test::batch;
 using dgc::test::comm;
+using dgc::test::flat_parameters;
+using dgc::test::identical_on_all_ranks;
+using dgc::test::loss_of;
+using dgc::test::make_model;
+using dgc::test::train;
 using testing::HasSubstr;
-
-torch::nn::Sequential make_model(std::uint64_t seed) {
-  torch::manual_seed(seed);
-  return torch::nn::Sequential(torch::nn::Linear(16, 32), torch::nn::ReLU(),
-                               torch::nn::Linear(32, 4));
-}
-
-// Every parameter flattened into one vector.
-torch::Tensor flat_parameters(const torch::nn::Module& model) {
-  std::vector<torch::Tensor> parts;
-  for (const auto& p : model.parameters()) parts.push_back(p.detach().reshape({-1}));
-  return torch::cat(parts);
-}
-
-// True when every rank holds bitwise the same `local`.
-bool identical_on_all_ranks(const torch::Tensor& local) {
-  const auto all = comm().allgather(local.contiguous()).view({comm().size(), -1});
-  bool same = true;
-  for (int r = 1; r < comm().size(); ++r) same &= torch::equal(all[r], all[0]);
-  return same;
-}
-
-struct Batch {
-  torch::Tensor x, y;
-};
-// Different data on every rank and step.
-Batch batch(int step, std::int64_t size = 8) {
-  torch::manual_seed(1000 + 100 * comm().rank() + step);
-  return {torch::randn({size, 16}), torch::randint(0, 4, {size})};
-}
-
-torch::Tensor loss_of(torch::nn::Sequential& model, const Batch& b) {
-  return torch::nn::functional::cross_entropy(model->forward(b.x), b.y);
-}
 
 dgc::CompressorOptions dgc_options(double ratio) {
   dgc::CompressorOptions o;
   o.compress_ratio = ratio;
   return o;
-}
-
-void train(torch::nn::Sequential& model, dgc::DistributedOptimizer& opt, int steps) {
-  for (int step = 0; step < steps; ++step) {
-    opt.zero_grad();
-    loss_of(model, batch(step)).backward();
-    opt.step();
-  }
 }
 
 TEST(DistributedOptimizer, DgcKeepsEveryRankBitwiseIdentical) {
@@ -76,7 +43,8 @@ TEST(DistributedOptimizer, DgcKeepsEveryRankBitwiseIdentical) {
   dgc::DistributedOptions options;
   options.bucket_bytes = 1024;  // several buckets
   dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(),
-                                dgc::Compressor(dgc_options(0.05)), options);
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))),
+                                options);
   const auto before = flat_parameters(*model).clone();
   train(model, opt, 50);
   const auto after = flat_parameters(*model);
@@ -108,10 +76,11 @@ TEST(DistributedOptimizer, DgcAtRatioOneEqualsTheDensePath) {
                               torch::optim::SGDOptions(0.05).momentum(0.9));
   dgc::MemoryOptions memory;
   memory.momentum = 0.9;
-  dgc::DistributedOptimizer dgc_opt(comm(), dgc_sgd, dgc_model->named_parameters().pairs(),
-                                    dgc::Compressor(dgc_options(1.0), memory));
+  dgc::DistributedOptimizer dgc_opt(
+      comm(), dgc_sgd, dgc_model->named_parameters().pairs(),
+      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(1.0), memory)));
   dgc::DistributedOptimizer dense_opt(comm(), dense_sgd, dense_model->named_parameters().pairs());
-  EXPECT_FALSE(dgc_opt.compressor()->is_sparse("0.weight"));
+  EXPECT_FALSE(dynamic_cast<dgc::DgcHook&>(dgc_opt.hook()).compressor().is_sparse("0.weight"));
   train(dgc_model, dgc_opt, 10);
   train(dense_model, dense_opt, 10);
   EXPECT_TRUE(
@@ -197,7 +166,8 @@ void check_exchange_by_hand(const ExchangeCase& c) {
   o.sample_ratio = 1.0;                          // the threshold is exact
   o.fp16_values = c.fp16_values;
   o.int32_indices = c.int32_indices;
-  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}, {"bias", bias}}, dgc::Compressor(o));
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}, {"bias", bias}},
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(o)));
   const auto mine = rank_gradient(comm().rank(), n);
   ((w.view({-1}) * mine).sum() + (bias * mine.narrow(0, 0, cols)).sum()).backward();
   opt.synchronize();
@@ -254,7 +224,8 @@ void check_global_clipping(dgc::GradientClipping::Kind kind) {
   dgc::MemoryOptions memory;
   memory.gradient_clipping.kind = kind;
   memory.gradient_clipping.max_norm = 0.5;
-  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}}, dgc::Compressor(o, memory));
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(o, memory)));
   (w.view({-1}) * clipped_rank_gradient(comm().rank(), n)).sum().backward();
   opt.synchronize();
 
@@ -339,8 +310,9 @@ TEST(DistributedOptimizer, DgcRefusesAnInnerSgdWithMomentum) {
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   std::string message;
   try {
-    dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(),
-                                  dgc::Compressor(dgc_options(0.05)));
+    dgc::DistributedOptimizer opt(
+        comm(), sgd, model->named_parameters().pairs(),
+        std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))));
   } catch (const dgc::Error& e) {
     message = e.what();
   }
@@ -348,12 +320,14 @@ TEST(DistributedOptimizer, DgcRefusesAnInnerSgdWithMomentum) {
                                  "would apply it twice: use dgc::DGCSGD"));
   // Without momentum, or the dense path with it, or DGC-SGD (which ignores it): accepted.
   torch::optim::SGD plain(model->parameters(), torch::optim::SGDOptions(0.1));
-  dgc::DistributedOptimizer without(comm(), plain, model->named_parameters().pairs(),
-                                    dgc::Compressor(dgc_options(0.05)));
+  dgc::DistributedOptimizer without(
+      comm(), plain, model->named_parameters().pairs(),
+      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))));
   dgc::DistributedOptimizer dense(comm(), sgd, model->named_parameters().pairs());
   dgc::DGCSGD dgc_sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
-  dgc::DistributedOptimizer with_dgc_sgd(comm(), dgc_sgd, model->named_parameters().pairs(),
-                                         dgc::Compressor(dgc_options(0.05)));
+  dgc::DistributedOptimizer with_dgc_sgd(
+      comm(), dgc_sgd, model->named_parameters().pairs(),
+      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))));
 }
 
 }  // namespace

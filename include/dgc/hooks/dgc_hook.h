@@ -1,0 +1,73 @@
+// `dgc`: Deep Gradient Compression over one flat exchange (ALGORITHM.md sections 2-6, the
+// original's Horovod exchange).
+//
+// Per bucket and step, on the communication thread: the compressor selects each sparse tensor's
+// entries (momentum correction, local accumulation, threshold from a sample), one allgather
+// carries every rank's selections of the bucket in fixed-size slots (include/dgc/wire.h), and
+// one allreduce carries the bucket's dense tensors (those with one dimension, and every tensor at
+// a ratio >= 1). finish() sums the ranks' selections into the averaged gradient and gives the
+// dense tensors the memory's momentum. Global clipping statistics cost one more small allreduce.
+//
+// Dense fallback: the allgather hands every rank world_size slots. When that is more bytes than
+// the bucket's sparse tensors allreduced dense (the sparsity warm-up's ratios at a few ranks:
+// 0.25 with int64 indices at 4 ranks is 3x the dense bytes), the bucket goes dense for the step,
+// exactly as its tensors would at a ratio >= 1: allreduce-averaged, then the memory's momentum;
+// their residuals wait in the memory for the next sparse step. The decision depends only on the
+// plans and the world size, so every rank takes it alike; TrafficStats::dense_fallback_buckets
+// counts it.
+//
+// State: the compressor's memory and sampling position, saved per rank (save/load) with a format
+// version. The inner optimizer must not apply momentum (dgc::DGCSGD).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dgc/comm_hook.h"
+#include "dgc/compressor.h"
+#include "dgc/export.h"
+
+namespace dgc {
+
+struct DgcHookOptions {
+  // A bucket whose allgathered slots would outweigh its dense allreduce goes dense for the step
+  // (above) [true]. False keeps the sparse exchange at any ratio, as the original does.
+  bool dense_fallback = true;
+};
+
+class DGC_EXPORT DgcHook : public CommHook {
+ public:
+  // `compressor`: fresh, nothing registered (prepare() registers every exchanged tensor).
+  explicit DgcHook(Compressor compressor, DgcHookOptions options = {});
+  ~DgcHook() override;
+
+  std::string name() const override { return "dgc"; }
+  void prepare(const std::vector<HookTensor>& tensors,
+               const std::vector<std::vector<std::size_t>>& buckets, Communicator& comm) override;
+  void run(const GradBucket& bucket, Communicator& comm, TrafficStats& traffic) override;
+  void finish(const GradBucket& bucket, const std::vector<torch::Tensor>& out) override;
+  // Sparsity warm-up; true when the compress ratio changed. Every bucket checks again that the
+  // ranks agree on its layout.
+  bool set_epoch(std::int64_t epoch) override;
+  bool applies_momentum() const override { return true; }
+  bool has_state() const override { return true; }
+  void save(torch::serialize::OutputArchive& archive) const override;
+  // An archive written by a newer format is a dgc::Error naming both versions.
+  void load(torch::serialize::InputArchive& archive) override;
+
+  Compressor& compressor() { return compressor_; }
+  const Compressor& compressor() const { return compressor_; }
+  const DgcHookOptions& options() const { return options_; }
+
+ private:
+  struct Bucket;
+  void plan(Bucket& bucket) const;
+
+  Compressor compressor_;
+  DgcHookOptions options_;
+  int world_size_ = 1;
+  std::vector<std::unique_ptr<Bucket>> buckets_;  // by bucket handle
+};
+
+}  // namespace dgc

@@ -1,0 +1,298 @@
+// The comm hooks under a real launcher (a world of one, mpirun -np 2 and -np 4): every built-in
+// hook keeps the ranks bitwise identical and resumes exactly; the exact hooks give the sums by
+// hand; DGC's dense fallback is taken exactly where the slots would outweigh the allreduce; a
+// hook written outside the library works; the failure policy and the ranks' agreement on the
+// hook. Every rank runs every test with the same calls in the same order.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "allgather_mean_hook.h"
+#include "dgc/compressor.h"
+#include "dgc/distributed_optimizer.h"
+#include "dgc/error.h"
+#include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_hook.h"
+#include "dgc/sgd.h"
+#include "error_of.h"
+#include "mpi_test.h"
+#include "training_fixture.h"
+
+namespace {
+
+using dgc::test::comm;
+using dgc::test::flat_parameters;
+using dgc::test::identical_on_all_ranks;
+using dgc::test::make_model;
+using dgc::test::train;
+using testing::HasSubstr;
+
+dgc::CompressorOptions dgc_options(double ratio) {
+  dgc::CompressorOptions o;
+  o.compress_ratio = ratio;
+  return o;
+}
+
+// A built-in hook by its dgc-train name.
+std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
+  if (name == "dgc") return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)));
+  return dgc::make_allreduce_hook(name);
+}
+
+// The inner optimizer the hook needs: DGC applies the momentum itself.
+std::unique_ptr<torch::optim::Optimizer> make_inner(const std::string& hook,
+                                                    const std::vector<torch::Tensor>& params) {
+  const auto o = torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4);
+  if (hook == "dgc") return std::make_unique<dgc::DGCSGD>(params, o);
+  return std::make_unique<torch::optim::SGD>(params, o);
+}
+
+// A model with its optimizer and hook, as a training loop holds them.
+struct Trainee {
+  torch::nn::Sequential model;
+  std::unique_ptr<torch::optim::Optimizer> inner;
+  std::unique_ptr<dgc::DistributedOptimizer> opt;
+
+  explicit Trainee(const std::string& hook) : model(make_model(11)) {
+    inner = make_inner(hook, model->parameters());
+    dgc::DistributedOptions options;
+    options.bucket_bytes = 1024;  // several buckets
+    opt = std::make_unique<dgc::DistributedOptimizer>(
+        comm(), *inner, model->named_parameters().pairs(), make_hook(hook), options);
+  }
+
+  std::string save() const {
+    torch::serialize::OutputArchive archive, optimizer, hook;
+    inner->save(optimizer);
+    archive.write("optimizer", optimizer);
+    opt->hook().save(hook);
+    archive.write("hook", hook);
+    std::ostringstream out;
+    archive.save_to(out);
+    return out.str();
+  }
+  void load(const std::string& bytes) {
+    torch::serialize::InputArchive archive, optimizer, hook;
+    std::istringstream in(bytes);
+    archive.load_from(in);
+    archive.read("optimizer", optimizer);
+    inner->load(optimizer);
+    if (opt->hook().has_state()) {
+      archive.read("hook", hook);
+      opt->hook().load(hook);
+    }
+  }
+};
+
+class EveryHook : public testing::TestWithParam<std::string> {};
+
+TEST_P(EveryHook, KeepsEveryRankBitwiseIdentical) {
+  Trainee t(GetParam());
+  const auto before = flat_parameters(*t.model).clone();
+  train(t.model, *t.opt, 5);
+  const auto after = flat_parameters(*t.model);
+  EXPECT_FALSE(torch::equal(before, after)) << "the model did not move";
+  EXPECT_TRUE(identical_on_all_ranks(after));
+  EXPECT_GT(t.opt->last_step_traffic().bytes_sent, 0);
+}
+
+// Stopped after 3 steps and resumed from the saved state in a fresh optimizer and hook, the run
+// ends bitwise where the straight one does.
+TEST_P(EveryHook, ResumesExactly) {
+  Trainee straight(GetParam());
+  train(straight.model, *straight.opt, 3);
+  const std::string state = straight.save();
+  const auto parameters = flat_parameters(*straight.model).clone();
+  train(straight.model, *straight.opt, 3, /*first_step=*/3);
+
+  Trainee resumed(GetParam());
+  {
+    torch::NoGradGuard no_grad;
+    std::int64_t offset = 0;
+    for (auto& p : resumed.model->parameters()) {
+      p.copy_(parameters.narrow(0, offset, p.numel()).view_as(p));
+      offset += p.numel();
+    }
+  }
+  resumed.load(state);
+  train(resumed.model, *resumed.opt, 3, /*first_step=*/3);
+  EXPECT_TRUE(torch::equal(flat_parameters(*straight.model), flat_parameters(*resumed.model)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, EveryHook, testing::Values("allreduce", "fp16", "bf16", "dgc"),
+                         [](const auto& info) { return info.param; });
+
+// Rank r's gradient: quarter steps times (r + 1), exact in float16 and bfloat16, and so are their
+// sums over up to 4 ranks whatever order MPI adds them in.
+torch::Tensor exact_gradient(int rank) {
+  return (torch::arange(32, torch::kFloat) - 7) * 0.25 * (rank + 1);
+}
+
+// One synchronize() of a [4, 8] weight whose gradient is `grad`.
+torch::Tensor exchanged(std::unique_ptr<dgc::CommHook> hook, const torch::Tensor& grad,
+                        dgc::TrafficStats* traffic = nullptr) {
+  auto w = torch::zeros({4, 8}, torch::requires_grad());
+  torch::optim::SGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}}, std::move(hook));
+  (w.view({-1}) * grad).sum().backward();
+  opt.synchronize();
+  if (traffic != nullptr) *traffic = opt.last_step_traffic();
+  return w.grad().view({-1}).clone();
+}
+
+TEST(AllreduceHooks, AverageTheGradientsExactly) {
+  auto expected = torch::zeros({32});
+  for (int r = 0; r < comm().size(); ++r) expected += exact_gradient(r);
+  expected.mul_(1.0 / comm().size());
+  for (const char* name : {"allreduce", "fp16", "bf16"}) {
+    dgc::TrafficStats traffic;
+    const auto got =
+        exchanged(dgc::make_allreduce_hook(name), exact_gradient(comm().rank()), &traffic);
+    EXPECT_TRUE(torch::equal(got, expected)) << name << ": " << got << " expected " << expected;
+    const std::int64_t element = std::string(name) == "allreduce" ? 4 : 2;
+    EXPECT_EQ(traffic.bytes_sent, 32 * element) << name;
+    EXPECT_EQ(traffic.bytes_received, 32 * element) << name;
+    EXPECT_EQ(traffic.dense_bytes, 32 * 4) << name;
+  }
+}
+
+// Where rounding happens: each rank's gradient to the wire dtype, each partial sum to it, then the
+// average in float32. With two ranks there is one partial sum, so the result is known exactly.
+TEST(AllreduceHooks, RoundLikeTheirWireDtype) {
+  if (comm().size() > 2) GTEST_SKIP() << "with more ranks MPI may add them in any order";
+  const auto mine = [](int rank) {
+    torch::manual_seed(90 + rank);
+    return torch::randn({32}) * 3;
+  };
+  for (const auto dtype : {torch::kHalf, torch::kBFloat16}) {
+    auto sum = mine(0).to(dtype);
+    if (comm().size() == 2)
+      sum = (sum.to(torch::kFloat) + mine(1).to(dtype).to(torch::kFloat)).to(dtype);
+    const auto expected = sum.to(torch::kFloat).mul_(1.0 / comm().size());
+    const auto got = exchanged(std::make_unique<dgc::AllreduceHook>(dtype), mine(comm().rank()));
+    EXPECT_TRUE(torch::equal(got, expected)) << dtype;
+    EXPECT_FALSE(torch::equal(got, mine(0))) << dtype << ": nothing was rounded";
+  }
+}
+
+TEST(AllreduceHooks, RejectOtherDtypesAndNames) {
+  EXPECT_THAT(dgc::test::error_of([] { dgc::AllreduceHook hook(torch::kDouble); }),
+              HasSubstr("the dense allreduce sends float32, float16 or bfloat16, not Double"));
+  EXPECT_THAT(dgc::test::error_of([] { dgc::make_allreduce_hook("int8"); }),
+              HasSubstr("unknown dense exchange 'int8' (allreduce, fp16 or bf16)"));
+}
+
+// A hook written against the public API alone gives the same average as the built-in one.
+TEST(CommHook, AHookWrittenOutsideTheLibraryWorks) {
+  auto expected = torch::zeros({32});
+  for (int r = 0; r < comm().size(); ++r) expected += exact_gradient(r);
+  expected.mul_(1.0 / comm().size());
+  dgc::TrafficStats traffic;
+  const auto got = exchanged(std::make_unique<dgc::test::AllgatherMeanHook>(),
+                             exact_gradient(comm().rank()), &traffic);
+  EXPECT_TRUE(torch::equal(got, expected));
+  EXPECT_EQ(traffic.bytes_received, 32 * 4 * (comm().size() - 1));
+}
+
+// DGC at ratio 0.5 on 200 elements: a slot of 8 + 100 * 8 + 100 * 4 bytes per rank outweighs the
+// 800 bytes of the dense allreduce at any world size, so the bucket goes dense: averaged, then the
+// memory's momentum (u = g at the first step), as at a ratio >= 1.
+TEST(DgcHook, FallsBackToDenseWhereTheSlotsOutweighTheAllreduce) {
+  const auto gradient = [](int rank) {
+    return (torch::arange(200, torch::kFloat) - 50) * (rank + 1);
+  };
+  auto expected = torch::zeros({200});
+  for (int r = 0; r < comm().size(); ++r) expected += gradient(r);
+  expected.mul_(1.0 / comm().size());
+  for (const bool fallback : {true, false}) {
+    auto w = torch::zeros({10, 20}, torch::requires_grad());
+    dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+    dgc::DgcHookOptions options;
+    options.dense_fallback = fallback;
+    dgc::DistributedOptimizer opt(
+        comm(), sgd, {{"w", w}},
+        std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.5)), options));
+    (w.view({-1}) * gradient(comm().rank())).sum().backward();
+    opt.synchronize();
+    const auto& t = opt.last_step_traffic();
+    if (fallback) {
+      EXPECT_EQ(t.dense_fallback_buckets, 1);
+      EXPECT_EQ(t.bytes_sent, 200 * 4);
+      EXPECT_TRUE(torch::equal(w.grad().view({-1}), expected));
+    } else {
+      EXPECT_EQ(t.dense_fallback_buckets, 0);
+      EXPECT_EQ(t.bytes_sent, 8 + 100 * 8 + 100 * 4);
+      EXPECT_FALSE(torch::equal(w.grad().view({-1}), expected)) << "half of it is not sent";
+    }
+  }
+}
+
+TEST(DgcHook, KeepsTheSparseExchangeWhereItIsSmaller) {
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  // k = 10: a slot of 128 bytes; 4 ranks receive 512 < 800.
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))));
+  (w.view({-1}) * torch::arange(200, torch::kFloat)).sum().backward();
+  opt.synchronize();
+  EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, 0);
+  EXPECT_EQ(opt.last_step_traffic().bytes_sent, 128);
+}
+
+TEST(DgcHook, RefusesStateOfAnotherFormatVersion) {
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))));
+  auto& hook = dynamic_cast<dgc::DgcHook&>(opt.hook());
+  torch::serialize::OutputArchive archive;
+  hook.compressor().save(archive);
+  archive.write("dgc.format_version", torch::tensor(std::int64_t{99}), /*is_buffer=*/true);
+  std::stringstream bytes;
+  archive.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  EXPECT_THAT(dgc::test::error_of([&] { hook.load(in); }),
+              HasSubstr("the DGC state in the checkpoint has format version 99; this dgc reads "
+                        "version 1"));
+}
+
+// FailurePolicy::kThrow: a NaN reaching every rank's DGC memory is thrown by synchronize() on
+// every rank, and the job goes on (under kAbortJob it would end: mpi.nan_abort.np2).
+TEST(FailurePolicy, ThrowHandsTheFailureToTheCaller) {
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptions options;
+  options.failure_policy = dgc::FailurePolicy::kThrow;
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))),
+                                options);
+  auto grad = torch::ones({200});
+  grad[3] = std::numeric_limits<float>::quiet_NaN();
+  (w.view({-1}) * grad).sum().backward();
+  EXPECT_THAT(dgc::test::error_of([&] { opt.synchronize(); }),
+              HasSubstr("a NaN or Inf entered the DGC memory of tensor 'w'"));
+}
+
+// Ranks that run different hooks stop at the first bucket with one error naming it, before any
+// payload moves.
+TEST(CommHook, RanksMustRunTheSameHook) {
+  if (comm().size() == 1) GTEST_SKIP() << "needs two ranks";
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  torch::optim::SGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptions options;
+  options.failure_policy = dgc::FailurePolicy::kThrow;
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
+                                dgc::make_allreduce_hook(comm().rank() == 0 ? "allreduce" : "fp16"),
+                                options);
+  (w.view({-1}) * torch::ones({200})).sum().backward();
+  EXPECT_THAT(dgc::test::error_of([&] { opt.synchronize(); }),
+              HasSubstr("runs another comm hook than rank 0"));
+}
+
+}  // namespace
