@@ -43,14 +43,6 @@ std::string message_of(std::exception_ptr error) {
 }
 }  // namespace
 
-TrafficStats& TrafficStats::operator+=(const TrafficStats& other) {
-  bytes_sent += other.bytes_sent;
-  bytes_received += other.bytes_received;
-  dense_bytes += other.dense_bytes;
-  dense_fallback_buckets += other.dense_fallback_buckets;
-  return *this;
-}
-
 struct DistributedOptimizer::State {
   struct Param {
     std::string name;

@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <iomanip>
 #include <cstdio>
+#include <iomanip>
 #include <sstream>
 
 #include "collective.h"

@@ -50,8 +50,9 @@ struct TrafficStats {
   // Buckets that a sparse hook sent dense this step because their sparse message would have been
   // larger than their dense allreduce (DgcHookOptions::dense_fallback).
   std::int64_t dense_fallback_buckets = 0;
-
-  TrafficStats& operator+=(const TrafficStats& other);
+  // Of bytes_sent + bytes_received, what stayed inside a node (the dense sum and the broadcasts
+  // of a hierarchical exchange): shared memory on a real machine, not the network.
+  std::int64_t intra_node_bytes = 0;
 };
 
 // One exchanged tensor, as registered.

@@ -30,6 +30,10 @@
 
 namespace dgc {
 
+namespace detail {
+struct DgcBucket;
+}
+
 struct DgcHookOptions {
   // A bucket whose allgathered slots would outweigh its dense allreduce goes dense for the step
   // (above) [true]. False keeps the sparse exchange at any ratio, as the original does.
@@ -60,14 +64,12 @@ class DGC_EXPORT DgcHook : public CommHook {
   const Compressor& compressor() const { return compressor_; }
   const DgcHookOptions& options() const { return options_; }
 
- private:
-  struct Bucket;
-  void plan(Bucket& bucket) const;
-
+ protected:
+  // For the hooks built on this one (dgc_hierarchical): the same state, another exchange.
   Compressor compressor_;
   DgcHookOptions options_;
   int world_size_ = 1;
-  std::vector<std::unique_ptr<Bucket>> buckets_;  // by bucket handle
+  std::vector<std::unique_ptr<detail::DgcBucket>> buckets_;  // by bucket handle
 };
 
 }  // namespace dgc

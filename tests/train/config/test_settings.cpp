@@ -69,6 +69,17 @@ TEST(Settings, DefaultsAndEdgesOfTheRanges) {
                 "norm_type: .inf}"}));
 }
 
+// train.exchange auto follows the seed's train.dgc; an explicit exchange that agrees with it.
+TEST(Settings, TheExchangeFollowsTrainDgc) {
+  EXPECT_EQ(settings({}).exchange, "allreduce");
+  EXPECT_EQ(settings({"train.dgc=true"}).exchange, "dgc");
+  EXPECT_TRUE(settings({"train.dgc=true"}).dgc);
+  EXPECT_EQ(settings({"train.exchange=bf16"}).exchange, "bf16");
+  EXPECT_EQ(settings({"train.dgc=true", "train.exchange=dgc"}).exchange, "dgc");
+  EXPECT_TRUE(settings({}).dense_fallback);
+  EXPECT_FALSE(settings({"train.compression.dense_fallback=false"}).dense_fallback);
+}
+
 TEST(Settings, ImageNetTransformsFollowTheCropSize) {
   const RunSettings s = read_settings(load_config({kConfigs + "/imagenet/resnet50.yaml"}, {}));
   EXPECT_EQ(s.dataset, "imagenet");
@@ -230,6 +241,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{{kMultistep, "train.schedule.milestones=[3]"},
                  "config: train.schedule.milestones[0] must be > "
                  "train.schedule.warmup_lr_epochs (5), got 3"},
+        BadValue{{"train.exchange=int8"},
+                 "config: train.exchange: 'int8' is not an exchange (auto, allreduce, fp16, bf16, "
+                 "dgc)"},
+        BadValue{{"train.dgc=true", "train.exchange=fp16"},
+                 "config: train.exchange: fp16 is a dense exchange, but train.dgc is true"},
+        BadValue{{"train.exchange=dgc"},
+                 "config: train.exchange: dgc is a DGC exchange: it needs train.dgc: true"},
         BadValue{{"train.compression.compress_ratio=0"},
                  "config: train.compression.compress_ratio must be > 0, got 0"},
         BadValue{{"train.compression.compress_ratio=.nan"},

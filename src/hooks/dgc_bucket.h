@@ -1,0 +1,59 @@
+// One bucket of a DGC exchange, shared by the `dgc` and `dgc_hierarchical` hooks: which tensors
+// are sparse at the ratio in force, the slot layout (include/dgc/wire.h), the dense fallback, and
+// the steps between the collectives: compress into this rank's slot, pack the dense tensors,
+// decode. The hooks make the collectives themselves, on the communicators they choose.
+// Internal.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "dgc/comm_hook.h"
+#include "dgc/compressor.h"
+#include "dgc/hooks/dgc_hook.h"
+#include "hooks/fused_dense.h"
+#include "hooks/layout_check.h"
+#include "sparse_slots.h"
+
+namespace dgc::detail {
+
+struct DgcBucket {
+  std::vector<std::size_t> tensors;  // handles, which are the compressor's, in bucket order
+  std::vector<std::int64_t> numels;
+  // What follows is planned for the ratio in force (plan()).
+  bool planned = false;
+  bool fallback = false;
+  std::vector<std::size_t> sparse;  // positions in the bucket, in slot order
+  std::vector<std::size_t> dense;   // positions in the bucket, in the fused buffer's order
+  SparseSlotLayout layout;
+  FusedDense fused;
+  bool layout_checked = false;
+  std::vector<std::uint8_t> send, received;  // this rank's slot; every sender's slots
+
+  // Plans the bucket for the compressor's ratio; `senders` slots arrive per allgather (the ranks,
+  // or the nodes), which the dense fallback weighs against the dense allreduce. `all_dense`
+  // sends every tensor dense (not counted as a fallback).
+  void plan(const Compressor& compressor, const DgcHookOptions& options, int senders,
+            bool all_dense = false);
+  // The layout every rank must share, as BucketLayout fields after the hook's identity.
+  BucketLayout layout_record(std::int64_t hook_identity) const;
+  static std::string describe(const BucketLayout& layout);
+
+  // Compresses the sparse tensors' gradients (`grads`, in bucket order) into this rank's slot.
+  // `square_means`: per sparse tensor, the mean over senders of sum(g^2) for the global clipping
+  // kinds (empty otherwise).
+  void compress(Compressor& compressor, const std::vector<torch::Tensor>& grads,
+                const std::vector<float>& square_means);
+  // Each sparse tensor's sum(g^2), for the global clipping kinds.
+  torch::Tensor square_sums(const std::vector<torch::Tensor>& grads) const;
+  // Copies the dense tensors' gradients into the fused buffer.
+  void pack_dense(const std::vector<torch::Tensor>& grads);
+  // Writes the averaged gradients: the `senders` slots summed and divided by `senders`; the
+  // fused dense sums divided by `world_size`, then given the memory's momentum.
+  void decode(Compressor& compressor, int senders, int world_size,
+              const std::vector<torch::Tensor>& out);
+};
+
+}  // namespace dgc::detail
