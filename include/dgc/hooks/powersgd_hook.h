@@ -36,6 +36,9 @@
 // bucket's layout, the step count and the settings.
 //
 // The inner optimizer applies the momentum (a normal momentum SGD), as with the dense hooks.
+//
+// Thread safety and order: CommHook's contract (every rank makes the same calls in the same
+// order); the accessors below are for the caller's thread between steps.
 #pragma once
 
 #include <cstdint>
