@@ -240,16 +240,17 @@ void read_schedule(RunSettings& s, const Config& c) {
 // two must agree.
 void read_exchange(RunSettings& s, const Config& c) {
   const std::string exchange = c.get<std::string>("train.exchange");
-  const std::vector<std::string> dense = {"allreduce", "fp16", "bf16"};
+  // The exchanges whose inner optimizer applies the momentum (plain momentum SGD).
+  const std::vector<std::string> dense = {"allreduce", "fp16", "bf16", "powersgd"};
   const std::vector<std::string> sparse = {"dgc"};
   const auto among = [&](const std::vector<std::string>& names) {
     return std::find(names.begin(), names.end(), exchange) != names.end();
   };
   DGC_CHECK(exchange == "auto" || among(dense) || among(sparse), "config: train.exchange: '",
-            exchange, "' is not an exchange (auto, allreduce, fp16, bf16, dgc)");
+            exchange, "' is not an exchange (auto, allreduce, fp16, bf16, powersgd, dgc)");
   DGC_CHECK(
       !(s.dgc && among(dense)), "config: train.exchange: ", exchange,
-      " is a dense exchange, but train.dgc is true (use exchange auto or dgc, or dgc: false)");
+      " is not a DGC exchange, but train.dgc is true (use exchange auto or dgc, or dgc: false)");
   DGC_CHECK(s.dgc || !among(sparse), "config: train.exchange: ", exchange,
             " is a DGC exchange: it needs train.dgc: true");
   s.exchange = exchange != "auto" ? exchange : s.dgc ? "dgc" : "allreduce";
@@ -281,6 +282,26 @@ void read_compression(RunSettings& s, const Config& c) {
   s.memory.momentum_masking = c.get<bool>(m + "momentum_masking");
   s.memory.gradient_clipping = clipping(c);
   validate_under(s.memory, m);
+}
+
+// train.powersgd: read whatever the exchange, so that a bad value is caught before it is used.
+void read_powersgd(RunSettings& s, const Config& c) {
+  const std::string k = "train.powersgd.";
+  auto& o = s.powersgd;
+  o.matrix_approximation_rank = integer(c, k + "rank", 1);
+  o.start_powerSGD_iter = integer(c, k + "start_iter", 0);
+  o.min_compression_rate = real(c, k + "min_compression_rate", kNonNegative);
+  o.use_error_feedback = c.get<bool>(k + "error_feedback");
+  o.warm_start = c.get<bool>(k + "warm_start");
+  o.orthogonalization_epsilon = real(c, k + "orthogonalization_epsilon", kNonNegative);
+  o.seed = s.seed;
+  // A backstop (everything it checks is checked above): the keys are not the fields' names, so
+  // validate_under's prefixing would name no key.
+  try {
+    validate(o);
+  } catch (const Error& e) {
+    DGC_FAIL("config: train.powersgd: ", e.message());
+  }
 }
 
 }  // namespace
@@ -339,6 +360,7 @@ RunSettings read_settings(const Config& c) {
             s.momentum, " and dampening ", s.dampening);
   read_schedule(s, c);
   read_compression(s, c);
+  read_powersgd(s, c);
 
   const std::string d = "distributed.";
   s.stall_check.warning_seconds = c.get<double>(d + "stall_warning_seconds");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dgc/hooks/powersgd_hook.h"
 #include "dgc/options.h"
 #include "dgc/stall_check.h"
 #include "input/augment.h"
@@ -40,6 +41,8 @@ struct RunSettings {
   CompressorOptions compressor;
   bool dense_fallback = true;
   MemoryOptions memory;
+  // PowerSGD (train.exchange powersgd); its seed is the run's.
+  PowerSgdOptions powersgd;
   // Distributed
   StallCheckOptions stall_check;
   // Logging

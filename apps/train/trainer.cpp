@@ -20,6 +20,7 @@
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
 #include "dgc/hooks/dgc_hook.h"
+#include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "evaluation.h"
 #include "input/distributed_sampler.h"
@@ -143,13 +144,17 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     auto dgc = std::make_unique<DgcHook>(std::move(compressor), hook_options);
     dgc_hook = dgc.get();
     hook = std::move(dgc);
+  } else if (s.exchange == "powersgd") {
+    hook = std::make_unique<PowerSgdHook>(s.powersgd);
   } else {
     hook = make_allreduce_hook(s.exchange);
   }
   auto distributed =
       std::make_unique<DistributedOptimizer>(comm, *optimizer, named, std::move(hook), options);
   run_together(comm, [&] {
-    const std::int64_t file = checkpoint_bytes_estimate(*model.module, s.dgc);
+    // PowerSGD's errors weigh what DGC's second buffer does.
+    const std::int64_t file =
+        checkpoint_bytes_estimate(*model.module, s.dgc || s.exchange == "powersgd");
     directory->check_free_space(CheckpointStore::bytes_per_set(file),
                                 "one checkpoint set (epoch, latest and best files of about " +
                                     std::to_string(file >> 20) + " MiB each)");

@@ -18,6 +18,7 @@
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
 #include "dgc/hooks/dgc_hook.h"
+#include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "error_of.h"
 #include "mpi_test.h"
@@ -41,6 +42,11 @@ dgc::CompressorOptions dgc_options(double ratio) {
 // A built-in hook by its dgc-train name.
 std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
   if (name == "dgc") return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)));
+  if (name == "powersgd") {
+    dgc::PowerSgdOptions o;
+    o.start_powerSGD_iter = 2;  // compression runs from the third step on
+    return std::make_unique<dgc::PowerSgdHook>(o);
+  }
   return dgc::make_allreduce_hook(name);
 }
 
@@ -124,7 +130,8 @@ TEST_P(EveryHook, ResumesExactly) {
   EXPECT_TRUE(torch::equal(flat_parameters(*straight.model), flat_parameters(*resumed.model)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Hooks, EveryHook, testing::Values("allreduce", "fp16", "bf16", "dgc"),
+INSTANTIATE_TEST_SUITE_P(Hooks, EveryHook,
+                         testing::Values("allreduce", "fp16", "bf16", "dgc", "powersgd"),
                          [](const auto& info) { return info.param; });
 
 // Rank r's gradient: quarter steps times (r + 1), exact in float16 and bfloat16, and so are their

@@ -80,6 +80,32 @@ TEST(Settings, TheExchangeFollowsTrainDgc) {
   EXPECT_FALSE(settings({"train.compression.dense_fallback=false"}).dense_fallback);
 }
 
+// train.powersgd's keys reach PowerSgdOptions; their defaults are the library's, the seed the
+// run's.
+TEST(Settings, PowerSgdKeysReachItsOptions) {
+  const RunSettings defaults = settings({"train.exchange=powersgd", "seed=7"});
+  EXPECT_EQ(defaults.exchange, "powersgd");
+  EXPECT_FALSE(defaults.dgc);
+  const PowerSgdOptions library;
+  EXPECT_EQ(defaults.powersgd.matrix_approximation_rank, library.matrix_approximation_rank);
+  EXPECT_EQ(defaults.powersgd.start_powerSGD_iter, library.start_powerSGD_iter);
+  EXPECT_EQ(defaults.powersgd.min_compression_rate, library.min_compression_rate);
+  EXPECT_EQ(defaults.powersgd.use_error_feedback, library.use_error_feedback);
+  EXPECT_EQ(defaults.powersgd.warm_start, library.warm_start);
+  EXPECT_EQ(defaults.powersgd.orthogonalization_epsilon, library.orthogonalization_epsilon);
+  EXPECT_EQ(defaults.powersgd.seed, 7u);
+  const RunSettings s = settings(
+      {"train.exchange=powersgd", "train.powersgd.rank=4", "train.powersgd.start_iter=0",
+       "train.powersgd.min_compression_rate=0", "train.powersgd.warm_start=false",
+       "train.powersgd.error_feedback=false", "train.powersgd.orthogonalization_epsilon=1e-8"});
+  EXPECT_EQ(s.powersgd.matrix_approximation_rank, 4);
+  EXPECT_EQ(s.powersgd.start_powerSGD_iter, 0);
+  EXPECT_EQ(s.powersgd.min_compression_rate, 0);
+  EXPECT_FALSE(s.powersgd.warm_start);
+  EXPECT_FALSE(s.powersgd.use_error_feedback);
+  EXPECT_EQ(s.powersgd.orthogonalization_epsilon, 1e-8);
+}
+
 TEST(Settings, ImageNetTransformsFollowTheCropSize) {
   const RunSettings s = read_settings(load_config({kConfigs + "/imagenet/resnet50.yaml"}, {}));
   EXPECT_EQ(s.dataset, "imagenet");
@@ -243,9 +269,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "train.schedule.warmup_lr_epochs (5), got 3"},
         BadValue{{"train.exchange=int8"},
                  "config: train.exchange: 'int8' is not an exchange (auto, allreduce, fp16, bf16, "
-                 "dgc)"},
+                 "powersgd, dgc)"},
         BadValue{{"train.dgc=true", "train.exchange=fp16"},
-                 "config: train.exchange: fp16 is a dense exchange, but train.dgc is true"},
+                 "config: train.exchange: fp16 is not a DGC exchange, but train.dgc is true"},
         BadValue{{"train.exchange=dgc"},
                  "config: train.exchange: dgc is a DGC exchange: it needs train.dgc: true"},
         BadValue{{"train.compression.compress_ratio=0"},
@@ -304,6 +330,35 @@ INSTANTIATE_TEST_SUITE_P(
                  "config: logging.log_every_steps must be >= 1, got 0"},
         BadValue{{"logging.log_every_steps=-3"},
                  "config: logging.log_every_steps must be >= 1, got -3"}));
+
+const std::string kPowerSgd = "train.exchange=powersgd";
+
+INSTANTIATE_TEST_SUITE_P(
+    PowerSgd, BadSetting,
+    ::testing::Values(
+        BadValue{
+            {"train.exchange=sparse"},
+            "config: train.exchange: 'sparse' is not an exchange (auto, allreduce, fp16, bf16, "
+            "powersgd, dgc)"},
+        BadValue{{kPowerSgd, "train.dgc=true"},
+                 "config: train.exchange: powersgd is not a DGC exchange, but train.dgc is true"},
+        BadValue{{kPowerSgd, "train.powersgd.rank=0"},
+                 "config: train.powersgd.rank must be >= 1, got 0"},
+        BadValue{{kPowerSgd, "train.powersgd.rank=1.5"},
+                 "config: wrong type for 'train.powersgd.rank'"},
+        BadValue{{kPowerSgd, "train.powersgd.start_iter=-1"},
+                 "config: train.powersgd.start_iter must be >= 0, got -1"},
+        BadValue{{kPowerSgd, "train.powersgd.min_compression_rate=-1"},
+                 "config: train.powersgd.min_compression_rate must be finite and >= 0, got -1"},
+        BadValue{{kPowerSgd, "train.powersgd.min_compression_rate=.nan"},
+                 "config: train.powersgd.min_compression_rate must be finite and >= 0, got nan"},
+        BadValue{{kPowerSgd, "train.powersgd.orthogonalization_epsilon=.inf"},
+                 "config: train.powersgd.orthogonalization_epsilon must be finite and >= 0, got "
+                 "inf"},
+        // Read whatever the exchange, like train.compression.
+        BadValue{{"train.powersgd.orthogonalization_epsilon=-1"},
+                 "config: train.powersgd.orthogonalization_epsilon must be finite and >= 0, got "
+                 "-1"}));
 
 }  // namespace
 }  // namespace dgc::train

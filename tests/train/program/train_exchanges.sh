@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every exchange (comm hook) of dgc-train resumes exactly: for each, under mpirun -np 2 on a small
+# Every exchange (comm hook) of dgc-train resumes exactly (PowerSGD: its errors, warm-started Q and
+# step count): for each, under mpirun -np 2 on a small
 # synthetic dataset, two epochs in one go and the same run stopped after one epoch then resumed
 # end with the same model digest. Also: a checkpoint without the state the exchange needs (a
 # dense run resumed as DGC with --allow-changed) is one clear error, and the traffic line names
@@ -22,9 +23,11 @@ run() {  # run RUNS_DIR [more args]
 }
 digest() { grep -o "model digest [0-9a-f]*" "$1" || fail "no model digest in $1"; }
 
-for exchange in allreduce fp16 bf16 dgc; do
+for exchange in allreduce fp16 bf16 powersgd dgc; do
   args=("train.exchange=$exchange")
   [ "$exchange" = dgc ] && args+=(train.dgc=true)
+  # 8 steps an epoch: compress from step 3, so that the errors and the warm-started Q must resume.
+  [ "$exchange" = powersgd ] && args+=(train.powersgd.start_iter=3 train.powersgd.rank=2)
   run "$work/$exchange-straight" "${args[@]}" > "$work/$exchange-straight.log" 2>&1 ||
     { cat "$work/$exchange-straight.log"; fail "$exchange: the run failed"; }
   run "$work/$exchange-resumed" "${args[@]}" train.stop_after_epochs=1 > "$work/$exchange-first.log" 2>&1 ||
@@ -36,9 +39,16 @@ for exchange in allreduce fp16 bf16 dgc; do
     fail "$exchange: the resumed run ends with other weights than the uninterrupted one"
   echo "train_exchanges: $exchange resumes exactly ($(digest "$work/$exchange-second.log"))"
 done
-# The exchanges really differ: fp16 and float32 end elsewhere.
+# The exchanges really differ: fp16 and float32 end elsewhere; PowerSGD compresses.
 [ "$(digest "$work/allreduce-straight.log")" != "$(digest "$work/fp16-straight.log")" ] ||
   fail "fp16 ends with the same weights as float32"
+grep -q "sent [0-9]* bytes per step, [0-9.]*x less than dense" "$work/powersgd-straight.log" ||
+  { cat "$work/powersgd-straight.log"; fail "powersgd: no compressed traffic line"; }
+if run "$work/bad" train.exchange=powersgd train.powersgd.rank=0 > "$work/bad.log" 2>&1; then
+  fail "train.powersgd.rank=0 was accepted"
+fi
+grep -q "config: train.powersgd.rank must be >= 1, got 0" "$work/bad.log" ||
+  { cat "$work/bad.log"; fail "no clear error for train.powersgd.rank"; }
 
 # A dense run's checkpoint holds no DGC memory: resuming it as DGC is one error naming it.
 if run "$work/allreduce-resumed" train.dgc=true train.num_epochs=3 --allow-changed all \
