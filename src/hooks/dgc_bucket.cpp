@@ -49,12 +49,18 @@ std::string DgcBucket::describe(const BucketLayout& l) {
                 ", wire format version ", l[5]);
 }
 
-torch::Tensor DgcBucket::square_sums(const std::vector<torch::Tensor>& grads) const {
-  auto sums = torch::empty({static_cast<std::int64_t>(sparse.size())}, torch::kFloat);
+std::vector<float> DgcBucket::square_means(const Compressor& compressor,
+                                           const std::vector<torch::Tensor>& grads,
+                                           ProcessGroup& group, TrafficStats& traffic) const {
+  if (!compressor.memory().options().gradient_clipping.needs_global_statistics()) return {};
+  auto stats = torch::empty({static_cast<std::int64_t>(sparse.size())}, torch::kFloat);
   for (std::size_t k = 0; k < sparse.size(); ++k) {
-    sums[static_cast<std::int64_t>(k)] = grads[sparse[k]].square().sum();
+    stats[static_cast<std::int64_t>(k)] = grads[sparse[k]].square().sum();
   }
-  return sums;
+  group.allreduce(stats, ReduceOp::kAverage);
+  traffic.bytes_sent += stats.nbytes();
+  traffic.bytes_received += stats.nbytes();
+  return {stats.data_ptr<float>(), stats.data_ptr<float>() + stats.numel()};
 }
 
 void DgcBucket::compress(Compressor& compressor, const std::vector<torch::Tensor>& grads,

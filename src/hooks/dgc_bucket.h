@@ -46,8 +46,11 @@ struct DgcBucket {
   // kinds (empty otherwise).
   void compress(Compressor& compressor, const std::vector<torch::Tensor>& grads,
                 const std::vector<float>& square_means);
-  // Each sparse tensor's sum(g^2), for the global clipping kinds.
-  torch::Tensor square_sums(const std::vector<torch::Tensor>& grads) const;
+  // For the global clipping kinds (section 8), per sparse tensor the mean over `group`'s ranks of
+  // its sum(g^2), one float per tensor in one small allreduce; empty for the other kinds.
+  std::vector<float> square_means(const Compressor& compressor,
+                                  const std::vector<torch::Tensor>& grads, ProcessGroup& group,
+                                  TrafficStats& traffic) const;
   // Copies the dense tensors' gradients into the fused buffer.
   void pack_dense(const std::vector<torch::Tensor>& grads);
   // Writes the averaged gradients: the `senders` slots summed and divided by `senders`; the

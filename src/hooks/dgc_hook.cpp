@@ -48,15 +48,8 @@ void DgcHook::run(const GradBucket& bucket, Communicator& comm, TrafficStats& tr
   const auto& grads = *bucket.grads;
   if (b.fallback) ++traffic.dense_fallback_buckets;
   if (!b.sparse.empty()) {
-    std::vector<float> square_means;
-    if (compressor_.memory().options().gradient_clipping.needs_global_statistics()) {
-      // Section 8: the statistic is the mean over ranks of sum(g^2), one float per tensor.
-      auto stats = b.square_sums(grads);
-      comm.allreduce(stats, ReduceOp::kAverage);
-      traffic.bytes_sent += stats.nbytes();
-      traffic.bytes_received += stats.nbytes();
-      square_means.assign(stats.data_ptr<float>(), stats.data_ptr<float>() + stats.numel());
-    }
+    // Section 8: the statistic is the mean over ranks of sum(g^2).
+    const auto square_means = b.square_means(compressor_, grads, comm, traffic);
     b.compress(compressor_, grads, square_means);
     b.received.resize(b.send.size() * static_cast<std::size_t>(world_size_));
     comm.allgather(b.send.data(), b.layout.bytes, b.received.data());

@@ -27,17 +27,12 @@
 namespace {
 
 using dgc::test::comm;
+using dgc::test::dgc_options;
 using dgc::test::flat_parameters;
 using dgc::test::identical_on_all_ranks;
 using dgc::test::make_model;
 using dgc::test::train;
 using testing::HasSubstr;
-
-dgc::CompressorOptions dgc_options(double ratio) {
-  dgc::CompressorOptions o;
-  o.compress_ratio = ratio;
-  return o;
-}
 
 // A built-in hook by its dgc-train name.
 std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {

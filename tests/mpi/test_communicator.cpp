@@ -96,36 +96,24 @@ TEST(Communicator, AllreduceSumsALargeHalfBuffer) {
   EXPECT_TRUE(torch::equal(tensor.to(torch::kLong), expected));
 }
 
-// Sums that must round: each partial sum is rounded to the nearest half, ties to even, however
-// the operator computes it (8 at a time with F16C where the CPU has it, the rest one by one).
+// Sums that must round: each partial sum is rounded to the nearest half (or bfloat16), ties to
+// even, however the operator computes it (halves 8 at a time with F16C where the CPU has it, the
+// rest one by one).
 TEST(Communicator, AllreduceRoundsHalfSumsToNearest) {
   if (comm().size() > 2) GTEST_SKIP() << "with more ranks MPI may combine them in any order";
   const std::int64_t count = 1003;  // not a multiple of 8
-  const auto mine = [&](int rank) {
-    torch::manual_seed(50 + rank);
-    return (torch::randn({count}) * 100).to(torch::kHalf);
-  };
-  auto tensor = mine(comm().rank());
-  comm().allreduce(tensor, ReduceOp::kSum);
-  auto expected = mine(0);
-  if (comm().size() == 2)
-    expected = (mine(0).to(torch::kFloat) + mine(1).to(torch::kFloat)).to(torch::kHalf);
-  EXPECT_TRUE(torch::equal(tensor, expected));
-}
-
-// bfloat16 likewise: each partial sum computed in float and rounded to bfloat16.
-TEST(Communicator, AllreduceRoundsBfloat16SumsToNearest) {
-  if (comm().size() > 2) GTEST_SKIP() << "with more ranks MPI may combine them in any order";
-  const auto mine = [&](int rank) {
-    torch::manual_seed(70 + rank);
-    return (torch::randn({1003}) * 100).to(torch::kBFloat16);
-  };
-  auto tensor = mine(comm().rank());
-  comm().allreduce(tensor, ReduceOp::kSum);
-  auto expected = mine(0);
-  if (comm().size() == 2)
-    expected = (mine(0).to(torch::kFloat) + mine(1).to(torch::kFloat)).to(torch::kBFloat16);
-  EXPECT_TRUE(torch::equal(tensor, expected));
+  for (const auto dtype : {torch::kHalf, torch::kBFloat16}) {
+    const auto mine = [&](int rank) {
+      torch::manual_seed(50 + rank);
+      return (torch::randn({count}) * 100).to(dtype);
+    };
+    auto tensor = mine(comm().rank());
+    comm().allreduce(tensor, ReduceOp::kSum);
+    auto expected = mine(0);
+    if (comm().size() == 2)
+      expected = (mine(0).to(torch::kFloat) + mine(1).to(torch::kFloat)).to(dtype);
+    EXPECT_TRUE(torch::equal(tensor, expected)) << dtype;
+  }
 }
 
 TEST(Communicator, AllreduceRawBuffer) {

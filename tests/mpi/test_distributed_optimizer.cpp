@@ -23,18 +23,13 @@ namespace {
 using dgc::test::Batch;
 using dgc::test::batch;
 using dgc::test::comm;
+using dgc::test::dgc_options;
 using dgc::test::flat_parameters;
 using dgc::test::identical_on_all_ranks;
 using dgc::test::loss_of;
 using dgc::test::make_model;
 using dgc::test::train;
 using testing::HasSubstr;
-
-dgc::CompressorOptions dgc_options(double ratio) {
-  dgc::CompressorOptions o;
-  o.compress_ratio = ratio;
-  return o;
-}
 
 TEST(DistributedOptimizer, DgcKeepsEveryRankBitwiseIdentical) {
   auto model = make_model(7);

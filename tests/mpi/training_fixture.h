@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
 #include "mpi_test.h"
 
@@ -44,6 +45,12 @@ inline Batch batch(int step, std::int64_t size = 8) {
 
 inline torch::Tensor loss_of(torch::nn::Sequential& model, const Batch& b) {
   return torch::nn::functional::cross_entropy(model->forward(b.x), b.y);
+}
+
+inline CompressorOptions dgc_options(double ratio) {
+  CompressorOptions o;
+  o.compress_ratio = ratio;
+  return o;
 }
 
 // Steps first_step .. first_step + steps - 1, each on its own batch.
