@@ -3,10 +3,12 @@
 // Part 1, the exchange of ResNet-50's gradients (161 tensors, 102 MB as float32). Each step a
 // backward hands a fresh random gradient per tensor to DistributedOptimizer's hooks (untimed),
 // then synchronize() alone is timed with overlap off: compression, packing, the collectives and
-// decoding. Modes: dense allreduce, dense fp16 (Horovod's Compression.fp16), DGC with fp32
-// values and int64 indices, DGC with fp16 values and int32 indices (ratio 0.001, sample ratio
-// 0.01). Also the payload of one step (TrafficStats) and the compression ratio
-// dense_bytes / bytes_sent.
+// decoding. Modes: every comm hook: dense allreduce, dense fp16 and bf16 (Horovod's
+// Compression.fp16, PyTorch's compress hooks), PowerSGD at rank 4 from the first step, DGC with
+// fp32 values and int64 indices, with fp16 values and int32 indices, and hierarchical (ratio
+// 0.001, sample ratio 0.01; nodes from DGC_EMULATED_NODE_SIZE or the machines). Also the
+// payload of one step (TrafficStats), the part of it that left the node, and the compression
+// ratio dense_bytes / bytes_sent.
 //
 // Part 2, overlap: full training steps (zero_grad, forward, backward, step) of an MLP whose
 // backward takes real time, with buckets launched from the hooks during backward (overlap on)
@@ -40,7 +42,9 @@
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
+#include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "resnet50_shapes.h"
 
@@ -168,48 +172,78 @@ dgc::CompressorOptions dgc_options(bool fp16_int32) {
   return o;
 }
 
+// The exchanges measured, by the name printed: every built-in comm hook.
+enum class Hook { kDense, kFp16, kBf16, kDgc, kDgcFp16Int32, kDgcHierarchical, kPowerSgd };
+
+bool applies_momentum(Hook hook) {
+  return hook == Hook::kDgc || hook == Hook::kDgcFp16Int32 || hook == Hook::kDgcHierarchical;
+}
+
+std::unique_ptr<dgc::CommHook> make_hook(Hook hook) {
+  switch (hook) {
+    case Hook::kDense:
+      return dgc::make_allreduce_hook("allreduce");
+    case Hook::kFp16:
+      return dgc::make_allreduce_hook("fp16");
+    case Hook::kBf16:
+      return dgc::make_allreduce_hook("bf16");
+    case Hook::kDgc:
+      return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(false)));
+    case Hook::kDgcFp16Int32:
+      return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(true)));
+    case Hook::kDgcHierarchical:
+      return std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(dgc_options(false)));
+    case Hook::kPowerSgd: {
+      dgc::PowerSgdOptions o;
+      o.matrix_approximation_rank = 4;
+      o.start_powerSGD_iter = 0;  // compressed from the first step
+      return std::make_unique<dgc::PowerSgdHook>(o);
+    }
+  }
+  return nullptr;
+}
+
 // A DistributedOptimizer with its inner optimizer: DGC-SGD under DGC (the momentum lives in the
-// compressor's memory), plain momentum SGD for the dense baseline.
+// compressor's memory), plain momentum SGD otherwise.
 struct Exchanger {
   std::unique_ptr<torch::optim::Optimizer> inner;
   std::unique_ptr<dgc::DistributedOptimizer> opt;
 };
 
 Exchanger make_exchanger(dgc::Communicator& comm,
-                         const dgc::DistributedOptimizer::NamedParameters& named, bool dgc,
-                         bool fp16, bool overlap) {
+                         const dgc::DistributedOptimizer::NamedParameters& named, Hook hook,
+                         bool overlap) {
   std::vector<torch::Tensor> params;
   for (const auto& [name, p] : named) params.push_back(p);
   const auto sgd = torch::optim::SGDOptions(0.01).momentum(0.9);
   dgc::DistributedOptions options;
   options.overlap = overlap;
   Exchanger e;
-  if (dgc) {
+  if (applies_momentum(hook)) {
     e.inner = std::make_unique<dgc::DGCSGD>(params, sgd);
-    e.opt = std::make_unique<dgc::DistributedOptimizer>(
-        comm, *e.inner, named, std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(fp16))),
-        options);
   } else {
     e.inner = std::make_unique<torch::optim::SGD>(params, sgd);
-    e.opt = std::make_unique<dgc::DistributedOptimizer>(
-        comm, *e.inner, named, dgc::make_allreduce_hook(fp16 ? "fp16" : "allreduce"), options);
   }
+  e.opt = std::make_unique<dgc::DistributedOptimizer>(comm, *e.inner, named, make_hook(hook),
+                                                      options);
   return e;
 }
 
-void print_rule() { std::printf("%s\n", std::string(100, '-').c_str()); }
+void print_rule() { std::printf("%s\n", std::string(113, '-').c_str()); }
 
 // ---- Part 1: the exchange of ResNet-50's gradients ------------------------------------------
 
 struct ExchangeMode {
   const char* name;
-  bool dgc;
-  bool fp16;  // dense: the fp16 hook; DGC: fp16 values and int32 indices
+  Hook hook;
 };
-constexpr ExchangeMode kExchangeModes[] = {{"dense", false, false},
-                                           {"dense-fp16", false, true},
-                                           {"dgc fp32/int64", true, false},
-                                           {"dgc fp16/int32", true, true}};
+constexpr ExchangeMode kExchangeModes[] = {{"dense", Hook::kDense},
+                                           {"dense-fp16", Hook::kFp16},
+                                           {"dense-bf16", Hook::kBf16},
+                                           {"powersgd r4", Hook::kPowerSgd},
+                                           {"dgc fp32/int64", Hook::kDgc},
+                                           {"dgc fp16/int32", Hook::kDgcFp16Int32},
+                                           {"dgc hierarch.", Hook::kDgcHierarchical}};
 
 // Steps cycle through this many gradient sets: a real step brings a new gradient, and the same
 // one every step would drive the DGC residual into an unusual sawtooth (see bench_compress.cpp).
@@ -234,7 +268,7 @@ std::unique_ptr<ExchangeRun> make_exchange_run(dgc::Communicator& comm, const Ex
     named.emplace_back(t.name, run->params.back());
   }
   // Overlap off: synchronize() then runs the whole exchange, and only it is timed.
-  run->exchanger = make_exchanger(comm, named, mode.dgc, mode.fp16, /*overlap=*/false);
+  run->exchanger = make_exchanger(comm, named, mode.hook, /*overlap=*/false);
   return run;
 }
 
@@ -281,23 +315,27 @@ void print_exchange(const std::vector<std::unique_ptr<ExchangeRun>>& runs, const
       "interleaved; slowest rank per step\n",
       s.warmup, s.steps);
   print_rule();
-  std::printf("%-15s %9s %8s %8s %10s %12s %12s %10s %8s\n", "mode", "median ms", "min ms",
-              "max ms", "dense/mode", "sent/step", "recv/step", "dense/sent", "faults");
+  std::printf("%-15s %9s %8s %8s %10s %12s %12s %12s %10s %8s\n", "mode", "median ms", "min ms",
+              "max ms", "dense/mode", "sent/step", "recv/step", "off-node", "dense/sent",
+              "faults");
   print_rule();
   const double dense_ms = runs.front()->timings.median_ms();
   for (const auto& run : runs) {
     const Timings& time = run->timings;
     const auto& t = run->traffic;
-    std::printf("%-15s %9.2f %8.2f %8.2f %9.2fx %9.1f kB %9.1f kB %9.1fx %8.0f\n", run->mode.name,
-                time.median_ms(), time.min_ms(), time.max_ms(), dense_ms / time.median_ms(),
-                t.bytes_sent / 1e3, t.bytes_received / 1e3,
+    std::printf("%-15s %9.2f %8.2f %8.2f %9.2fx %9.1f kB %9.1f kB %9.1f kB %9.1fx %8.0f\n",
+                run->mode.name, time.median_ms(), time.min_ms(), time.max_ms(),
+                dense_ms / time.median_ms(), t.bytes_sent / 1e3, t.bytes_received / 1e3,
+                (t.bytes_sent + t.bytes_received - t.intra_node_bytes) / 1e3,
                 static_cast<double>(t.dense_bytes) / static_cast<double>(t.bytes_sent),
                 time.faults_per_step());
   }
   print_rule();
   std::printf(
       "dense/mode: the dense allreduce's median over this mode's (same run). sent/recv: "
-      "payload handed to / returned by the collectives per rank and step. dense/sent: "
+      "payload handed to / returned by the collectives per rank and step; off-node: the part of "
+      "both that left the node (all of it unless nodes are set, DGC_EMULATED_NODE_SIZE). "
+      "dense/sent: "
       "TrafficStats dense_bytes / bytes_sent (the paper: 277x for ResNet-50). faults: minor page "
       "faults per step (the most on one rank).\n");
 }
@@ -311,7 +349,7 @@ void run_exchange(dgc::Communicator& comm, const Settings& s) {
     in_turn(runs, round, [&](ExchangeRun& run) {
       deliver(run, grads);
       const Sample sample = timed_step(comm, [&] { run.exchanger.opt->synchronize(); });
-      if (round == 0 && !run.mode.dgc && !run.mode.fp16) check_delivered(comm, run, grads);
+      if (round == 0 && run.mode.hook == Hook::kDense) check_delivered(comm, run, grads);
       if (round < s.warmup) return;
       run.timings.add(sample);
       run.traffic = run.exchanger.opt->last_step_traffic();
@@ -375,8 +413,8 @@ std::unique_ptr<OverlapRun> make_overlap_run(dgc::Communicator& comm, const Over
   run->mode = mode;
   run->model = make_mlp();
   if (mode.exchange) {
-    run->exchanger = make_exchanger(comm, run->model->named_parameters().pairs(), mode.dgc,
-                                    /*fp16=*/false, mode.overlap);
+    run->exchanger = make_exchanger(comm, run->model->named_parameters().pairs(),
+                                    mode.dgc ? Hook::kDgc : Hook::kDense, mode.overlap);
   } else {
     run->local = std::make_unique<torch::optim::SGD>(run->model->parameters(),
                                                      torch::optim::SGDOptions(0.01).momentum(0.9));
