@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "dgc/error.h"
@@ -61,12 +62,34 @@ std::string describe_ranks(std::vector<int> ranks) {
   return out.str();
 }
 
+// "MPI_Allreduce #2" on the world, as before there were groups; the group otherwise.
+std::string describe_collective(CollectiveLevel level, int group, const std::string& call,
+                                std::uint64_t seq) {
+  std::ostringstream out;
+  out << call << " #" << seq;
+  if (level == CollectiveLevel::kNode) out << " in node " << group;
+  if (level == CollectiveLevel::kCrossNode) out << " across nodes (node rank " << group << ")";
+  return out.str();
+}
+
 }  // namespace
 
-void CollectiveTracker::enter(const char* call) {
+int StallTopology::group_of(int rank, CollectiveLevel level) const {
+  switch (level) {
+    case CollectiveLevel::kNode:
+      return node_of[rank];
+    case CollectiveLevel::kCrossNode:
+      return node_rank_of[rank];
+    case CollectiveLevel::kWorld:
+      break;
+  }
+  return 0;
+}
+
+void CollectiveTracker::enter(CollectiveLevel level, const char* call) {
   const auto now = StallClock::now();
   std::lock_guard<std::mutex> lock(mutex_);
-  current_ = Snapshot{true, call, ++count_, now};
+  current_ = Snapshot{true, level, call, ++count_[static_cast<int>(level)], now};
 }
 
 void CollectiveTracker::leave() {
@@ -82,7 +105,7 @@ CollectiveTracker::Snapshot CollectiveTracker::snapshot() const {
 // One word to another rank's monitor, as raw bytes: every rank runs the same binary.
 struct StallMonitor::Message {
   std::int32_t waiting;  // 1: waits in `call` #seq; 0: has left it
-  std::int32_t reserved;
+  std::int32_t level;    // a CollectiveLevel
   std::uint64_t seq;
   char call[32];  // the MPI function's name, NUL-terminated
 };
@@ -92,8 +115,9 @@ struct StallMonitor::Send {
   Message message{};
 };
 
-StallMonitor::StallMonitor(MPI_Comm comm, const CollectiveTracker& tracker, AbortFn abort)
-    : comm_(comm), tracker_(tracker), abort_(std::move(abort)) {
+StallMonitor::StallMonitor(MPI_Comm comm, const CollectiveTracker& tracker, StallTopology topology,
+                           AbortFn abort)
+    : comm_(comm), tracker_(tracker), topology_(std::move(topology)), abort_(std::move(abort)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
   peers_.resize(size_);
@@ -221,8 +245,9 @@ void StallMonitor::tick(const StallCheckOptions& options) {
   const auto now = StallClock::now();
   const auto current = tracker_.snapshot();
   const bool on = options.warning_seconds > 0;
-  if (announced_ && !(on && current.active && current.seq == announced_seq_)) {
-    send_to_all(false, announced_call_, announced_seq_);
+  if (announced_ && !(on && current.active && current.level == announced_level_ &&
+                      current.seq == announced_seq_)) {
+    send_to_all(false, announced_level_, announced_call_, announced_seq_);
     announced_ = false;
   }
   if (!on || !current.active) return;
@@ -230,8 +255,9 @@ void StallMonitor::tick(const StallCheckOptions& options) {
   if (!announced_) {
     // Half the warning time: the peers that wait too have announced it by the warning.
     if (waited < options.warning_seconds / 2) return;
-    send_to_all(true, current.call, current.seq);
+    send_to_all(true, current.level, current.call, current.seq);
     announced_ = true;
+    announced_level_ = current.level;
     announced_seq_ = current.seq;
     announced_call_ = current.call;
     next_warning_ = current.start + to_duration(options.warning_seconds);
@@ -274,8 +300,10 @@ void StallMonitor::receive_from(int source) {
   int bytes = 0;
   MPI_Get_count(&status, MPI_BYTE, &bytes);
   if (bytes != static_cast<int>(sizeof message)) return;  // not from a monitor of this build
+  if (message.level < 0 || message.level >= kCollectiveLevels) return;
   Peer& peer = peers_[source];
   peer.waiting = message.waiting != 0;
+  peer.level = static_cast<CollectiveLevel>(message.level);
   peer.seq = message.seq;
   peer.call.assign(message.call, strnlen(message.call, sizeof message.call));
 }
@@ -288,11 +316,13 @@ void StallMonitor::reap_sends() {
   }
 }
 
-void StallMonitor::send_to_all(bool waiting, const char* call, std::uint64_t seq) {
+void StallMonitor::send_to_all(bool waiting, CollectiveLevel level, const char* call,
+                               std::uint64_t seq) {
   for (int r = 0; r < size_; ++r) {
     if (r == rank_) continue;
     Send& send = sends_.emplace_back();
     send.message.waiting = waiting ? 1 : 0;
+    send.message.level = static_cast<std::int32_t>(level);
     send.message.seq = seq;
     std::snprintf(send.message.call, sizeof send.message.call, "%s", call);
     // Never blocks: a stopped peer's share stays in flight until shutdown() or MPI_Finalize.
@@ -307,29 +337,39 @@ void StallMonitor::send_to_all(bool waiting, const char* call, std::uint64_t seq
 
 std::string StallMonitor::describe(const CollectiveTracker::Snapshot& current,
                                    double waited) const {
+  // Only the members of this collective's group can be missing from it: a rank of another node
+  // that waits for nothing is not part of a stall inside this node.
+  const int group = topology_.group_of(rank_, current.level);
   std::vector<int> same{rank_}, missing;
-  std::map<std::pair<std::uint64_t, std::string>, std::vector<int>> elsewhere;
+  std::map<std::tuple<int, int, std::uint64_t, std::string>, std::vector<int>> elsewhere;
   for (int r = 0; r < size_; ++r) {
     if (r == rank_) continue;
     const Peer& peer = peers_[r];
+    const bool member = topology_.group_of(r, current.level) == group;
     if (!peer.waiting) {
-      missing.push_back(r);
-    } else if (peer.seq == current.seq && peer.call == current.call) {
+      if (member) missing.push_back(r);
+    } else if (member && peer.level == current.level && peer.seq == current.seq &&
+               peer.call == current.call) {
       same.push_back(r);
     } else {
-      elsewhere[{peer.seq, peer.call}].push_back(r);
+      elsewhere[{static_cast<int>(peer.level), topology_.group_of(r, peer.level), peer.seq,
+                 peer.call}]
+          .push_back(r);
     }
   }
   std::ostringstream out;
   out << describe_ranks(same) << (same.size() == 1 ? " has" : " have") << " waited "
-      << static_cast<long long>(waited) << " s in " << current.call << " #" << current.seq;
+      << static_cast<long long>(waited) << " s in "
+      << describe_collective(current.level, group, current.call, current.seq);
   if (!missing.empty()) {
     out << "; " << describe_ranks(missing) << (missing.size() == 1 ? " has" : " have")
         << " not reached it";
   }
   for (const auto& [key, ranks] : elsewhere) {
+    const auto& [level, peer_group, seq, call] = key;
     out << "; " << describe_ranks(ranks) << (ranks.size() == 1 ? " waits" : " wait") << " in "
-        << key.second << " #" << key.first << " instead";
+        << describe_collective(static_cast<CollectiveLevel>(level), peer_group, call, seq)
+        << " instead";
   }
   return out.str();
 }

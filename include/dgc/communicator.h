@@ -1,5 +1,5 @@
-// dgc::Communicator: the MPI collectives dgc needs, and the only code in the library that calls
-// MPI.
+// dgc::Communicator: the world's process group (include/dgc/process_group.h: the collectives),
+// the node topology, and the only code in the library that calls MPI.
 //
 // Construction initialises MPI (unless the caller already did) and duplicates MPI_COMM_WORLD, so
 // dgc's messages never mix with the caller's. Every MPI failure, and every bad argument, is a
@@ -9,6 +9,17 @@
 // Without mpirun the program is a world of one (an MPI singleton) and every collective is a copy
 // or a no-op, so the same code runs on a laptop and on a cluster.
 //
+// Nodes (docs/DISTRIBUTED.md, "Nodes and the topology"): the ranks that share a machine's memory
+// (MPI_Comm_split_type SHARED, so each host of `mpirun -H` is one), or, with an emulated node
+// size s (CommunicatorOptions, or the environment's DGC_EMULATED_NODE_SIZE), world ranks
+// [k*s, (k+1)*s) as node k, to test two-level exchanges on one machine. node() is the group of
+// this rank's node; cross_node() groups the ranks that have the same rank in their nodes (as
+// Horovod's cross communicator), so node rank 0 of every node, the node leaders, form one
+// cross_node() group, in node order: there cross_node().rank() == node_index(). Every rank
+// gathers every rank's node at construction and checks that they agree; nodes need not have the
+// same size (nodes_uniform() says whether they do), and then cross_node().size() differs between
+// node ranks.
+//
 // Stalls: every collective is numbered (#1 is the first after construction; the numbers agree
 // between ranks because the calls happen in the same order) and marked in progress while it
 // blocks. A monitor thread warns on stderr when a collective has blocked for
@@ -16,34 +27,41 @@
 // in another collective, and can end the job after timeout_seconds (docs/DISTRIBUTED.md,
 // "Stalls"). It is on by default (60 s, no timeout), like Horovod's, and runs only when size() > 1
 // and MPI granted MPI_THREAD_MULTIPLE; otherwise there is no check. It sends messages only while a
-// collective is stalled, on a communicator of its own.
+// collective is stalled, on a communicator of its own. The node() and cross_node() groups have no
+// monitor of their own: their collectives are numbered separately (per group, so the numbers agree
+// between the group's ranks) and watched by the world's monitor, which names them with the group
+// ("MPI_Allreduce #3 in node 1"); a rank blocked in one is reported as waiting there, and ranks
+// outside that group are not counted as missing from it.
 //
 // Thread safety: none, except set_stall_check(), stall_check(), stall_check_active() and abort(),
-// which any thread may call at any time. One thread at a time may use a Communicator (it need not
-// be the thread that constructed it; MPI is asked for MPI_THREAD_MULTIPLE and must grant at least
-// MPI_THREAD_SERIALIZED). Collectives must be called in the same order, with matching arguments,
-// on every rank: argument checks are local, so a call rejected on one rank and not on another
-// leaves the others waiting (the stall check then names the rank). The constructor and destructor
-// are collective too.
+// which any thread may call at any time. One thread at a time may use a Communicator and its
+// node() and cross_node() groups (it need not be the thread that constructed it; MPI is asked for
+// MPI_THREAD_MULTIPLE and must grant at least MPI_THREAD_SERIALIZED). Collectives must be called
+// in the same order, with matching arguments, on every rank: argument checks are local, so a call
+// rejected on one rank and not on another leaves the others waiting (the stall check then names
+// the rank). The constructor and destructor are collective too.
 #pragma once
 
-#include <torch/types.h>
-
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "dgc/process_group.h"
 #include "dgc/stall_check.h"
 
 namespace dgc {
 
-enum class ReduceOp {
-  kSum,
-  kAverage,  // the sum divided by size(); floating-point dtypes only
+struct CommunicatorOptions {
+  // Ranks per emulated node: world ranks [k*s, (k+1)*s) form node k, whatever machine they run
+  // on, so that a two-level exchange can be tested and measured on one machine (mpirun -np 4
+  // with 2 gives 2 nodes of 2 ranks). It must divide the world size. 0: the real nodes (the
+  // ranks sharing a machine's memory), unless the environment variable DGC_EMULATED_NODE_SIZE
+  // gives a size; a size set here wins over the variable. Use the same value on every rank (a
+  // difference is a dgc::Error on every rank). Default: 0.
+  int emulated_node_size = 0;
 };
 
-class Communicator {
+class Communicator : public ProcessGroup {
  public:
   // Initialises MPI if it is not initialised yet; MPI is then finalised when the last live
   // Communicator is destroyed. If the caller initialised MPI, the caller finalises it. MPI
@@ -51,8 +69,10 @@ class Communicator {
   // Throws dgc::Error if the granted thread level is below MPI_THREAD_SERIALIZED or MPI was
   // already finalised. The stall check starts with StallCheckOptions' defaults, or with the
   // environment's DGC_STALL_CHECK_TIME_SECONDS and DGC_STALL_SHUTDOWN_TIME_SECONDS where set (a
-  // bad value is a dgc::Error naming the variable).
-  Communicator();
+  // bad value is a dgc::Error naming the variable). Emulated nodes: see CommunicatorOptions; a bad
+  // DGC_EMULATED_NODE_SIZE (not a whole number >= 0, or not dividing the world size) is a
+  // dgc::Error naming the variable, on every rank.
+  explicit Communicator(CommunicatorOptions options = {});
   ~Communicator();
 
   Communicator(const Communicator&) = delete;
@@ -60,40 +80,28 @@ class Communicator {
   Communicator(Communicator&&) = delete;
   Communicator& operator=(Communicator&&) = delete;
 
-  int rank() const;
-  int size() const;
-  // Rank and size among the processes sharing this machine's memory (to split cores or GPUs).
+  // rank(), size() and the collectives: ProcessGroup's, over the whole world.
+
+  // Rank and size among the processes sharing this machine's memory, to split its cores or GPUs
+  // between them. They stay the machine's when nodes are emulated (four ranks on one machine
+  // still share its cores four ways); node() has the emulated node's.
   int local_rank() const;
   int local_size() const;
 
-  // Raw buffers, for packed buckets. Counts and byte sizes must be in [0, INT_MAX] (MPI counts
-  // are int); allgatherv's total must be too.
-
-  // In place; `count` elements of `dtype`: float32, float64, int32, int64, float16 or bfloat16
-  // (both summed in float, rounded to their type at each step).
-  void allreduce(void* data, std::int64_t count, torch::ScalarType dtype, ReduceOp op);
-  // `recv` holds size() * bytes_per_rank bytes, rank r's at offset r * bytes_per_rank.
-  void allgather(const void* send, std::int64_t bytes_per_rank, void* recv);
-  // Ranks may send different sizes. Fills bytes_per_rank[r] with rank r's size and `recv` with
-  // every rank's bytes in rank order (both are resized; their capacity is reused).
-  void allgatherv(const void* send, std::int64_t bytes, std::vector<std::int64_t>& bytes_per_rank,
-                  std::vector<std::uint8_t>& recv);
-  void broadcast(void* data, std::int64_t bytes, int root);
-
-  // Tensors: defined, dense, contiguous, on the CPU; anything else is a dgc::Error.
-
-  // In place; the dtypes of the raw form.
-  void allreduce(torch::Tensor& tensor, ReduceOp op);
-  // Every rank's tensor (same numel and dtype on every rank), flattened and concatenated in rank
-  // order: shape [size() * numel].
-  torch::Tensor allgather(const torch::Tensor& tensor);
-  // Like allgather, but numel may differ between ranks. The dtype must not: a mismatch is a
-  // dgc::Error on every rank.
-  torch::Tensor allgatherv(const torch::Tensor& tensor);
-  // In place; same numel and dtype on every rank.
-  void broadcast(torch::Tensor& tensor, int root);
-
-  void barrier();
+  // This rank's node (see the opening comment): its ranks in world order.
+  ProcessGroup& node();
+  // The ranks whose node().rank() equals this rank's, one per node, in node order.
+  ProcessGroup& cross_node();
+  // Nodes are numbered in the order of their first world rank.
+  int node_count() const;
+  int node_index() const;
+  // Ranks per node, by node index (gathered from every rank, not assumed).
+  const std::vector<int>& node_sizes() const;
+  // Whether every node has the same number of ranks; then cross_node().size() == node_count()
+  // on every rank.
+  bool nodes_uniform() const;
+  // The emulated node size in effect (from the options or the environment); 0 for real nodes.
+  int emulated_node_size() const;
 
   // Replaces the stall check's options (those of the constructor, environment included); local,
   // takes effect within a second. Throws dgc::Error (see validate) and leaves the options as they

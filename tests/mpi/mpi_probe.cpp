@@ -24,6 +24,13 @@
 //   stall-options    the options: the environment's, set_stall_check, and the errors
 //   finalize-first   np >= 2, the caller initialises MPI and finalises it before the
 //                    Communicator's destruction, the monitor running
+//   stall-node       np 4 in 2 emulated nodes, warning 1 s: rank 1 arrives 6 s late at its node's
+//                    allreduce #1; ranks 2, 3 sleep 2 s, pass theirs, and wait in the world's #1;
+//                    then rank 2 arrives 3 s late at the leaders' cross-node allreduce #1
+// Nodes:
+//   emulated-env     DGC_EMULATED_NODE_SIZE: bad values and a size that does not divide the world
+//                    refused with the variable's name, ranks that disagree (np >= 2), the option
+//                    winning over the variable, 0 and empty meaning the real nodes
 #include <mpi.h>
 #include <unistd.h>
 
@@ -325,6 +332,97 @@ int run_finalize_first() {
   return 0;
 }
 
+int run_stall_node() {
+  dgc::Communicator comm(dgc::CommunicatorOptions{/*emulated_node_size=*/2});
+  if (comm.size() != 4) return fail("stall-node needs four ranks");
+  comm.set_stall_check({/*warning_seconds=*/1, /*timeout_seconds=*/0});
+  if (!comm.stall_check_active()) return fail("the check is not active");
+  const int rank = comm.rank();
+  // Until 2 s ranks 2 and 3 are in no collective: they are in node 1, not missing from node 0's.
+  if (rank == 1) std::this_thread::sleep_for(std::chrono::seconds(6));
+  if (rank >= 2) std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::int64_t node_sum = rank;
+  comm.node().allreduce(&node_sum, 1, torch::kLong, dgc::ReduceOp::kSum);  // node #1
+  if (node_sum != (rank < 2 ? 1 : 5))
+    return fail("node allreduce gave " + std::to_string(node_sum));
+  std::int64_t sum = rank;
+  comm.allreduce(&sum, 1, torch::kLong, dgc::ReduceOp::kSum);  // world #1
+  if (sum != 6) return fail("allreduce gave " + std::to_string(sum));
+  // Then between the leaders: rank 2 arrives 3 s late at the leaders' allreduce; ranks 1 and 3,
+  // whose cross-node group is their own, pass theirs and wait in the world's barrier.
+  if (rank == 2) std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::int64_t cross_sum = rank;
+  comm.cross_node().allreduce(&cross_sum, 1, torch::kLong, dgc::ReduceOp::kSum);  // cross #1
+  if (cross_sum != (rank % 2 == 0 ? 2 : 4)) {
+    return fail("cross-node allreduce gave " + std::to_string(cross_sum));
+  }
+  comm.barrier();  // world #2
+  std::printf("rank %d finished\n", rank);
+  return 0;
+}
+
+int run_emulated_env() {
+  const char* const name = "DGC_EMULATED_NODE_SIZE";
+  unsetenv(name);
+  // Keeps MPI initialised while refused Communicators come and go (the last one to go would
+  // finalise it). Its monitor is stopped: nothing else runs while the environment changes.
+  dgc::Communicator keeper;
+  keeper.set_stall_check({0, 0});
+  const int n = keeper.size(), rank = keeper.rank();
+  const auto refused = [&](const std::string& value, dgc::CommunicatorOptions options,
+                           const std::string& expected) {
+    setenv(name, value.c_str(), 1);
+    try {
+      dgc::Communicator comm(options);
+    } catch (const dgc::Error& e) {
+      if (e.message() == expected) return true;
+      std::fprintf(stderr, "probe: rank %d: for '%s': unexpected error: %s\n", rank, value.c_str(),
+                   e.what());
+      return false;
+    }
+    std::fprintf(stderr, "probe: rank %d: '%s' was accepted\n", rank, value.c_str());
+    return false;
+  };
+  const std::string whole =
+      "environment variable DGC_EMULATED_NODE_SIZE must be a whole number of ranks per node >= 0 "
+      "(0 or unset: the real nodes), got '";
+  for (const std::string bad : {"two", "-2", "2.5", "2x", "99999999999"}) {
+    if (!refused(bad, {}, whole + bad + "'")) return 1;
+  }
+  // Read, and checked, even where the option decides.
+  if (!refused("two", {1}, whole + "two'")) return 1;
+  const int divisor = n == 4 ? 3 : n + 1;
+  if (!refused(std::to_string(divisor), {},
+               "environment variable DGC_EMULATED_NODE_SIZE=" + std::to_string(divisor) +
+                   " does not divide the " + std::to_string(n) +
+                   " ranks of the world into nodes of equal size")) {
+    return 1;
+  }
+  if (n >= 2 && !refused(rank == 0 ? "1" : "2", {},
+                         "the ranks disagree on the emulated node size (rank 0: 1, rank 1: 2); "
+                         "set DGC_EMULATED_NODE_SIZE or CommunicatorOptions::emulated_node_size "
+                         "alike on every rank")) {
+    return 1;
+  }
+  const auto layout = [&](const std::string& value, dgc::CommunicatorOptions options, int emulated,
+                          int node_count) {
+    setenv(name, value.c_str(), 1);
+    dgc::Communicator comm(options);
+    if (comm.emulated_node_size() == emulated && comm.node_count() == node_count) return true;
+    std::fprintf(stderr, "probe: rank %d: for '%s': emulated size %d, %d nodes\n", rank,
+                 value.c_str(), comm.emulated_node_size(), comm.node_count());
+    return false;
+  };
+  // All ranks run on this machine: the real nodes are one.
+  if (!layout("", {}, 0, 1) || !layout("0", {}, 0, 1) || !layout("1", {}, 1, n) ||
+      !layout(std::to_string(divisor), {1}, 1, n)) {
+    return 1;
+  }
+  unsetenv(name);
+  std::printf("rank %d: emulated-env ok\n", rank);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -341,8 +439,10 @@ int main(int argc, char** argv) {
   if (mode == "stall-quiet") return run_stall_quiet();
   if (mode == "stall-options") return run_stall_options();
   if (mode == "finalize-first") return run_finalize_first();
+  if (mode == "stall-node") return run_stall_node();
+  if (mode == "emulated-env") return run_emulated_env();
   return fail(
       "usage: dgc-mpi-probe abort | caller-init LEVEL | reinit | nan-abort | layout-mismatch | "
       "broadcast-mismatch | stall-sleep | stall-stop | stall-mismatch | stall-quiet | "
-      "stall-options | finalize-first");
+      "stall-options | finalize-first | stall-node | emulated-env");
 }
