@@ -16,18 +16,24 @@ void FusedDense::plan(const std::vector<std::int64_t>& numels, torch::ScalarType
 }
 
 void FusedDense::pack(std::size_t j, const torch::Tensor& grad) {
-  buffer_.narrow(0, offsets_[j], numels_[j]).copy_(grad.reshape({-1}));
+  slice(j).copy_(grad.reshape({-1}));
 }
 
-void FusedDense::allreduce(Communicator& comm, TrafficStats& traffic) {
-  comm.allreduce(buffer_.data_ptr(), total_, buffer_.scalar_type(), ReduceOp::kSum);
-  traffic.bytes_sent += buffer_.nbytes();
-  traffic.bytes_received += buffer_.nbytes();
+void FusedDense::allreduce(ProcessGroup& group, TrafficStats& traffic) {
+  group.allreduce(buffer_.data_ptr(), total_, buffer_.scalar_type(), ReduceOp::kSum);
+  traffic.bytes_sent += bytes();
+  traffic.bytes_received += bytes();
+}
+
+void FusedDense::broadcast(ProcessGroup& group, int root, TrafficStats& traffic) {
+  group.broadcast(buffer_.data_ptr(), bytes(), root);
+  (group.rank() == root ? traffic.bytes_sent : traffic.bytes_received) += bytes();
+  traffic.intra_node_bytes += bytes();
 }
 
 void FusedDense::average_into(std::size_t j, int world_size, torch::Tensor& out) const {
   const double scale = 1.0 / static_cast<double>(world_size);
-  out.view({-1}).copy_(buffer_.narrow(0, offsets_[j], numels_[j])).mul_(scale);
+  out.view({-1}).copy_(slice(j)).mul_(scale);
 }
 
 }  // namespace dgc::detail

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dgc/comm_hook.h"
-#include "dgc/communicator.h"
+#include "dgc/process_group.h"
 
 namespace dgc::detail {
 
@@ -24,8 +24,14 @@ class FusedDense {
 
   // Copies tensor j's gradient in, rounding to the wire dtype.
   void pack(std::size_t j, const torch::Tensor& grad);
-  // Sums the buffer over the ranks, in place.
-  void allreduce(Communicator& comm, TrafficStats& traffic);
+  std::int64_t bytes() const { return static_cast<std::int64_t>(buffer_.nbytes()); }
+  // Tensor j's part of the buffer (a view).
+  torch::Tensor slice(std::size_t j) const { return buffer_.narrow(0, offsets_[j], numels_[j]); }
+
+  // Sums the buffer over the group's ranks, in place.
+  void allreduce(ProcessGroup& group, TrafficStats& traffic);
+  // Copies the root's buffer to the group's ranks; counted as node-local traffic.
+  void broadcast(ProcessGroup& group, int root, TrafficStats& traffic);
   // out = tensor j's sum * (1 / world_size), in float32: multiplied by the reciprocal like the
   // sparse path and the original (mul_(1 / world_size)).
   void average_into(std::size_t j, int world_size, torch::Tensor& out) const;

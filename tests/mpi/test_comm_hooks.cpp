@@ -17,6 +17,7 @@
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
@@ -37,6 +38,9 @@ using testing::HasSubstr;
 // A built-in hook by its dgc-train name.
 std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
   if (name == "dgc") return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)));
+  if (name == "dgc_hierarchical") {
+    return std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(dgc_options(0.05)));
+  }
   if (name == "powersgd") {
     dgc::PowerSgdOptions o;
     o.start_powerSGD_iter = 2;  // compression runs from the third step on
@@ -49,7 +53,7 @@ std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
 std::unique_ptr<torch::optim::Optimizer> make_inner(const std::string& hook,
                                                     const std::vector<torch::Tensor>& params) {
   const auto o = torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4);
-  if (hook == "dgc") return std::make_unique<dgc::DGCSGD>(params, o);
+  if (hook == "dgc" || hook == "dgc_hierarchical") return std::make_unique<dgc::DGCSGD>(params, o);
   return std::make_unique<torch::optim::SGD>(params, o);
 }
 
@@ -126,7 +130,8 @@ TEST_P(EveryHook, ResumesExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, EveryHook,
-                         testing::Values("allreduce", "fp16", "bf16", "dgc", "powersgd"),
+                         testing::Values("allreduce", "fp16", "bf16", "dgc", "dgc_hierarchical",
+                                         "powersgd"),
                          [](const auto& info) { return info.param; });
 
 // Rank r's gradient: quarter steps times (r + 1), exact in float16 and bfloat16, and so are their
@@ -244,6 +249,83 @@ TEST(DgcHook, KeepsTheSparseExchangeWhereItIsSmaller) {
   opt.synchronize();
   EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, 0);
   EXPECT_EQ(opt.last_step_traffic().bytes_sent, 128);
+}
+
+// dgc_hierarchical at its two limits, and by hand between them. The suite runs at one node
+// (singleton, np 2 and np 4 on this machine), two nodes of two ranks (mpi.suite.emulated.np4) and
+// one rank per node (mpi.suite.rank_nodes.np4).
+
+// One rank per node: the same collectives as dgc over the same ranks, so the same training.
+TEST(DgcHierarchicalHook, IsDgcWithOneRankPerNode) {
+  if (comm().node().size() != 1 || comm().node_count() == 1) {
+    GTEST_SKIP() << "needs several nodes of one rank (DGC_EMULATED_NODE_SIZE=1)";
+  }
+  Trainee flat("dgc"), hierarchical("dgc_hierarchical");
+  train(flat.model, *flat.opt, 5);
+  train(hierarchical.model, *hierarchical.opt, 5);
+  EXPECT_TRUE(torch::equal(flat_parameters(*flat.model), flat_parameters(*hierarchical.model)));
+  EXPECT_EQ(hierarchical.opt->last_step_traffic().intra_node_bytes, 0);
+}
+
+// A single node: nothing leaves the machine, so every tensor goes dense, as in dgc at a ratio of
+// 1: the dense average with the memory's momentum.
+TEST(DgcHierarchicalHook, IsTheDenseAverageOnOneNode) {
+  if (comm().node_count() != 1) GTEST_SKIP() << "needs a single node";
+  const auto run = [](std::unique_ptr<dgc::CommHook> hook) {
+    auto model = make_model(5);
+    dgc::DGCSGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(), std::move(hook));
+    train(model, opt, 5);
+    return flat_parameters(*model);
+  };
+  const auto dense = run(std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(1.0))));
+  const auto hierarchical =
+      run(std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(dgc_options(0.05))));
+  EXPECT_TRUE(torch::equal(dense, hierarchical));
+}
+
+// Two or more nodes: each node's mean gradient is compressed (top 10 of 200 with the exact
+// threshold), the leaders exchange the selections, every rank gets the nodes' sum / nodes.
+TEST(DgcHierarchicalHook, SumsTheNodesSelectionsByHand) {
+  if (comm().node_count() < 2) GTEST_SKIP() << "needs two nodes";
+  const std::int64_t n = 200, k = 10;
+  const int node_size = comm().node().size();
+  // Node m's ranks hold roll(1..n, 13 m) scaled by 1, 1.25, ...: distinct magnitudes, other
+  // indices on every node, exact sums.
+  const auto gradient = [&](int rank) {
+    const int node = rank / node_size, local = rank % node_size;
+    return torch::arange(1, n + 1, torch::kFloat).roll(13 * node) * (1 + 0.25 * local);
+  };
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::CompressorOptions o = dgc_options(0.05);
+  o.sample_ratio = 1.0;  // the threshold is exact
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
+                                std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(o)));
+  (w.view({-1}) * gradient(comm().rank())).sum().backward();
+  opt.synchronize();
+
+  auto expected = torch::zeros({n});
+  for (int node = 0; node < comm().node_count(); ++node) {
+    auto mean = torch::zeros({n});
+    for (int local = 0; local < node_size; ++local) mean += gradient(node * node_size + local);
+    mean.mul_(1.0 / node_size);
+    const auto top = std::get<1>(mean.abs().topk(k));
+    expected.index_add_(0, top, mean.index_select(0, top));
+  }
+  expected.mul_(1.0 / comm().node_count());
+  EXPECT_TRUE(torch::equal(w.grad().view({-1}), expected))
+      << (w.grad().view({-1}) - expected).abs().max();
+  // The leaders send one slot of 8 + 10 * 8 + 10 * 4 bytes; the node's ranks share the gathered
+  // slots, and the node sum of 200 floats stays inside the node.
+  const auto& t = opt.last_step_traffic();
+  const std::int64_t slot = 128, gathered = slot * comm().node_count();
+  const bool leader = comm().node().rank() == 0;
+  const std::int64_t node_sum = node_size > 1 ? 2 * n * 4 : 0;
+  const std::int64_t broadcast = node_size > 1 ? gathered : 0;
+  EXPECT_EQ(t.intra_node_bytes, node_sum + broadcast);
+  EXPECT_EQ(t.bytes_sent + t.bytes_received - t.intra_node_bytes,
+            leader ? slot + slot * (comm().node_count() - 1) : 0);
 }
 
 TEST(DgcHook, RefusesStateOfAnotherFormatVersion) {
