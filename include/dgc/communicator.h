@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "dgc/export.h"
 #include "dgc/stall_check.h"
 
 namespace dgc {
@@ -43,7 +44,7 @@ enum class ReduceOp {
   kAverage,  // the sum divided by size(); floating-point dtypes only
 };
 
-class Communicator {
+class DGC_EXPORT Communicator {
  public:
   // Initialises MPI if it is not initialised yet; MPI is then finalised when the last live
   // Communicator is destroyed. If the caller initialised MPI, the caller finalises it. MPI

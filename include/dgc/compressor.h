@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "dgc/export.h"
 #include "dgc/memory.h"
 #include "dgc/options.h"
 #include "dgc/plan.h"
@@ -54,7 +55,7 @@ struct CompressJob {
   float global_square_mean = -1.0f;
 };
 
-class Compressor {
+class DGC_EXPORT Compressor {
  public:
   using Logger = std::function<void(const std::string&)>;
 

@@ -44,6 +44,7 @@
 
 #include "dgc/communicator.h"
 #include "dgc/compressor.h"
+#include "dgc/export.h"
 
 namespace dgc {
 
@@ -80,7 +81,7 @@ struct TrafficStats {
   std::int64_t dense_bytes = 0;
 };
 
-class DistributedOptimizer {
+class DGC_EXPORT DistributedOptimizer {
  public:
   using NamedParameters = std::vector<std::pair<std::string, torch::Tensor>>;
 
