@@ -1,3 +1,6 @@
+// The kernel: the dispatch between pass one's instruction-set variants (sparsify_pass_one.h),
+// the partial last block, and everything after pass one. Its variants' own files hold the only
+// code built for a particular instruction set.
 #include "sparsify_kernel.h"
 
 #include <ATen/Parallel.h>
@@ -15,27 +18,12 @@
 #include <limits>
 #include <utility>
 
+#include "sparsify_pass_one.h"
+
 namespace dgc::detail {
 
 namespace {
 
-// W floats as one value (GCC/Clang vector extensions): 4 lanes map to SSE, 8 to AVX. The max
-// over |v| is written with explicit vectors because compilers do not vectorize a float max
-// reduction without -ffast-math, which would also remove the NaN checks.
-template <int W>
-struct Lanes;
-template <>
-struct Lanes<4> {
-  using F = float __attribute__((vector_size(16)));
-  using I = std::int32_t __attribute__((vector_size(16)));
-};
-template <>
-struct Lanes<8> {
-  using F = float __attribute__((vector_size(32)));
-  using I = std::int32_t __attribute__((vector_size(32)));
-};
-
-constexpr std::int64_t kLinesPerBlock = kBlock / kLine;  // 16, one mask
 // A group of 16 blocks (4096 elements): the selection compares a group's 16 block maxima at once,
 // and its threads take whole groups.
 constexpr std::int64_t kBlocksPerGroup = 16;
@@ -44,133 +32,10 @@ constexpr std::int64_t kBlocksPerGroup = 16;
 // them cost pass 1 ~1 ms per ResNet-50 step with 2 threads, 15-20% of it (docs/PERFORMANCE.md).
 constexpr std::int64_t kBlocksPerPassStep = 4;
 
-#define DGC_INLINE inline __attribute__((always_inline))
-
-template <typename F>
-DGC_INLINE F load(const float* p) {
-  F x;
-  std::memcpy(&x, p, sizeof x);
-  return x;
-}
-template <typename F>
-DGC_INLINE void store(float* p, F x) {
-  std::memcpy(p, &x, sizeof x);
-}
-
 // Tensors below this many elements are done by the calling thread alone.
 constexpr std::int64_t kParallelMin = 1 << 15;
 // How many lines ahead the selection prefetches.
 constexpr std::size_t kPrefetchAhead = 16;
-
-// Same operation order as the original's in-place tensor ops, so results are bitwise equal:
-// plain  u = u*m + g; v = v + u.   nesterov  u = (u + g)*m; v = (v + u) + g.
-template <bool kNesterov, typename T>
-DGC_INLINE void update(T g, T& u, T& v, T m) {
-  if constexpr (kNesterov) {
-    u = (u + g) * m;
-    v = (v + u) + g;
-  } else {
-    u = u * m + g;
-    v = v + u;
-  }
-}
-
-template <typename T>
-DGC_INLINE T clamp_grad(T g, T scale, T lo, T hi) {
-  g = g * scale;
-  g = g < lo ? lo : g;
-  return g > hi ? hi : g;
-}
-
-// Lane l of the result is lane l ^ kHalf of x.
-template <int W, int kHalf, std::size_t... kLane>
-DGC_INLINE typename Lanes<W>::F swap_lanes(typename Lanes<W>::F x, std::index_sequence<kLane...>) {
-#if defined(__clang__)
-  // clang (the fuzz build) has no __builtin_shuffle; its own builtin takes the lanes as constants.
-  return __builtin_shufflevector(x, x, static_cast<int>(kLane ^ kHalf)...);
-#else
-  return __builtin_shuffle(x, typename Lanes<W>::I{static_cast<std::int32_t>(kLane ^ kHalf)...});
-#endif
-}
-
-// The max over the lanes of x by a tree of log2(W) shuffles. The compiler turns a loop of
-// std::max over the lanes into a chain of W - 1 dependent steps (it may not reorder them, for
-// NaN's sake), once per line in pass 1. Here the lanes are |v|, and a NaN voids the whole step,
-// so the order of the comparisons changes no result.
-template <int W, int kHalf = W / 2>
-DGC_INLINE float horizontal_max(typename Lanes<W>::F x) {
-  const auto y = swap_lanes<W, kHalf>(x, std::make_index_sequence<W>{});
-  x = y > x ? y : x;
-  if constexpr (kHalf == 1) {
-    return x[0];
-  } else {
-    return horizontal_max<W, kHalf / 2>(x);
-  }
-}
-
-struct PassOne {
-  const float* g;
-  float* u;
-  float* v;
-  std::int64_t n;
-  float m, scale, lo, hi;
-  bool clip;  // scale or clamp g
-  float* line_max;
-  float* block_max;
-};
-
-// Updates the whole blocks [b0, b1) and records their maxima; returns false if a non-finite
-// value appeared.
-template <int W, bool kNesterov, bool kClip>
-DGC_INLINE bool update_blocks(const PassOne& p, std::int64_t b0, std::int64_t b1) {
-  using F = typename Lanes<W>::F;
-  using I = typename Lanes<W>::I;
-  const F zero{};
-  const F vm = zero + p.m, vscale = zero + p.scale, vlo = zero + p.lo, vhi = zero + p.hi;
-  const F vfinite = zero + FLT_MAX;
-  I finite = I{} - 1;
-  // Locals, not p's fields: the stores through float* could alias p, so the compiler would
-  // reload every pointer after every store.
-  const float* const g = p.g;
-  float* const u = p.u;
-  float* const v = p.v;
-  float* const line_max = p.line_max;
-  for (std::int64_t b = b0; b < b1; ++b) {
-    float block_best = 0.0f;
-    for (std::int64_t line = b * kLinesPerBlock; line < (b + 1) * kLinesPerBlock; ++line) {
-      const std::int64_t i0 = line * kLine;
-      F mx{};
-      for (std::int64_t i = i0; i < i0 + kLine; i += W) {
-        F gi = load<F>(g + i), ui = load<F>(u + i), vi = load<F>(v + i);
-        if constexpr (kClip) gi = clamp_grad(gi, vscale, vlo, vhi);
-        update<kNesterov>(gi, ui, vi, vm);
-        store(u + i, ui);
-        store(v + i, vi);
-        const F a = (F)((I)vi & 0x7fffffff);
-        mx = a > mx ? a : mx;
-        finite &= (a <= vfinite);
-      }
-      const float best = horizontal_max<W>(mx);
-      line_max[line] = best;
-      block_best = std::max(block_best, best);
-    }
-    p.block_max[b] = block_best;
-  }
-  int all = -1;
-  for (int l = 0; l < W; ++l) all &= finite[l];
-  return all != 0;
-}
-
-template <bool kNesterov, bool kClip>
-__attribute__((target("avx2"))) bool update_blocks_avx2(const PassOne& p, std::int64_t b0,
-                                                        std::int64_t b1) {
-  return update_blocks<8, kNesterov, kClip>(p, b0, b1);
-}
-
-template <bool kNesterov, bool kClip>
-bool update_blocks_sse(const PassOne& p, std::int64_t b0, std::int64_t b1) {
-  return update_blocks<4, kNesterov, kClip>(p, b0, b1);
-}
 
 // The last, partial block, element by element.
 template <bool kNesterov>
@@ -195,14 +60,22 @@ bool update_tail(const PassOne& p, std::int64_t b) {
   return finite;
 }
 
+// DGC_HAVE_AVX2_KERNEL: the build has the AVX2 variant (x86-64, without DGC_PORTABLE_KERNEL;
+// src/CMakeLists.txt). The CPU check is here, in code built for the baseline instruction set.
+#if DGC_HAVE_AVX2_KERNEL
 const bool kCpuHasAvx2 = __builtin_cpu_supports("avx2");
+#else
+constexpr bool kCpuHasAvx2 = false;
+#endif
 std::atomic<bool> g_use_avx2{kCpuHasAvx2};
 
 template <bool kNesterov, bool kClip>
 bool update_whole_blocks(const PassOne& p, std::int64_t b0, std::int64_t b1) {
-  return g_use_avx2.load(std::memory_order_relaxed)
-             ? update_blocks_avx2<kNesterov, kClip>(p, b0, b1)
-             : update_blocks_sse<kNesterov, kClip>(p, b0, b1);
+#if DGC_HAVE_AVX2_KERNEL
+  if (g_use_avx2.load(std::memory_order_relaxed))
+    return update_blocks_avx2<kNesterov, kClip>(p, b0, b1);
+#endif
+  return update_blocks_portable<kNesterov, kClip>(p, b0, b1);
 }
 
 template <bool kNesterov>

@@ -87,8 +87,9 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
 bool dense_momentum(const float* grad, float* momentum, float* out, std::int64_t n,
                     const StepParams& params);
 
-// Pass one runs 8-lane AVX2 code where the CPU has it, 4-lane code otherwise; both give bitwise
-// the same result. The tests switch AVX2 off to cover the portable path on any machine.
+// Pass one runs 8-lane AVX2 code where the build has it (x86-64 without DGC_PORTABLE_KERNEL) and
+// the CPU has it, 4-lane code otherwise; both give bitwise the same result. The tests switch AVX2
+// off to cover the portable path on any machine; switching it on where it is missing does nothing.
 void set_avx2_enabled(bool enabled);
 bool avx2_enabled();
 

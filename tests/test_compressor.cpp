@@ -279,6 +279,75 @@ TEST(FusedKernel, PortablePathMatchesTheOpByOpOracle) {
   dgc::detail::set_avx2_enabled(avx2);
 }
 
+// The AVX2 variant of pass one exists only in x86-64 builds without DGC_PORTABLE_KERNEL
+// (src/CMakeLists.txt), and runs only on a CPU that has AVX2, whatever the caller asks.
+TEST(FusedKernel, Avx2OnlyWhereBuiltAndSupported) {
+  const bool before = dgc::detail::avx2_enabled();
+  dgc::detail::set_avx2_enabled(true);
+#if DGC_HAVE_AVX2_KERNEL
+  EXPECT_EQ(dgc::detail::avx2_enabled(), __builtin_cpu_supports("avx2") != 0);
+#else
+  EXPECT_FALSE(dgc::detail::avx2_enabled());
+#endif
+  dgc::detail::set_avx2_enabled(before);
+}
+
+// The two variants of pass one against each other, bit for bit, where the oracle cases do not
+// go: clipping folded into the pass (scale, clamp), and a NaN.
+TEST(FusedKernel, PortableAndAvx2PathsAgreeBitwise) {
+  const bool before = dgc::detail::avx2_enabled();
+  dgc::detail::set_avx2_enabled(true);
+  if (!dgc::detail::avx2_enabled()) {
+    GTEST_SKIP() << "no AVX2 variant here (build or CPU); the portable path alone is checked "
+                    "against the oracle";
+  }
+  const auto bits = [](const torch::Tensor& t) { return t.view(torch::kInt32); };
+  struct Clip {
+    float scale, clamp;
+  };
+  at::set_num_threads(2);
+  for (const std::int64_t n : {std::int64_t{256 * 40 + 77}, std::int64_t{300000}}) {
+    const auto plan = dgc::make_plan(n, 0.01, 0.1);
+    for (const bool nesterov : {false, true}) {
+      for (const Clip clip : {Clip{1.0f, 0.0f}, Clip{0.5f, 0.0f}, Clip{0.7f, 0.3f}}) {
+        SCOPED_TRACE(::testing::Message() << "n " << n << " nesterov " << nesterov << " scale "
+                                          << clip.scale << " clamp " << clip.clamp);
+        dgc::detail::StepParams params;
+        params.nesterov = nesterov;
+        params.grad_scale = clip.scale;
+        params.grad_clamp = clip.clamp;
+        torch::manual_seed(n + nesterov);
+        std::array<torch::Tensor, 2> u = {torch::zeros({n}), torch::zeros({n})};
+        std::array<torch::Tensor, 2> v = {torch::zeros({n}), torch::zeros({n})};
+        std::array<dgc::detail::Workspace, 2> ws;
+        for (int step = 0; step < 4; ++step) {
+          auto g = torch::randn({n}) * torch::rand({n}).pow(4) * 10;
+          // The last step carries a NaN in a whole block.
+          if (step == 3) g[n / 3] = std::numeric_limits<float>::quiet_NaN();
+          std::array<dgc::detail::StepResult, 2> result;
+          for (int path = 0; path < 2; ++path) {
+            dgc::detail::set_avx2_enabled(path == 1);
+            result[path] = dgc::detail::sparsify_step(
+                g.data_ptr<float>(), u[path].data_ptr<float>(), v[path].data_ptr<float>(), plan,
+                params, 1000 + static_cast<std::uint64_t>(step), ws[path]);
+          }
+          EXPECT_EQ(result[0].non_finite, step == 3);
+          EXPECT_EQ(result[0].non_finite, result[1].non_finite);
+          EXPECT_EQ(result[0].adaptation_iters, result[1].adaptation_iters);
+          EXPECT_EQ(result[0].adaptation_exit, result[1].adaptation_exit);
+          EXPECT_EQ(ws[0].selected, ws[1].selected);
+          EXPECT_TRUE(
+              torch::equal(bits(torch::tensor(ws[0].values)), bits(torch::tensor(ws[1].values))));
+          EXPECT_TRUE(torch::equal(bits(u[0]), bits(u[1])));
+          EXPECT_TRUE(torch::equal(bits(v[0]), bits(v[1])));
+        }
+      }
+    }
+  }
+  at::set_num_threads(1);
+  dgc::detail::set_avx2_enabled(before);
+}
+
 // Every way out of the threshold adaptation (ALGORITHM.md section 4, step 5), each reached by a
 // gradient built for it. The random cases above do not reach them all: never the one of issue 11.
 namespace adaptation {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "dgc/communicator.h"
+#include "dgc/export.h"
 
 namespace dgc {
 
@@ -74,7 +75,7 @@ struct GradBucket {
   const std::vector<torch::Tensor>* grads = nullptr;
 };
 
-class CommHook {
+class DGC_EXPORT CommHook {
  public:
   virtual ~CommHook() = default;
 

@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "dgc/export.h"
 #include "dgc/process_group.h"
 #include "dgc/stall_check.h"
 
@@ -61,7 +62,7 @@ struct CommunicatorOptions {
   int emulated_node_size = 0;
 };
 
-class Communicator : public ProcessGroup {
+class DGC_EXPORT Communicator : public ProcessGroup {
  public:
   // Initialises MPI if it is not initialised yet; MPI is then finalised when the last live
   // Communicator is destroyed. If the caller initialised MPI, the caller finalises it. MPI

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "dgc/export.h"
 #include "dgc/memory.h"
 #include "dgc/options.h"
 #include "dgc/plan.h"
@@ -61,7 +62,7 @@ struct CompressJob {
   TensorId tensor = kByName;
 };
 
-class Compressor {
+class DGC_EXPORT Compressor {
  public:
   using Logger = std::function<void(const std::string&)>;
 

@@ -10,9 +10,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "dgc/export.h"
+
 namespace dgc {
 
-class Error : public std::runtime_error {
+class DGC_EXPORT Error : public std::runtime_error {
  public:
   Error(const std::string& message, const char* file, int line);
 

@@ -14,11 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "dgc/export.h"
 #include "dgc/options.h"
 
 namespace dgc {
 
-class Memory {
+class DGC_EXPORT Memory {
  public:
   explicit Memory(MemoryOptions options = {});
 

@@ -8,6 +8,8 @@
 #include <variant>
 #include <vector>
 
+#include "dgc/export.h"
+
 namespace dgc {
 
 // Sparsity warm-up coefficient (ALGORITHM.md section 6): absent, one number, or one ratio per
@@ -72,12 +74,12 @@ struct MemoryOptions {
 };
 
 // Throws dgc::Error naming the first invalid field.
-void validate(const CompressorOptions& options);
-void validate(const MemoryOptions& options);
+DGC_EXPORT void validate(const CompressorOptions& options);
+DGC_EXPORT void validate(const MemoryOptions& options);
 
 // compress_ratio with the "> 1 means 1/value" rule applied.
-double base_compress_ratio(const CompressorOptions& options);
+DGC_EXPORT double base_compress_ratio(const CompressorOptions& options);
 // sample_ratio clamped to [0.01, 1] like the original.
-double effective_sample_ratio(const CompressorOptions& options);
+DGC_EXPORT double effective_sample_ratio(const CompressorOptions& options);
 
 }  // namespace dgc

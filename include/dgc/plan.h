@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "dgc/export.h"
+
 namespace dgc {
 
 struct TensorPlan {
@@ -18,6 +20,6 @@ struct TensorPlan {
 };
 
 // ratio in (0, 1); sample_ratio in [0.01, 1] (already clamped).
-TensorPlan make_plan(std::int64_t numel, double ratio, double sample_ratio);
+DGC_EXPORT TensorPlan make_plan(std::int64_t numel, double ratio, double sample_ratio);
 
 }  // namespace dgc

@@ -27,6 +27,8 @@
 #include <memory>
 #include <vector>
 
+#include "dgc/export.h"
+
 namespace dgc {
 
 enum class ReduceOp {
@@ -38,7 +40,7 @@ namespace detail {
 struct GroupState;
 }  // namespace detail
 
-class ProcessGroup {
+class DGC_EXPORT ProcessGroup {
  public:
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;

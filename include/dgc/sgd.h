@@ -15,9 +15,11 @@
 
 #include <vector>
 
+#include "dgc/export.h"
+
 namespace dgc {
 
-class DGCSGD : public torch::optim::Optimizer {
+class DGC_EXPORT DGCSGD : public torch::optim::Optimizer {
  public:
   DGCSGD(std::vector<torch::optim::OptimizerParamGroup> param_groups,
          torch::optim::SGDOptions defaults);

@@ -8,6 +8,8 @@
 // DGC_STALL_CHECK_TIME_SECONDS and DGC_STALL_SHUTDOWN_TIME_SECONDS read by the constructor.
 #pragma once
 
+#include "dgc/export.h"
+
 namespace dgc {
 
 struct StallCheckOptions {
@@ -23,6 +25,6 @@ struct StallCheckOptions {
 
 // Throws dgc::Error naming the field unless both are finite and >= 0 and timeout_seconds is 0 or
 // >= warning_seconds > 0.
-void validate(const StallCheckOptions& options);
+DGC_EXPORT void validate(const StallCheckOptions& options);
 
 }  // namespace dgc

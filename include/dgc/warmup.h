@@ -3,11 +3,12 @@
 
 #include <cstdint>
 
+#include "dgc/export.h"
 #include "dgc/options.h"
 
 namespace dgc {
 
 // The compression ratio in force during `epoch` (0-based). A result >= 1 means dense.
-double compress_ratio_for_epoch(const CompressorOptions& options, std::int64_t epoch);
+DGC_EXPORT double compress_ratio_for_epoch(const CompressorOptions& options, std::int64_t epoch);
 
 }  // namespace dgc
