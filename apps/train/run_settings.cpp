@@ -242,15 +242,17 @@ void read_exchange(RunSettings& s, const Config& c) {
   const std::string exchange = c.get<std::string>("train.exchange");
   // The exchanges whose inner optimizer applies the momentum (plain momentum SGD).
   const std::vector<std::string> dense = {"allreduce", "fp16", "bf16", "powersgd"};
-  const std::vector<std::string> sparse = {"dgc"};
+  const std::vector<std::string> sparse = {"dgc", "dgc_hierarchical"};
   const auto among = [&](const std::vector<std::string>& names) {
     return std::find(names.begin(), names.end(), exchange) != names.end();
   };
   DGC_CHECK(exchange == "auto" || among(dense) || among(sparse), "config: train.exchange: '",
-            exchange, "' is not an exchange (auto, allreduce, fp16, bf16, powersgd, dgc)");
+            exchange,
+            "' is not an exchange (auto, allreduce, fp16, bf16, powersgd, dgc, dgc_hierarchical)");
   DGC_CHECK(
       !(s.dgc && among(dense)), "config: train.exchange: ", exchange,
-      " is not a DGC exchange, but train.dgc is true (use exchange auto or dgc, or dgc: false)");
+      " is not a DGC exchange, but train.dgc is true (use exchange auto, dgc or dgc_hierarchical, "
+      "or dgc: false)");
   DGC_CHECK(s.dgc || !among(sparse), "config: train.exchange: ", exchange,
             " is a DGC exchange: it needs train.dgc: true");
   s.exchange = exchange != "auto" ? exchange : s.dgc ? "dgc" : "allreduce";

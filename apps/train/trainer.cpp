@@ -19,6 +19,7 @@
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
@@ -141,7 +142,9 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     }
     DgcHookOptions hook_options;
     hook_options.dense_fallback = s.dense_fallback;
-    auto dgc = std::make_unique<DgcHook>(std::move(compressor), hook_options);
+    auto dgc = s.exchange == "dgc_hierarchical"
+                   ? std::make_unique<DgcHierarchicalHook>(std::move(compressor), hook_options)
+                   : std::make_unique<DgcHook>(std::move(compressor), hook_options);
     dgc_hook = dgc.get();
     hook = std::move(dgc);
   } else if (s.exchange == "powersgd") {

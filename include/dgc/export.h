@@ -7,8 +7,12 @@
 // defined in the library. Plain structs defined entirely in a header need no mark.
 #pragma once
 
+// DGC_HIDDEN keeps one member of an exported class inside (a constructor only the library calls,
+// whose signature names a dgc::detail type).
 #if defined(__GNUC__) || defined(__clang__)
 #define DGC_EXPORT __attribute__((visibility("default")))
+#define DGC_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define DGC_EXPORT
+#define DGC_HIDDEN
 #endif

@@ -82,7 +82,7 @@ class DGC_EXPORT ProcessGroup {
 
  protected:
   // Only the communicator layer makes groups (it fills the state in once MPI is up).
-  explicit ProcessGroup(std::unique_ptr<detail::GroupState> state);
+  DGC_HIDDEN explicit ProcessGroup(std::unique_ptr<detail::GroupState> state);
   ~ProcessGroup();
   detail::GroupState& group_state() const { return *state_; }
 

