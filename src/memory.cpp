@@ -1,14 +1,40 @@
 #include "dgc/memory.h"
 
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <cfloat>
+#include <cmath>
+
 #include "archive_read.h"
 #include "dgc/error.h"
-#include "sparsify_kernel.h"
+#include "momentum.h"
 
 namespace dgc {
 
 namespace {
 const char* kMomentumKey = "dgc.momentum.";
 const char* kVelocityKey = "dgc.velocity.";
+
+// The dense path (section 5) over n floats: u updated, out = u (nesterov: u + g); `out` may be
+// `grad`. Elementwise, so any split over threads gives the same bits. False when a u is not
+// finite.
+template <bool kNesterov>
+bool dense_momentum(const float* grad, float* u, float* out, std::int64_t n, float m) {
+  std::atomic<bool> finite{true};
+  at::parallel_for(0, n, 1 << 15, [&](std::int64_t i0, std::int64_t i1) {
+    bool ok = true;
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const float g = grad[i];
+      const float ui = detail::momentum_update<kNesterov>(g, u[i], m);
+      u[i] = ui;
+      out[i] = kNesterov ? ui + g : ui;
+      ok &= std::fabs(ui) <= FLT_MAX;
+    }
+    if (!ok) finite.store(false, std::memory_order_relaxed);
+  });
+  return finite.load();
+}
 }  // namespace
 
 Memory::Memory(MemoryOptions options) : options_(std::move(options)) { validate(options_); }
@@ -51,11 +77,12 @@ void Memory::compensate_dense_(std::size_t tensor, torch::Tensor& grad) {
             "' must be contiguous float32, got ", grad.scalar_type());
   DGC_CHECK(grad.numel() == u.numel(), "gradient of '", name, "' has ", grad.numel(),
             " elements, the tensor has ", u.numel());
-  detail::StepParams params;
-  params.momentum = static_cast<float>(options_.momentum);
-  params.nesterov = options_.nesterov;
+  const auto m = static_cast<float>(options_.momentum);
   float* g = grad.data_ptr<float>();
-  if (!detail::dense_momentum(g, u.data_ptr<float>(), g, u.numel(), params)) {
+  const bool finite = options_.nesterov
+                          ? dense_momentum<true>(g, u.data_ptr<float>(), g, u.numel(), m)
+                          : dense_momentum<false>(g, u.data_ptr<float>(), g, u.numel(), m);
+  if (!finite) {
     reset(tensor);
     DGC_FAIL("a NaN or Inf entered the DGC momentum of tensor '", name,
              "' (dense path): the averaged gradient diverged (a learning rate too high?)");

@@ -570,29 +570,4 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
   return result;
 }
 
-bool dense_momentum(const float* grad, float* momentum, float* out, std::int64_t n,
-                    const StepParams& params) {
-  const float m = params.momentum;
-  const Chunking chunking{n, chunks_for(n)};
-  std::atomic<bool> finite{true};
-  for_each_chunk(chunking.chunks, [&](std::int64_t c) {
-    bool ok = true;
-    for (std::int64_t i = chunking.begin(c); i < chunking.begin(c + 1); ++i) {
-      float u = momentum[i];
-      const float g = grad[i];
-      if (params.nesterov) {
-        u = (u + g) * m;
-        out[i] = u + g;
-      } else {
-        u = u * m + g;
-        out[i] = u;
-      }
-      momentum[i] = u;
-      ok &= std::fabs(u) <= FLT_MAX;
-    }
-    if (!ok) finite.store(false, std::memory_order_relaxed);
-  });
-  return finite.load();
-}
-
 }  // namespace dgc::detail

@@ -82,11 +82,6 @@ StepResult sparsify_step(const float* grad, float* momentum, float* velocity,
                          const TensorPlan& plan, const StepParams& params, std::uint64_t draw,
                          Workspace& ws);
 
-// Dense path after the allreduce (section 5): u = m*u + g, out = u (nesterov: u = (u+g)*m,
-// out = u + g). `out` may be `grad`. Returns false if a non-finite value reached u.
-bool dense_momentum(const float* grad, float* momentum, float* out, std::int64_t n,
-                    const StepParams& params);
-
 // Pass one runs 8-lane AVX2 code where the build has it (x86-64 without DGC_PORTABLE_KERNEL) and
 // the CPU has it, 4-lane code otherwise; both give bitwise the same result. The tests switch AVX2
 // off to cover the portable path on any machine; switching it on where it is missing does nothing.

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "momentum.h"
 #include "sparsify_kernel.h"
 
 namespace dgc::detail {
@@ -81,17 +82,13 @@ DGC_INLINE void store(float* p, F x) {
   std::memcpy(p, &x, sizeof x);
 }
 
-// Same operation order as the original's in-place tensor ops, so results are bitwise equal:
-// plain  u = u*m + g; v = v + u.   nesterov  u = (u + g)*m; v = (v + u) + g.
+// Momentum correction and accumulation, in the original's operation order (bitwise equal):
+// u as momentum.h says, then plain v = v + u, nesterov v = (v + u) + g.
 template <bool kNesterov, typename T>
 DGC_INLINE void update(T g, T& u, T& v, T m) {
-  if constexpr (kNesterov) {
-    u = (u + g) * m;
-    v = (v + u) + g;
-  } else {
-    u = u * m + g;
-    v = v + u;
-  }
+  u = momentum_update<kNesterov>(g, u, m);
+  v = v + u;
+  if constexpr (kNesterov) v = v + g;
 }
 
 template <typename T>
