@@ -38,6 +38,17 @@ void DgcBucket::plan(const Compressor& compressor, const DgcHookOptions& options
   planned = true;
 }
 
+void DgcBucket::begin_step(const Compressor& compressor, const DgcHookOptions& options, int senders,
+                           bool all_dense, Communicator& comm, const std::string& hook_name,
+                           TrafficStats& traffic) {
+  if (!planned) plan(compressor, options, senders, all_dense);
+  if (!layout_checked && comm.size() > 1) {
+    check_layouts_agree(comm, layout_record(hook_identity(hook_name)), hook_name, &describe);
+    layout_checked = true;
+  }
+  if (fallback) ++traffic.dense_fallback_buckets;
+}
+
 BucketLayout DgcBucket::layout_record(std::int64_t hook_identity) const {
   return {hook_identity, static_cast<std::int64_t>(sparse.size()), layout.bytes,
           fused.numel(), static_cast<std::int64_t>(fused.dtype()), kWireFormatVersion};

@@ -37,6 +37,11 @@ struct DgcBucket {
   // sends every tensor dense (not counted as a fallback).
   void plan(const Compressor& compressor, const DgcHookOptions& options, int senders,
             bool all_dense = false);
+  // The start of every step: plans the bucket if the ratio changed, checks once per layout that
+  // every rank of `comm` shares it (collective), and counts a dense fallback in `traffic`.
+  void begin_step(const Compressor& compressor, const DgcHookOptions& options, int senders,
+                  bool all_dense, Communicator& comm, const std::string& hook_name,
+                  TrafficStats& traffic);
   // The layout every rank must share, as BucketLayout fields after the hook's identity.
   BucketLayout layout_record(std::int64_t hook_identity) const;
   static std::string describe(const BucketLayout& layout);

@@ -32,13 +32,8 @@ void DgcHierarchicalHook::prepare(const std::vector<HookTensor>& tensors,
 void DgcHierarchicalHook::run(const GradBucket& bucket, Communicator& comm, TrafficStats& traffic) {
   detail::DgcBucket& b = *buckets_[bucket.index];
   // On a single node nothing leaves the machine: every tensor goes dense.
-  if (!b.planned) b.plan(compressor_, options_, node_count_, /*all_dense=*/node_count_ == 1);
-  if (!b.layout_checked && comm.size() > 1) {
-    detail::check_layouts_agree(comm, b.layout_record(detail::hook_identity(name())), name(),
-                                &detail::DgcBucket::describe);
-    b.layout_checked = true;
-  }
-  if (b.fallback) ++traffic.dense_fallback_buckets;
+  b.begin_step(compressor_, options_, node_count_, /*all_dense=*/node_count_ == 1, comm, name(),
+               traffic);
 
   // 1. The node's sum, every tensor of the bucket in one float32 buffer.
   detail::FusedDense& node_sum = node_sums_[bucket.index];

@@ -39,14 +39,8 @@ void DgcHook::prepare(const std::vector<HookTensor>& tensors,
 
 void DgcHook::run(const GradBucket& bucket, Communicator& comm, TrafficStats& traffic) {
   detail::DgcBucket& b = *buckets_[bucket.index];
-  if (!b.planned) b.plan(compressor_, options_, world_size_);
-  if (!b.layout_checked && comm.size() > 1) {
-    detail::check_layouts_agree(comm, b.layout_record(detail::hook_identity(name())), name(),
-                                &detail::DgcBucket::describe);
-    b.layout_checked = true;
-  }
+  b.begin_step(compressor_, options_, world_size_, /*all_dense=*/false, comm, name(), traffic);
   const auto& grads = *bucket.grads;
-  if (b.fallback) ++traffic.dense_fallback_buckets;
   if (!b.sparse.empty()) {
     // Section 8: the statistic is the mean over ranks of sum(g^2).
     const auto square_means = b.square_means(compressor_, grads, comm, traffic);
