@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link \
-	bench-train-step bench-imagenet-step bench-image bench-image-scan bench-imagenet-loader \
+	bench-traffic bench-train-step bench-imagenet-step bench-image bench-image-scan bench-imagenet-loader \
 	acceptance clean
 
 all: build
@@ -39,6 +39,10 @@ bench: build
 # The exchange under mpirun -np 2, over shared memory and over TCP (issue 3).
 bench-exchange: build
 	./bench/exchange.sh $(BUILD_DIR)/bin
+
+# Bytes per rank per step of every exchange at np 2, 4, 8, 16 (issue 14; ~12 GB at np 16).
+bench-traffic: build
+	./bench/traffic.sh $(BUILD_DIR)/bin
 
 # The same over an emulated 1 Gbit/s link between the two ranks (root: network namespace, tc).
 bench-slow-link: build

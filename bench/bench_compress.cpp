@@ -2,6 +2,8 @@
 // the 54 compressed tensors of ResNet-50 (ratio 0.001, sample ratio 0.01). After the runs it prints
 // each variant's time against `floor` (one plain momentum pass, the memory-bandwidth floor) and
 // `reference` (the op-by-op translation of the original), measured in the same run.
+// BM_Codec/{encode,decode}/1: the step's selections (one fused step's) into encoded blocks with
+// float16 values and back (include/dgc/wire.h), one thread; printed against fused/1.
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -16,6 +18,7 @@
 #include "dgc/compressor.h"
 #include "reference_step.h"
 #include "resnet50_shapes.h"
+#include "sparse_codec.h"
 
 namespace {
 
@@ -171,7 +174,91 @@ void BM_FloorWhole(benchmark::State& state) {
   }
 }
 
+// One step's selections of the workload (fp32 values, int64 indices), from the fused kernel.
+struct Selections {
+  std::vector<std::vector<float>> values;
+  std::vector<std::vector<std::int64_t>> indices;
+  std::vector<std::int64_t> numels, counts;
+};
+
+const Selections& selections() {
+  static const Selections sel = [] {
+    const auto& w = workload();
+    dgc::Compressor compressor;
+    Selections sel;
+    std::vector<dgc::CompressJob> jobs;
+    for (std::size_t i = 0; i < w.names.size(); ++i) {
+      compressor.add(w.names[i], w.grads(0)[i].sizes());
+      const auto capacity = static_cast<std::size_t>(compressor.plan(w.names[i]).num_selects);
+      sel.values.emplace_back(capacity);
+      sel.indices.emplace_back(capacity);
+      sel.numels.push_back(w.grads(0)[i].numel());
+    }
+    for (std::size_t i = 0; i < w.names.size(); ++i) {
+      jobs.push_back({w.names[i], w.grads(0)[i], sel.values[i].data(), sel.indices[i].data(), 0});
+    }
+    compressor.compress_batch(jobs);
+    for (const auto& job : jobs) sel.counts.push_back(job.count);
+    return sel;
+  }();
+  return sel;
+}
+
+constexpr auto kCodecValues = dgc::detail::ValueType::kFloat16;
+
+std::vector<std::uint8_t> encode_all(const Selections& sel) {
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < sel.counts.size(); ++i) {
+    bytes += dgc::detail::encoded_block_bytes(sel.indices[i].data(), sel.counts[i], kCodecValues);
+  }
+  std::vector<std::uint8_t> out(bytes);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < sel.counts.size(); ++i) {
+    at += dgc::detail::encode_block(sel.indices[i].data(), sel.values[i].data(), sel.counts[i],
+                                    sel.numels[i], kCodecValues, out.data() + at);
+  }
+  return out;
+}
+
+void BM_Encode(benchmark::State& state) {
+  const auto& sel = selections();
+  std::int64_t entries = 0;
+  for (const auto c : sel.counts) entries += c;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const auto out = encode_all(sel);
+    bytes = out.size();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["bytes/entry"] = static_cast<double>(bytes) / static_cast<double>(entries);
+}
+
+void BM_Decode(benchmark::State& state) {
+  const auto& sel = selections();
+  const auto message = encode_all(sel);
+  std::vector<std::int64_t> indices;
+  std::vector<float> values;
+  for (auto _ : state) {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < sel.counts.size(); ++i) {
+      const auto capacity = static_cast<std::size_t>(sel.values[i].size());
+      indices.resize(capacity);
+      values.resize(capacity);
+      at += dgc::detail::decode_block(message.data() + at, message.size() - at, sel.numels[i],
+                                      static_cast<std::int64_t>(capacity), kCodecValues,
+                                      indices.data(), values.data(), "bench")
+                .bytes;
+    }
+    benchmark::DoNotOptimize(values.data());
+  }
+}
+
 void register_all() {
+  for (const auto& [name, fn] : std::vector<std::pair<std::string, void (*)(benchmark::State&)>>{
+           {"BM_Codec/encode", BM_Encode}, {"BM_Codec/decode", BM_Decode}}) {
+    benchmark::RegisterBenchmark(name.c_str(), fn)->Arg(1)->UseRealTime()->Unit(
+        benchmark::kMillisecond);
+  }
   for (const auto& [name, fn] : std::vector<std::pair<std::string, void (*)(benchmark::State&)>>{
            {"BM_Compress/fused", BM_Fused},
            {"BM_Compress/fused_per_tensor", BM_FusedPerTensor},
@@ -221,6 +308,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
             fused / floor_whole, reference / floor_whole);
       }
       std::printf("\n");
+    }
+    const auto at = [&](const std::string& name) {
+      auto it = ms_.find(name);
+      return it == ms_.end() ? 0.0 : it->second;
+    };
+    const double fused = at("BM_Compress/fused/1");
+    if (fused > 0 && at("BM_Codec/encode/1") > 0 && at("BM_Codec/decode/1") > 0) {
+      std::printf("codec, one thread: encode/fused = %.4f, decode/fused = %.4f (one sender's "
+                  "message; a rank decodes one per sender)\n",
+                  at("BM_Codec/encode/1") / fused, at("BM_Codec/decode/1") / fused);
     }
   }
 

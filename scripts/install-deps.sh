@@ -18,6 +18,8 @@ packages=(
   # The peers the tests compare with in the same run: torchvision's models (names and shapes)
   # and its ImageNet transforms on Pillow (the same pixels). Without them those tests skip.
   python3-torchvision python3-pil
+  # skimage's photographs: the natural images those transform tests compare on.
+  python3-skimage
   iproute2
   dataset-fashion-mnist
   "$@"  # what a caller needs beyond these (scripts/fuzz.sh: clang and its runtimes)

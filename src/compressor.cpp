@@ -42,7 +42,7 @@ void check_wire_tensor(const std::string& name, const char* what, const torch::T
 Compressor::Compressor(CompressorOptions options, MemoryOptions memory)
     : options_(std::move(options)), memory_(std::move(memory)) {
   validate(options_);
-  wire_ = WireFormat{options_.fp16_values, options_.int32_indices};
+  wire_ = WireFormat{options_.fp16_values, options_.int32_indices, options_.bf16_values};
   ratio_ = compress_ratio_for_epoch(options_, 0);
 }
 
@@ -212,7 +212,8 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
         memory_.velocity(p.tensor).data_ptr<float>(), plan(p.tensor), p.params, p.draw, ws);
     p.non_finite = result.non_finite;
     job.count = static_cast<std::int64_t>(ws.selected.size());
-    detail::encode(ws.values.data(), ws.selected.data(), job.count, wire_, job.values, job.indices);
+    detail::encode(ws.values.data(), ws.selected.data(), job.count,
+                   job.raw ? WireFormat{} : wire_, job.values, job.indices);
   };
   const int threads = at::get_num_threads();
   if (jobs.size() == 1 || threads == 1) {

@@ -19,6 +19,8 @@ void validate(const CompressorOptions& o) {
   DGC_CHECK(o.compress_lower_bound < o.compress_upper_bound, "compress_lower_bound (",
             o.compress_lower_bound, ") must be below compress_upper_bound (",
             o.compress_upper_bound, ")");
+  DGC_CHECK(!(o.fp16_values && o.bf16_values),
+            "fp16_values and bf16_values are both set; choose one value type");
   DGC_CHECK(o.max_adaptation_iters >= 0, "max_adaptation_iters must be >= 0, got ",
             o.max_adaptation_iters);
   if (o.warmup_epochs <= 0) return;

@@ -284,6 +284,40 @@ void ProcessGroup::allgatherv(const void* send, std::int64_t bytes,
   g.allgatherv_bytes(send, sizes, recv.data());
 }
 
+void ProcessGroup::alltoallv(const void* send, const std::vector<std::int64_t>& send_bytes,
+                             std::vector<std::int64_t>& recv_bytes,
+                             std::vector<std::uint8_t>& recv) {
+  auto& g = *state_;
+  DGC_CHECK(send_bytes.size() == static_cast<std::size_t>(g.size), g.label,
+            "alltoallv: ", send_bytes.size(), " send sizes for ", g.size, " ranks");
+  std::vector<int> send_counts(g.size), send_offsets(g.size);
+  std::int64_t send_total = 0;
+  for (int r = 0; r < g.size; ++r) {
+    send_counts[r] = to_mpi_count(send_bytes[r], g, "alltoallv", "a part's byte size");
+    send_offsets[r] = to_mpi_count(send_total, g, "alltoallv", "the send offset");
+    send_total += send_bytes[r];
+  }
+  to_mpi_count(send_total, g, "alltoallv", "the send total");
+  check_buffer(send, send_total, g, "alltoallv");
+  recv_bytes.resize(g.size);
+  DGC_MPI_COLLECTIVE(g, MPI_Alltoall, send_bytes.data(), 1, MPI_INT64_T, recv_bytes.data(), 1,
+                     MPI_INT64_T, g.comm);
+  std::vector<int> recv_counts(g.size), recv_offsets(g.size);
+  std::int64_t recv_total = 0;
+  for (int r = 0; r < g.size; ++r) {
+    // A peer's size is untrusted like anything else it sends.
+    DGC_CHECK(recv_bytes[r] >= 0 && recv_bytes[r] <= INT_MAX, g.label, "alltoallv: rank ", r,
+              " announces ", recv_bytes[r], " bytes");
+    recv_counts[r] = static_cast<int>(recv_bytes[r]);
+    recv_offsets[r] = to_mpi_count(recv_total, g, "alltoallv", "the receive offset");
+    recv_total += recv_bytes[r];
+  }
+  to_mpi_count(recv_total, g, "alltoallv", "the receive total");
+  recv.resize(static_cast<std::size_t>(recv_total));
+  DGC_MPI_COLLECTIVE(g, MPI_Alltoallv, send, send_counts.data(), send_offsets.data(), MPI_BYTE,
+                     recv.data(), recv_counts.data(), recv_offsets.data(), MPI_BYTE, g.comm);
+}
+
 void ProcessGroup::broadcast(void* data, std::int64_t bytes, int root) {
   auto& g = *state_;
   const int n = to_mpi_count(bytes, g, "broadcast", "the byte size");

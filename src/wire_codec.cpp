@@ -1,5 +1,6 @@
 #include "wire_codec.h"
 
+#include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
 #include <algorithm>
@@ -36,6 +37,8 @@ void accumulate_any(const void* values, const Index* indices, std::int64_t count
                     const WireFormat& format, float scale, float* out) {
   if (format.fp16_values) {
     accumulate(static_cast<const c10::Half*>(values), indices, count, scale, out);
+  } else if (format.bf16_values) {
+    accumulate(static_cast<const c10::BFloat16*>(values), indices, count, scale, out);
   } else {
     accumulate(static_cast<const float*>(values), indices, count, scale, out);
   }
@@ -48,6 +51,9 @@ void encode(const float* values, const std::int64_t* indices, std::int64_t count
   if (format.fp16_values) {
     auto* out = static_cast<c10::Half*>(values_out);
     for (std::int64_t j = 0; j < count; ++j) out[j] = c10::Half(values[j]);
+  } else if (format.bf16_values) {
+    auto* out = static_cast<c10::BFloat16*>(values_out);
+    for (std::int64_t j = 0; j < count; ++j) out[j] = c10::BFloat16(values[j]);
   } else {
     std::copy_n(values, count, static_cast<float*>(values_out));
   }

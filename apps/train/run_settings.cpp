@@ -242,17 +242,18 @@ void read_exchange(RunSettings& s, const Config& c) {
   const std::string exchange = c.get<std::string>("train.exchange");
   // The exchanges whose inner optimizer applies the momentum (plain momentum SGD).
   const std::vector<std::string> dense = {"allreduce", "fp16", "bf16", "powersgd"};
-  const std::vector<std::string> sparse = {"dgc", "dgc_hierarchical"};
+  const std::vector<std::string> sparse = {"dgc", "dgc_hierarchical", "dgc_reduce_scatter"};
   const auto among = [&](const std::vector<std::string>& names) {
     return std::find(names.begin(), names.end(), exchange) != names.end();
   };
   DGC_CHECK(exchange == "auto" || among(dense) || among(sparse), "config: train.exchange: '",
             exchange,
-            "' is not an exchange (auto, allreduce, fp16, bf16, powersgd, dgc, dgc_hierarchical)");
+            "' is not an exchange (auto, allreduce, fp16, bf16, powersgd, dgc, dgc_hierarchical, "
+            "dgc_reduce_scatter)");
   DGC_CHECK(
       !(s.dgc && among(dense)), "config: train.exchange: ", exchange,
-      " is not a DGC exchange, but train.dgc is true (use exchange auto, dgc or dgc_hierarchical, "
-      "or dgc: false)");
+      " is not a DGC exchange, but train.dgc is true (use exchange auto, dgc, dgc_hierarchical "
+      "or dgc_reduce_scatter, or dgc: false)");
   DGC_CHECK(s.dgc || !among(sparse), "config: train.exchange: ", exchange,
             " is a DGC exchange: it needs train.dgc: true");
   s.exchange = exchange != "auto" ? exchange : s.dgc ? "dgc" : "allreduce";
@@ -269,8 +270,16 @@ void read_compression(RunSettings& s, const Config& c) {
   o.max_adaptation_iters = static_cast<int>(integer(c, k + "max_adaptation_iters", 0, kIntMax));
   o.resample = c.get<bool>(k + "resample");
   o.fp16_values = c.get<bool>(k + "fp16_values");
+  o.bf16_values = c.get<bool>(k + "bf16_values");
   o.int32_indices = c.get<bool>(k + "int32_indices");
-  s.dense_fallback = c.get<bool>(k + "dense_fallback");
+  s.dgc_exchange.dense_fallback = c.get<bool>(k + "dense_fallback");
+  const std::string encoding = c.get<std::string>(k + "wire_encoding");
+  DGC_CHECK(encoding == "encoded" || encoding == "raw", "config: ", k, "wire_encoding: '",
+            encoding, "' is not a wire encoding (encoded, raw)");
+  s.dgc_exchange.encoding = encoding == "raw" ? WireEncoding::kRaw : WireEncoding::kEncoded;
+  DGC_CHECK(!(o.int32_indices && s.dgc_exchange.encoding == WireEncoding::kEncoded), "config: ", k,
+            "int32_indices applies to the raw wire format only (", k,
+            "wire_encoding: raw); encoded messages code their indices themselves");
   // <= 0 disables the warm-up; the bounds only keep the value an int.
   o.warmup_epochs = static_cast<int>(integer(c, k + "warmup_epochs", -kIntMax, kIntMax));
   o.warmup_coeff = warmup_coeff(c);

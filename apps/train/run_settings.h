@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/options.h"
 #include "dgc/stall_check.h"
@@ -39,7 +40,7 @@ struct RunSettings {
   bool dgc = false;
   // DGC
   CompressorOptions compressor;
-  bool dense_fallback = true;
+  DgcHookOptions dgc_exchange;  // the fallback and the wire encoding
   MemoryOptions memory;
   // PowerSGD (train.exchange powersgd); its seed is the run's.
   PowerSgdOptions powersgd;

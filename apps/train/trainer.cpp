@@ -20,6 +20,7 @@
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
+#include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
@@ -93,6 +94,9 @@ std::string describe_traffic(const TrafficStats& t, bool compressed) {
                static_cast<double>(std::max<std::int64_t>(1, t.bytes_sent))
         << "x less than dense float32";
   }
+  if (t.intra_node_bytes > 0) {
+    out << "; " << t.intra_node_bytes << " bytes of what it sent and received stayed in the node";
+  }
   return out.str();
 }
 
@@ -140,11 +144,14 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
         if (log) log->print(line);
       });
     }
-    DgcHookOptions hook_options;
-    hook_options.dense_fallback = s.dense_fallback;
-    auto dgc = s.exchange == "dgc_hierarchical"
-                   ? std::make_unique<DgcHierarchicalHook>(std::move(compressor), hook_options)
-                   : std::make_unique<DgcHook>(std::move(compressor), hook_options);
+    std::unique_ptr<DgcHook> dgc;
+    if (s.exchange == "dgc_hierarchical") {
+      dgc = std::make_unique<DgcHierarchicalHook>(std::move(compressor), s.dgc_exchange);
+    } else if (s.exchange == "dgc_reduce_scatter") {
+      dgc = std::make_unique<DgcReduceScatterHook>(std::move(compressor), s.dgc_exchange);
+    } else {
+      dgc = std::make_unique<DgcHook>(std::move(compressor), s.dgc_exchange);
+    }
     dgc_hook = dgc.get();
     hook = std::move(dgc);
   } else if (s.exchange == "powersgd") {

@@ -60,6 +60,9 @@ struct CompressJob {
   // like the original's allreduce.
   float global_square_mean = -1.0f;
   TensorId tensor = kByName;
+  // Values as float32 and indices as int64 whatever the wire format: for exchanges that encode
+  // the message themselves (include/dgc/wire.h, encoded blocks).
+  bool raw = false;
 };
 
 class DGC_EXPORT Compressor {

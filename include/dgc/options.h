@@ -32,8 +32,10 @@ struct CompressorOptions {
   int max_adaptation_iters = 10;
   // When far too many pass, take the exact top-k among them instead of raising the threshold.
   bool resample = true;
-  // Wire types: fp16 values instead of fp32, int32 indices instead of int64.
+  // Wire types: fp16 or bf16 values instead of fp32 (at most one of the two), int32 indices
+  // instead of int64 (the raw format only: include/dgc/wire.h).
   bool fp16_values = false;
+  bool bf16_values = false;
   bool int32_indices = false;
   // Sparsity warm-up: epochs < warmup_epochs use a larger ratio (<= 0 disables it).
   int warmup_epochs = -1;

@@ -64,6 +64,14 @@ class DGC_EXPORT ProcessGroup {
   void allgatherv(const void* send, std::int64_t bytes, std::vector<std::int64_t>& bytes_per_rank,
                   std::vector<std::uint8_t>& recv);
   void broadcast(void* data, std::int64_t bytes, int root);
+  // Personalised exchange: `send` holds one part per rank in rank order, send_bytes[r] bytes
+  // for rank r. Fills recv_bytes[r] with what rank r sent to this rank and `recv` with those
+  // parts in rank order (both are resized; their capacity is reused). The sizes travel first,
+  // in an alltoall of their own. A rank that would receive more than INT_MAX bytes in all fails
+  // alone with a dgc::Error (no other rank can know it), and the others wait in the collective:
+  // DistributedOptions::failure_policy decides what happens to them.
+  void alltoallv(const void* send, const std::vector<std::int64_t>& send_bytes,
+                 std::vector<std::int64_t>& recv_bytes, std::vector<std::uint8_t>& recv);
 
   // Tensors: defined, dense, contiguous, on the CPU; anything else is a dgc::Error.
 

@@ -1,11 +1,38 @@
 // What DGC puts on the wire, documented once (LevelDB's table_format.md, for messages). Version
 // kWireFormatVersion; the ranks compare it before a bucket's first exchange (with the bucket's
-// layout), so processes of dgc releases that send other layouts stop with one error instead of
-// misreading each other.
+// layout: encoding, value type, sizes), so processes of dgc releases that send other layouts stop
+// with one error instead of misreading each other.
 //
-// Scalars: values float32 (IEEE 754 binary32) or, with fp16_values, float16 (binary16); indices
-// int64 or, with int32_indices, int32; counts int64. All little-endian, as the hosts' memory holds
-// them (dgc runs between hosts of one byte order).
+// Scalars: values float32 (IEEE 754 binary32) or, with fp16_values, float16 (binary16), or, with
+// bf16_values, bfloat16; raw indices int64 or, with int32_indices, int32; counts int64. All
+// little-endian, as the hosts' memory holds them (dgc runs between hosts of one byte order).
+//
+// Everything a peer sends is untrusted: a receiver checks every size, count and index before it
+// writes, and an error names the tensor and the sender ("tensor 'w' from rank 3").
+//
+// ENCODED MESSAGES (WireEncoding::kEncoded, the default)
+//
+// `dgc`, and the node leaders of `dgc_hierarchical`: a rank's message for one bucket is one block
+// (below) per sparse tensor of the bucket, in bucket order, back to back, and nothing else.
+// Messages differ in size, so an allgatherv carries them, sizes first. A receiver decodes every
+// block of every sender, and a message must end exactly where its last block does. The averaged
+// gradient of tensor t is the sum, in sender order, of every sender's (index, value) pairs, times
+// 1 / senders: the same sums in the same order as from raw slots, so both encodings give bitwise
+// the same gradient when the values are float32.
+//
+// `dgc_reduce_scatter` with P ranks: tensor t of n elements is cut into P regions,
+// region r = [r * (n / P) + min(r, n % P), (r + 1) * (n / P) + min(r + 1, n % P)), owned by rank r.
+//   Scatter (an alltoallv): from rank s to owner r, one block per sparse tensor with the entries of
+//   s's selection that fall in r's region, indices relative to the region's start, numel the
+//   region's length, capacity min(capacity_t, length).
+//   Kept sums (an allgatherv): owner r's message is one block per sparse tensor with the positions
+//   it kept (relative to its region) and their sums, capacity min(ceil(capacity_t / P), length).
+//
+// BLOCK
+//
+// (see sparse_codec.h)
+//
+// RAW SLOTS (WireEncoding::kRaw; the only layout of version 1, unchanged)
 //
 // One slot: what one rank contributes to the allgather of one bucket of the `dgc` exchange.
 // Every rank's slot has the same size, derived from the bucket's tensors and the plans (each
@@ -27,9 +54,11 @@
 // The gathered message is world_size slots in rank order. The averaged gradient of tensor t is
 // the sum, in rank order, of every slot's (index, value) pairs, times 1 / world_size.
 //
+// DENSE TENSORS
+//
 // The bucket's dense tensors (one dimension, or every tensor at a ratio >= 1, or a whole bucket
 // under the dense fallback) travel in one allreduce of their gradients concatenated in bucket
-// order, in float32 or, with fp16_values, float16.
+// order, in the value type (float32, float16 or bfloat16).
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -38,18 +67,26 @@
 
 namespace dgc {
 
-// The version of the layout above. 1: the first documented one.
-constexpr std::int64_t kWireFormatVersion = 1;
+// The version of the layouts above. 1: raw slots only. 2: encoded messages (blocks), bfloat16
+// values; raw slots as in 1.
+constexpr std::int64_t kWireFormatVersion = 2;
 
 struct WireFormat {
   bool fp16_values = false;
   bool int32_indices = false;
+  bool bf16_values = false;
 
-  c10::ScalarType value_dtype() const { return fp16_values ? c10::kHalf : c10::kFloat; }
+  c10::ScalarType value_dtype() const {
+    return fp16_values ? c10::kHalf : bf16_values ? c10::kBFloat16 : c10::kFloat;
+  }
   c10::ScalarType index_dtype() const { return int32_indices ? c10::kInt : c10::kLong; }
-  std::int64_t value_bytes() const { return fp16_values ? 2 : 4; }
+  std::int64_t value_bytes() const { return fp16_values || bf16_values ? 2 : 4; }
   std::int64_t index_bytes() const { return int32_indices ? 4 : 8; }
 };
+
+// How a sparse exchange puts its selections on the wire: encoded blocks (the default), or the
+// fixed-size raw slots of version 1, which need no sizes and so one collective fewer.
+enum class WireEncoding { kEncoded, kRaw };
 
 // One rank's part of a gathered exchange: `count` values and indices in the wire dtypes.
 struct WireSlice {

@@ -2,6 +2,7 @@
 
 #include "dgc/error.h"
 #include "dgc/wire.h"
+#include "wire_codec.h"
 
 namespace dgc::detail {
 
@@ -9,32 +10,53 @@ void DgcBucket::plan(const Compressor& compressor, const DgcHookOptions& options
                      bool all_dense) {
   sparse.clear();
   dense.clear();
-  std::vector<std::int64_t> capacities;
+  encoding = options.encoding;
+  const WireFormat& wire = compressor.wire_format();
+  DGC_CHECK(!(encoding == WireEncoding::kEncoded && wire.int32_indices),
+            "int32_indices applies to the raw wire format only; encoded messages code their "
+            "indices themselves (turn int32_indices off, or choose the raw encoding)");
+  std::vector<std::int64_t> capacities, sparse_numels;
   std::int64_t sparse_numel = 0;
   for (std::size_t j = 0; j < tensors.size(); ++j) {
     if (!all_dense && compressor.is_sparse(tensors[j])) {
       sparse.push_back(j);
       capacities.push_back(compressor.plan(tensors[j]).num_selects);
+      sparse_numels.push_back(numels[j]);
       sparse_numel += numels[j];
     } else {
       dense.push_back(j);
     }
   }
-  const WireFormat& wire = compressor.wire_format();
-  layout = sparse.empty() ? SparseSlotLayout{} : plan_sparse_slots(capacities, wire);
-  // Every receiver ends up holding `senders` slots; the same tensors dense would be one buffer.
+  layout = SparseSlotLayout{};
+  message_bytes = 0;
+  if (!sparse.empty() && encoding == WireEncoding::kRaw) {
+    layout = plan_sparse_slots(capacities, wire);
+    message_bytes = layout.bytes;
+  } else if (!sparse.empty()) {
+    message_bytes = expected_message_bytes(capacities, sparse_numels, value_type_of(wire));
+  }
+  // Every receiver ends up holding `senders` messages; the same tensors dense would be one
+  // buffer.
   fallback = options.dense_fallback && !sparse.empty() &&
-             layout.bytes * senders > sparse_numel * wire.value_bytes();
+             message_bytes * senders > sparse_numel * wire.value_bytes();
   if (fallback) {
     dense.clear();
     for (std::size_t j = 0; j < tensors.size(); ++j) dense.push_back(j);
     sparse.clear();
     layout = SparseSlotLayout{};
+    message_bytes = 0;
+    capacities.clear();
+    sparse_numels.clear();
   }
+  message.plan(encoding == WireEncoding::kEncoded ? capacities : std::vector<std::int64_t>{},
+               encoding == WireEncoding::kEncoded ? sparse_numels : std::vector<std::int64_t>{},
+               value_type_of(wire));
+  sparse_names.clear();
+  for (const std::size_t j : sparse) sparse_names.push_back(compressor.name(tensors[j]));
   std::vector<std::int64_t> dense_numels;
   for (const std::size_t j : dense) dense_numels.push_back(numels[j]);
   // The compressor's wire format decides for its dense tensors too, like the original.
-  fused.plan(dense_numels, wire.fp16_values ? torch::kHalf : torch::kFloat);
+  fused.plan(dense_numels, wire.value_dtype());
   planned = true;
 }
 
@@ -50,14 +72,27 @@ void DgcBucket::begin_step(const Compressor& compressor, const DgcHookOptions& o
 }
 
 BucketLayout DgcBucket::layout_record(std::int64_t hook_identity) const {
-  return {hook_identity, static_cast<std::int64_t>(sparse.size()), layout.bytes,
-          fused.numel(), static_cast<std::int64_t>(fused.dtype()), kWireFormatVersion};
+  std::int64_t capacity = 0;
+  for (std::size_t k = 0; k < message.size(); ++k) capacity += message.capacity(k);
+  return {hook_identity,
+          static_cast<std::int64_t>(sparse.size()),
+          encoding == WireEncoding::kRaw ? layout.bytes : capacity,
+          fused.numel(),
+          static_cast<std::int64_t>(fused.dtype()),
+          kWireFormatVersion,
+          static_cast<std::int64_t>(encoding),
+          static_cast<std::int64_t>(message.value_type())};
 }
 
 std::string DgcBucket::describe(const BucketLayout& l) {
-  return concat(l[1], " sparse tensor(s) in slots of ", l[2], " bytes, ", l[3],
-                " dense element(s) of dtype ", c10::toString(static_cast<torch::ScalarType>(l[4])),
-                ", wire format version ", l[5]);
+  const bool raw = l[6] == static_cast<std::int64_t>(WireEncoding::kRaw);
+  return concat(l[1], " sparse tensor(s) ",
+                raw ? concat("in raw slots of ", l[2], " bytes")
+                    : concat("encoded, ", l[2], " entries in all, values ",
+                             value_type_name(static_cast<ValueType>(l[7]))),
+                ", ", l[3], " dense element(s) of dtype ",
+                c10::toString(static_cast<torch::ScalarType>(l[4])), ", wire format version ",
+                l[5]);
 }
 
 std::vector<float> DgcBucket::square_means(const Compressor& compressor,
@@ -76,20 +111,69 @@ std::vector<float> DgcBucket::square_means(const Compressor& compressor,
 
 void DgcBucket::compress(Compressor& compressor, const std::vector<torch::Tensor>& grads,
                          const std::vector<float>& square_means) {
+  const bool raw = encoding == WireEncoding::kRaw;
   const auto size = static_cast<std::size_t>(layout.bytes);
   // Zeroed once, so that the unused tail of a slot never carries stale memory.
-  if (send.size() != size) send.assign(size, 0);
+  if (raw && send.size() != size) send.assign(size, 0);
   std::vector<CompressJob> jobs(sparse.size());
   for (std::size_t k = 0; k < sparse.size(); ++k) {
-    const auto& slot = layout.tensors[k];
     jobs[k].tensor = tensors[sparse[k]];
     jobs[k].grad = grads[sparse[k]];
-    jobs[k].values = send.data() + slot.value_offset;
-    jobs[k].indices = send.data() + slot.index_offset;
+    if (raw) {
+      jobs[k].values = send.data() + layout.tensors[k].value_offset;
+      jobs[k].indices = send.data() + layout.tensors[k].index_offset;
+    } else {
+      jobs[k].values = message.values(k);
+      jobs[k].indices = message.indices(k);
+      jobs[k].raw = true;
+    }
     if (!square_means.empty()) jobs[k].global_square_mean = square_means[k];
   }
   compressor.compress_batch(jobs);
-  for (std::size_t k = 0; k < jobs.size(); ++k) write_slot_count(send.data(), k, jobs[k].count);
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    if (raw) {
+      write_slot_count(send.data(), k, jobs[k].count);
+    } else {
+      message.set_count(k, jobs[k].count);
+    }
+  }
+}
+
+void DgcBucket::gather(ProcessGroup& group, TrafficStats& traffic) {
+  if (encoding == WireEncoding::kEncoded) message.encode(send);
+  const auto sent = static_cast<std::int64_t>(send.size());
+  if (encoding == WireEncoding::kRaw) {
+    received.resize(send.size() * static_cast<std::size_t>(group.size()));
+    group.allgather(send.data(), sent, received.data());
+    received_bytes.assign(static_cast<std::size_t>(group.size()), sent);
+  } else {
+    group.allgatherv(send.data(), sent, received_bytes, received);
+  }
+  traffic.bytes_sent += sent;
+  traffic.bytes_received += static_cast<std::int64_t>(received.size()) - sent;
+}
+
+void DgcBucket::share(ProcessGroup& group, int senders, TrafficStats& traffic) {
+  const bool root = group.rank() == 0;
+  if (encoding == WireEncoding::kEncoded) {
+    // The sizes first: the group's other ranks learn how much the root gathered.
+    received_bytes.resize(static_cast<std::size_t>(senders));
+    group.broadcast(received_bytes.data(), 8 * static_cast<std::int64_t>(senders), 0);
+    std::int64_t total = 0;
+    for (const std::int64_t bytes : received_bytes) {
+      DGC_CHECK(bytes >= 0 && bytes <= INT32_MAX - total, "node rank 0 shared a message of ",
+                bytes, " bytes (", total, " before it)");
+      total += bytes;
+    }
+    received.resize(static_cast<std::size_t>(total));
+  } else {
+    received.resize(send.size() * static_cast<std::size_t>(senders));
+    received_bytes.assign(static_cast<std::size_t>(senders), layout.bytes);
+  }
+  const auto bytes = static_cast<std::int64_t>(received.size());
+  group.broadcast(received.data(), bytes, 0);
+  (root ? traffic.bytes_sent : traffic.bytes_received) += bytes;
+  traffic.intra_node_bytes += bytes;
 }
 
 void DgcBucket::pack_dense(const std::vector<torch::Tensor>& grads) {
@@ -97,15 +181,30 @@ void DgcBucket::pack_dense(const std::vector<torch::Tensor>& grads) {
 }
 
 void DgcBucket::decode(Compressor& compressor, int senders, int world_size,
-                       const std::vector<torch::Tensor>& out) {
-  // The senders' slots are untrusted: read_slices checks every count and decompress_into every
-  // index before anything is written.
+                       const char* senders_are, const std::vector<torch::Tensor>& out) {
+  // The senders' messages are untrusted: every count and index is checked before anything is
+  // written (read_slices and decompress_into for the slots, SparseMessage::decode for blocks).
+  if (encoding == WireEncoding::kEncoded && !sparse.empty()) {
+    message.decode(received.data(), received_bytes, sparse_names, senders_are);
+  }
   for (std::size_t k = 0; k < sparse.size(); ++k) {
     const std::size_t tensor = tensors[sparse[k]];
-    compressor.decompress_into(
-        tensor, read_slices(received.data(), layout, k, senders, compressor.name(tensor)), senders,
-        out[sparse[k]].data_ptr<float>());
+    float* into = out[sparse[k]].data_ptr<float>();
+    if (encoding == WireEncoding::kRaw) {
+      compressor.decompress_into(
+          tensor, read_slices(received.data(), layout, k, senders, compressor.name(tensor)),
+          senders, into);
+    } else {
+      // The same sum, in the same order, as from the slots: bitwise the same gradient.
+      decode_average(message.slices(k), WireFormat{}, numels[sparse[k]], senders,
+                     sparse_names[k], /*slices_are_ranks=*/false, into);
+    }
   }
+  decode_dense(compressor, world_size, out);
+}
+
+void DgcBucket::decode_dense(Compressor& compressor, int world_size,
+                             const std::vector<torch::Tensor>& out) {
   for (std::size_t k = 0; k < dense.size(); ++k) {
     torch::Tensor g = out[dense[k]];
     fused.average_into(k, world_size, g);

@@ -15,6 +15,7 @@
 #include "dgc/hooks/dgc_hook.h"
 #include "hooks/fused_dense.h"
 #include "hooks/layout_check.h"
+#include "hooks/sparse_message.h"
 #include "sparse_slots.h"
 
 namespace dgc::detail {
@@ -27,10 +28,18 @@ struct DgcBucket {
   bool fallback = false;
   std::vector<std::size_t> sparse;  // positions in the bucket, in slot order
   std::vector<std::size_t> dense;   // positions in the bucket, in the fused buffer's order
-  SparseSlotLayout layout;
+  WireEncoding encoding = WireEncoding::kEncoded;
+  SparseSlotLayout layout;  // kRaw: the fixed-size slot
+  SparseMessage message;    // kEncoded: the selections before encoding and after decoding
+  std::vector<std::string> sparse_names;  // for error messages, in slot order
+  // What one sender's sparse message is expected to weigh: the slot (kRaw), or the encoded
+  // size expected at the plans' densities (kEncoded). Depends only on the plans.
+  std::int64_t message_bytes = 0;
   FusedDense fused;
   bool layout_checked = false;
-  std::vector<std::uint8_t> send, received;  // this rank's slot; every sender's slots
+  // This rank's message; every sender's messages back to back, and their sizes.
+  std::vector<std::uint8_t> send, received;
+  std::vector<std::int64_t> received_bytes;
 
   // Plans the bucket for the compressor's ratio; `senders` slots arrive per allgather (the ranks,
   // or the nodes), which the dense fallback weighs against the dense allreduce. `all_dense`
@@ -46,7 +55,8 @@ struct DgcBucket {
   BucketLayout layout_record(std::int64_t hook_identity) const;
   static std::string describe(const BucketLayout& layout);
 
-  // Compresses the sparse tensors' gradients (`grads`, in bucket order) into this rank's slot.
+  // Compresses the sparse tensors' gradients (`grads`, in bucket order) into this rank's slot
+  // (kRaw) or the message's selections (kEncoded).
   // `square_means`: per sparse tensor, the mean over senders of sum(g^2) for the global clipping
   // kinds (empty otherwise).
   void compress(Compressor& compressor, const std::vector<torch::Tensor>& grads,
@@ -56,12 +66,20 @@ struct DgcBucket {
   std::vector<float> square_means(const Compressor& compressor,
                                   const std::vector<torch::Tensor>& grads, ProcessGroup& group,
                                   TrafficStats& traffic) const;
+  // Every sender's message of `group` in `received`: an allgather of the slots, or the
+  // selections encoded and allgathered with their sizes.
+  void gather(ProcessGroup& group, TrafficStats& traffic);
+  // Copies what `group`'s rank 0 gathered to the group's other ranks (node-local traffic).
+  void share(ProcessGroup& group, int senders, TrafficStats& traffic);
   // Copies the dense tensors' gradients into the fused buffer.
   void pack_dense(const std::vector<torch::Tensor>& grads);
-  // Writes the averaged gradients: the `senders` slots summed and divided by `senders`; the
-  // fused dense sums divided by `world_size`, then given the memory's momentum.
-  void decode(Compressor& compressor, int senders, int world_size,
+  // Writes the averaged gradients: the `senders` messages summed and divided by `senders`; the
+  // fused dense sums divided by `world_size`, then given the memory's momentum. `senders_are`
+  // names a sender in errors ("rank", "node").
+  void decode(Compressor& compressor, int senders, int world_size, const char* senders_are,
               const std::vector<torch::Tensor>& out);
+  // decode()'s second half: the dense tensors only.
+  void decode_dense(Compressor& compressor, int world_size, const std::vector<torch::Tensor>& out);
 };
 
 }  // namespace dgc::detail

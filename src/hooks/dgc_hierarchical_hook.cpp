@@ -58,19 +58,9 @@ void DgcHierarchicalHook::run(const GradBucket& bucket, Communicator& comm, Traf
     // each node is the mean over the nodes (they all have node_size_ ranks).
     const auto square_means = b.square_means(compressor_, means, comm, traffic);
     b.compress(compressor_, means, square_means);
-    b.received.resize(b.send.size() * static_cast<std::size_t>(node_count_));
     // 3. The leaders' sparse allgather; 4. the node's copy of it.
-    if (leader) {
-      comm.cross_node().allgather(b.send.data(), b.layout.bytes, b.received.data());
-      traffic.bytes_sent += b.layout.bytes;
-      traffic.bytes_received += b.layout.bytes * (node_count_ - 1);
-    }
-    if (node.size() > 1) {
-      const auto bytes = static_cast<std::int64_t>(b.received.size());
-      node.broadcast(b.received.data(), bytes, 0);
-      (leader ? traffic.bytes_sent : traffic.bytes_received) += bytes;
-      traffic.intra_node_bytes += bytes;
-    }
+    if (leader) b.gather(comm.cross_node(), traffic);
+    if (node.size() > 1) b.share(node, node_count_, traffic);
   }
   if (!b.dense.empty()) {
     b.pack_dense(sums);
@@ -80,7 +70,7 @@ void DgcHierarchicalHook::run(const GradBucket& bucket, Communicator& comm, Traf
 }
 
 void DgcHierarchicalHook::finish(const GradBucket& bucket, const std::vector<torch::Tensor>& out) {
-  buckets_[bucket.index]->decode(compressor_, node_count_, world_size_, out);
+  buckets_[bucket.index]->decode(compressor_, node_count_, world_size_, "node", out);
 }
 
 }  // namespace dgc

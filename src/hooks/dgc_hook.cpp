@@ -45,10 +45,7 @@ void DgcHook::run(const GradBucket& bucket, Communicator& comm, TrafficStats& tr
     // Section 8: the statistic is the mean over ranks of sum(g^2).
     const auto square_means = b.square_means(compressor_, grads, comm, traffic);
     b.compress(compressor_, grads, square_means);
-    b.received.resize(b.send.size() * static_cast<std::size_t>(world_size_));
-    comm.allgather(b.send.data(), b.layout.bytes, b.received.data());
-    traffic.bytes_sent += b.layout.bytes;
-    traffic.bytes_received += b.layout.bytes * (world_size_ - 1);
+    b.gather(comm, traffic);
   }
   if (!b.dense.empty()) {
     b.pack_dense(grads);
@@ -57,7 +54,7 @@ void DgcHook::run(const GradBucket& bucket, Communicator& comm, TrafficStats& tr
 }
 
 void DgcHook::finish(const GradBucket& bucket, const std::vector<torch::Tensor>& out) {
-  buckets_[bucket.index]->decode(compressor_, world_size_, world_size_, out);
+  buckets_[bucket.index]->decode(compressor_, world_size_, world_size_, "rank", out);
 }
 
 bool DgcHook::set_epoch(std::int64_t epoch) {

@@ -19,6 +19,7 @@
 #include "dgc/hooks/allreduce_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
+#include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "error_of.h"
@@ -38,6 +39,14 @@ using testing::HasSubstr;
 // A built-in hook by its dgc-train name.
 std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
   if (name == "dgc") return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)));
+  if (name == "dgc_raw") {
+    dgc::DgcHookOptions raw;
+    raw.encoding = dgc::WireEncoding::kRaw;
+    return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)), raw);
+  }
+  if (name == "dgc_reduce_scatter") {
+    return std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(dgc_options(0.05)));
+  }
   if (name == "dgc_hierarchical") {
     return std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(dgc_options(0.05)));
   }
@@ -53,7 +62,7 @@ std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
 std::unique_ptr<torch::optim::Optimizer> make_inner(const std::string& hook,
                                                     const std::vector<torch::Tensor>& params) {
   const auto o = torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4);
-  if (hook == "dgc" || hook == "dgc_hierarchical") return std::make_unique<dgc::DGCSGD>(params, o);
+  if (hook.rfind("dgc", 0) == 0) return std::make_unique<dgc::DGCSGD>(params, o);
   return std::make_unique<torch::optim::SGD>(params, o);
 }
 
@@ -130,8 +139,8 @@ TEST_P(EveryHook, ResumesExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, EveryHook,
-                         testing::Values("allreduce", "fp16", "bf16", "dgc", "dgc_hierarchical",
-                                         "powersgd"),
+                         testing::Values("allreduce", "fp16", "bf16", "dgc", "dgc_raw",
+                                         "dgc_hierarchical", "dgc_reduce_scatter", "powersgd"),
                          [](const auto& info) { return info.param; });
 
 // Rank r's gradient: quarter steps times (r + 1), exact in float16 and bfloat16, and so are their
@@ -206,9 +215,9 @@ TEST(CommHook, AHookWrittenOutsideTheLibraryWorks) {
   EXPECT_EQ(traffic.bytes_received, 32 * 4 * (comm().size() - 1));
 }
 
-// DGC at ratio 0.5 on 200 elements: a slot of 8 + 100 * 8 + 100 * 4 bytes per rank outweighs the
-// 800 bytes of the dense allreduce at any world size, so the bucket goes dense: averaged, then the
-// memory's momentum (u = g at the first step), as at a ratio >= 1.
+// DGC at ratio 0.5 on 200 elements, raw slots: a slot of 8 + 100 * 8 + 100 * 4 bytes per rank
+// outweighs the 800 bytes of the dense allreduce at any world size, so the bucket goes dense:
+// averaged, then the memory's momentum (u = g at the first step), as at a ratio >= 1.
 TEST(DgcHook, FallsBackToDenseWhereTheSlotsOutweighTheAllreduce) {
   const auto gradient = [](int rank) {
     return (torch::arange(200, torch::kFloat) - 50) * (rank + 1);
@@ -221,6 +230,7 @@ TEST(DgcHook, FallsBackToDenseWhereTheSlotsOutweighTheAllreduce) {
     dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
     dgc::DgcHookOptions options;
     options.dense_fallback = fallback;
+    options.encoding = dgc::WireEncoding::kRaw;
     dgc::DistributedOptimizer opt(
         comm(), sgd, {{"w", w}},
         std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.5)), options));
@@ -239,16 +249,40 @@ TEST(DgcHook, FallsBackToDenseWhereTheSlotsOutweighTheAllreduce) {
   }
 }
 
+// k = 10 of 200, the top 10 at positions 190-199. Raw: a slot of 8 + 80 + 40 = 128 bytes; 4 ranks
+// receive 512 < 800. Encoded (the default): count 1 byte, Rice parameter 1 byte (mean gap
+// (200 - 10) / 10 = 19: k = 4), gaps 190 (11 ones, a zero, 4 bits) and nine 0s (a zero, 4 bits):
+// 61 bits, 8 bytes; values 40: 50 bytes.
 TEST(DgcHook, KeepsTheSparseExchangeWhereItIsSmaller) {
+  for (const auto encoding : {dgc::WireEncoding::kRaw, dgc::WireEncoding::kEncoded}) {
+    auto w = torch::zeros({10, 20}, torch::requires_grad());
+    dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+    dgc::DgcHookOptions options;
+    options.encoding = encoding;
+    dgc::DistributedOptimizer opt(
+        comm(), sgd, {{"w", w}},
+        std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)), options));
+    (w.view({-1}) * torch::arange(200, torch::kFloat)).sum().backward();
+    opt.synchronize();
+    EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, 0);
+    EXPECT_EQ(opt.last_step_traffic().bytes_sent,
+              encoding == dgc::WireEncoding::kRaw ? 128 : 50);
+    EXPECT_EQ(opt.last_step_traffic().bytes_received,
+              (encoding == dgc::WireEncoding::kRaw ? 128 : 50) * (comm().size() - 1));
+  }
+}
+
+// Encoded messages are weighed at their expected size (full capacity, indices spread evenly):
+// at ratio 0.5 of 200, 100 entries of 4 + 2 / 8 bytes and 2 bytes of header, 427 bytes, one
+// message per rank. Below the 800 dense bytes on one rank, above from two ranks on.
+TEST(DgcHook, WeighsEncodedMessagesAtTheirExpectedSize) {
   auto w = torch::zeros({10, 20}, torch::requires_grad());
   dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
-  // k = 10: a slot of 128 bytes; 4 ranks receive 512 < 800.
   dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
-                                std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05))));
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.5))));
   (w.view({-1}) * torch::arange(200, torch::kFloat)).sum().backward();
   opt.synchronize();
-  EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, 0);
-  EXPECT_EQ(opt.last_step_traffic().bytes_sent, 128);
+  EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, comm().size() >= 2 ? 1 : 0);
 }
 
 // dgc_hierarchical at its two limits, and by hand between them. The suite runs at one node

@@ -161,8 +161,10 @@ void check_exchange_by_hand(const ExchangeCase& c) {
   o.sample_ratio = 1.0;                          // the threshold is exact
   o.fp16_values = c.fp16_values;
   o.int32_indices = c.int32_indices;
+  dgc::DgcHookOptions raw;  // the traffic below counts raw slots
+  raw.encoding = dgc::WireEncoding::kRaw;
   dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}, {"bias", bias}},
-                                std::make_unique<dgc::DgcHook>(dgc::Compressor(o)));
+                                std::make_unique<dgc::DgcHook>(dgc::Compressor(o), raw));
   const auto mine = rank_gradient(comm().rank(), n);
   ((w.view({-1}) * mine).sum() + (bias * mine.narrow(0, 0, cols)).sum()).backward();
   opt.synchronize();

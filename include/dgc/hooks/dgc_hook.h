@@ -38,6 +38,9 @@ struct DgcHookOptions {
   // A bucket whose allgathered slots would outweigh its dense allreduce goes dense for the step
   // (above) [true]. False keeps the sparse exchange at any ratio, as the original does.
   bool dense_fallback = true;
+  // How the selections travel (include/dgc/wire.h) [kEncoded]. The compressor's int32_indices
+  // applies to kRaw only; with kEncoded it is an error.
+  WireEncoding encoding = WireEncoding::kEncoded;
 };
 
 class DGC_EXPORT DgcHook : public CommHook {

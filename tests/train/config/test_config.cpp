@@ -368,7 +368,7 @@ TEST_F(RealConfigs, EveryFileLoadsAndStartsWithAComment) {
     cfg.get<std::string>("model.name");
     cfg.get<std::string>("dataset.name");
   }
-  EXPECT_EQ(count, 22);  // default + cifar 3 + dgc 9 + fmnist 4 (with the demo) + imagenet 5
+  EXPECT_EQ(count, 23);  // default + cifar 3 + dgc 10 + fmnist 4 (with the demo) + imagenet 5
 }
 
 TEST_F(RealConfigs, SeedExampleResolves) {

@@ -78,8 +78,29 @@ TEST(Settings, TheExchangeFollowsTrainDgc) {
   EXPECT_EQ(settings({"train.dgc=true", "train.exchange=dgc"}).exchange, "dgc");
   EXPECT_EQ(settings({"train.dgc=true", "train.exchange=dgc_hierarchical"}).exchange,
             "dgc_hierarchical");
-  EXPECT_TRUE(settings({}).dense_fallback);
-  EXPECT_FALSE(settings({"train.compression.dense_fallback=false"}).dense_fallback);
+  EXPECT_TRUE(settings({}).dgc_exchange.dense_fallback);
+  EXPECT_FALSE(settings({"train.compression.dense_fallback=false"}).dgc_exchange.dense_fallback);
+}
+
+// The wire: encoded by default; raw with int32 indices on request; bf16 values; the combinations
+// that cannot work are one error naming the key.
+TEST(Settings, WireKeysReachTheHookAndTheCompressor) {
+  EXPECT_EQ(settings({"train.dgc=true", "train.exchange=dgc_reduce_scatter"}).exchange,
+            "dgc_reduce_scatter");
+  EXPECT_EQ(settings({}).dgc_exchange.encoding, WireEncoding::kEncoded);
+  const RunSettings raw =
+      settings({"train.compression.wire_encoding=raw", "train.compression.int32_indices=true"});
+  EXPECT_EQ(raw.dgc_exchange.encoding, WireEncoding::kRaw);
+  EXPECT_TRUE(raw.compressor.int32_indices);
+  EXPECT_TRUE(settings({"train.compression.bf16_values=true"}).compressor.bf16_values);
+  EXPECT_THAT(test::thrown_error_of([] { settings({"train.compression.wire_encoding=zip"}); }),
+              HasSubstr("train.compression.wire_encoding: 'zip' is not a wire encoding"));
+  EXPECT_THAT(test::thrown_error_of([] { settings({"train.compression.int32_indices=true"}); }),
+              HasSubstr("train.compression.int32_indices applies to the raw wire format only"));
+  EXPECT_THAT(test::thrown_error_of([] {
+                settings({"train.compression.fp16_values=true", "train.compression.bf16_values=true"});
+              }),
+              HasSubstr("fp16_values and bf16_values are both set"));
 }
 
 // train.powersgd's keys reach PowerSgdOptions; their defaults are the library's, the seed the
@@ -271,7 +292,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "train.schedule.warmup_lr_epochs (5), got 3"},
         BadValue{{"train.exchange=int8"},
                  "config: train.exchange: 'int8' is not an exchange (auto, allreduce, fp16, bf16, "
-                 "powersgd, dgc, dgc_hierarchical)"},
+                 "powersgd, dgc, dgc_hierarchical, dgc_reduce_scatter)"},
         BadValue{{"train.dgc=true", "train.exchange=fp16"},
                  "config: train.exchange: fp16 is not a DGC exchange, but train.dgc is true"},
         BadValue{{"train.exchange=dgc"},

@@ -1,0 +1,253 @@
+// The sparse exchanges of issue 14 under a real launcher (a world of one, mpirun -np 2, 4 and 8):
+// `dgc_reduce_scatter` against the result worked out from its definition (every rank's
+// selection from a Compressor of the same settings, the sums per region in rank order, each
+// owner's quota of the largest), including its residuals, on gradients that make the corner
+// cases (empty selections, equal magnitudes, a selection covering the whole tensor); the encoded
+// wire format against the raw one (bitwise the same training, fewer bytes). Every rank runs every
+// test with the same calls in the same order.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dgc/compressor.h"
+#include "dgc/distributed_optimizer.h"
+#include "dgc/error.h"
+#include "dgc/hooks/dgc_hierarchical_hook.h"
+#include "dgc/hooks/dgc_hook.h"
+#include "dgc/hooks/dgc_reduce_scatter_hook.h"
+#include "dgc/sgd.h"
+#include "error_of.h"
+#include "mpi_test.h"
+#include "training_fixture.h"
+
+namespace {
+
+using dgc::test::comm;
+using dgc::test::flat_parameters;
+using dgc::test::identical_on_all_ranks;
+using dgc::test::make_model;
+using dgc::test::train;
+
+enum class Pattern {
+  kDistinct,        // distinct magnitudes, another order on every rank
+  kOddRanksZero,    // odd ranks' gradients are zero
+  kEqualMagnitude,  // |g| = 1 everywhere, signs by rank and position: ties everywhere
+  kSharedTop,       // every rank's largest entries at the same positions
+};
+
+struct Case {
+  const char* name;
+  Pattern pattern;
+  double ratio;
+};
+
+torch::Tensor gradient(Pattern pattern, int rank, std::int64_t n, std::int64_t salt) {
+  const auto i = torch::arange(n, torch::kFloat);
+  switch (pattern) {
+    case Pattern::kDistinct:
+      return ((i + 1) * (rank % 2 == 0 ? 1.0 : -1.0) / n).roll(3 * rank + salt);
+    case Pattern::kOddRanksZero:
+      return rank % 2 == 1 ? torch::zeros({n}) : ((i * 7 + salt) % 13 - 6) * (rank + 1);
+    case Pattern::kEqualMagnitude:
+      return torch::where((i + rank + salt).fmod(3) == 0, torch::ones({n}), -torch::ones({n}));
+    case Pattern::kSharedTop:
+      return (i.fmod(5) == 0).to(torch::kFloat) * (10 + rank) + (i + salt) * 1e-3;
+  }
+  return {};
+}
+
+struct Selection {
+  std::vector<std::int64_t> indices;
+  std::vector<float> values;
+};
+
+// What `dgc_reduce_scatter` must produce for one tensor of n elements, from each rank's
+// selection: the applied positions with their sums (ascending), by its definition.
+std::vector<std::pair<std::int64_t, float>> kept_by_definition(const std::vector<Selection>& sel,
+                                                               std::int64_t n,
+                                                               std::int64_t capacity) {
+  const int world = static_cast<int>(sel.size());
+  const std::int64_t quota = (capacity + world - 1) / world;
+  std::vector<std::pair<std::int64_t, float>> kept;
+  for (int owner = 0; owner < world; ++owner) {
+    const std::int64_t start = owner * (n / world) + std::min<std::int64_t>(owner, n % world);
+    const std::int64_t end =
+        (owner + 1) * (n / world) + std::min<std::int64_t>(owner + 1, n % world);
+    // Sums in rank order, position by position.
+    std::vector<float> sum(static_cast<std::size_t>(end - start), 0.0f);
+    std::vector<bool> touched(sum.size(), false);
+    for (const auto& s : sel) {
+      for (std::size_t j = 0; j < s.indices.size(); ++j) {
+        const std::int64_t i = s.indices[j];
+        if (i < start || i >= end) continue;
+        auto& into = sum[static_cast<std::size_t>(i - start)];
+        into = touched[static_cast<std::size_t>(i - start)] ? into + s.values[j] : s.values[j];
+        touched[static_cast<std::size_t>(i - start)] = true;
+      }
+    }
+    std::vector<std::pair<std::int64_t, float>> region;
+    for (std::size_t p = 0; p < sum.size(); ++p) {
+      if (touched[p]) region.emplace_back(start + static_cast<std::int64_t>(p), sum[p]);
+    }
+    // The largest |sum| first, the lower position among equals.
+    std::sort(region.begin(), region.end(), [](const auto& a, const auto& b) {
+      return std::fabs(a.second) != std::fabs(b.second) ? std::fabs(a.second) > std::fabs(b.second)
+                                                        : a.first < b.first;
+    });
+    if (static_cast<std::int64_t>(region.size()) > quota) region.resize(quota);
+    std::sort(region.begin(), region.end());
+    kept.insert(kept.end(), region.begin(), region.end());
+  }
+  return kept;
+}
+
+class ReduceScatter : public testing::TestWithParam<Case> {};
+
+// One step on two weights in one bucket ([4, 8] and [3, 5]: regions of unequal length at some
+// world sizes): the averaged gradient and this rank's residual equal the definition's.
+TEST_P(ReduceScatter, EqualsItsDefinition) {
+  const Case& c = GetParam();
+  const int world = comm().size(), me = comm().rank();
+  dgc::CompressorOptions o = dgc::test::dgc_options(c.ratio);
+  o.sample_ratio = 1.0;
+  const std::vector<std::vector<std::int64_t>> shapes = {{4, 8}, {3, 5}};
+  std::vector<torch::Tensor> weights;
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (std::size_t t = 0; t < shapes.size(); ++t) {
+    weights.push_back(torch::zeros(shapes[t], torch::requires_grad()));
+    named.emplace_back("w" + std::to_string(t), weights.back());
+  }
+  dgc::DGCSGD sgd(weights, torch::optim::SGDOptions(0.1));
+  dgc::DgcHookOptions sparse_always;
+  sparse_always.dense_fallback = false;  // ratio 0.99 must stay sparse
+  auto hook = std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(o), sparse_always);
+  auto* scatter = hook.get();
+  dgc::DistributedOptimizer opt(comm(), sgd, named, std::move(hook));
+  torch::Tensor loss = torch::zeros({});
+  for (std::size_t t = 0; t < shapes.size(); ++t) {
+    const auto n = weights[t].numel();
+    loss = loss + (weights[t].view({-1}) * gradient(c.pattern, me, n, t)).sum();
+  }
+  loss.backward();
+  opt.synchronize();
+
+  for (std::size_t t = 0; t < shapes.size(); ++t) {
+    SCOPED_TRACE("tensor w" + std::to_string(t));
+    const auto n = weights[t].numel();
+    // Each rank's selection, from a compressor of the same settings in the same state.
+    std::vector<Selection> sel(static_cast<std::size_t>(world));
+    torch::Tensor my_velocity;
+    std::int64_t capacity = 0;
+    for (int r = 0; r < world; ++r) {
+      dgc::Compressor reference(o);
+      // The hook's compressor has both tensors; their sampling draws follow registration order.
+      for (std::size_t u = 0; u < shapes.size(); ++u) reference.add("w" + std::to_string(u), shapes[u]);
+      for (std::size_t u = 0; u < t; ++u) {
+        reference.compress("w" + std::to_string(u), gradient(c.pattern, r, weights[u].numel(), u));
+      }
+      const auto s = reference.compress("w" + std::to_string(t), gradient(c.pattern, r, n, t));
+      capacity = reference.plan("w" + std::to_string(t)).num_selects;
+      const auto idx = s.indices.contiguous();
+      const auto val = s.values.contiguous();
+      sel[r].indices.assign(idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel());
+      sel[r].values.assign(val.data_ptr<float>(), val.data_ptr<float>() + val.numel());
+      if (r == me) my_velocity = reference.memory().velocity("w" + std::to_string(t)).clone();
+    }
+    const auto kept = kept_by_definition(sel, n, capacity);
+    auto expected = torch::zeros({n});
+    const float scale = static_cast<float>(1.0 / world);
+    for (const auto& [i, sum] : kept) expected[i] = sum * scale;
+    EXPECT_TRUE(torch::equal(weights[t].grad().view({-1}), expected))
+        << weights[t].grad().view({-1}) << expected;
+    // What this rank selected and nobody kept is back in its residual, exactly as selected.
+    auto* v = my_velocity.data_ptr<float>();
+    for (std::size_t j = 0; j < sel[me].indices.size(); ++j) {
+      const auto i = sel[me].indices[j];
+      const bool applied = std::any_of(kept.begin(), kept.end(),
+                                       [i](const auto& k) { return k.first == i; });
+      if (!applied) v[i] += sel[me].values[j];
+    }
+    EXPECT_TRUE(torch::equal(scatter->compressor().memory().velocity("w" + std::to_string(t)),
+                             my_velocity));
+  }
+  EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ReduceScatter,
+    testing::Values(Case{"distinct", Pattern::kDistinct, 0.25},
+                    Case{"odd_ranks_zero", Pattern::kOddRanksZero, 0.25},
+                    Case{"equal_magnitudes", Pattern::kEqualMagnitude, 0.25},
+                    Case{"shared_top", Pattern::kSharedTop, 0.25},
+                    // Ratio 0.99: each rank's selection covers the whole tensor.
+                    Case{"whole_tensor", Pattern::kEqualMagnitude, 0.99}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// A model trained with one exchange, its parameters after a few steps and its last traffic.
+struct Trained {
+  torch::Tensor parameters;
+  dgc::TrafficStats traffic;
+};
+
+template <typename Hook>
+Trained trained(dgc::DgcHookOptions options, int steps = 5) {
+  auto model = make_model(11);
+  dgc::DGCSGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  dgc::DistributedOptions distributed;
+  distributed.bucket_bytes = 1024;  // several buckets
+  dgc::DistributedOptimizer opt(
+      comm(), sgd, model->named_parameters().pairs(),
+      std::make_unique<Hook>(dgc::Compressor(dgc::test::dgc_options(0.05)), options), distributed);
+  train(model, opt, steps);
+  return {flat_parameters(*model).clone(), opt.last_step_traffic()};
+}
+
+dgc::DgcHookOptions with_encoding(dgc::WireEncoding encoding) {
+  dgc::DgcHookOptions o;
+  o.encoding = encoding;
+  return o;
+}
+
+// The encoded format carries the same selections: training ends bitwise where the raw slots
+// take it, with fewer bytes on the wire.
+TEST(EncodedMessages, TrainExactlyAsTheRawSlots) {
+  const auto encoded = trained<dgc::DgcHook>(with_encoding(dgc::WireEncoding::kEncoded));
+  const auto raw = trained<dgc::DgcHook>(with_encoding(dgc::WireEncoding::kRaw));
+  EXPECT_TRUE(torch::equal(encoded.parameters, raw.parameters));
+  EXPECT_TRUE(identical_on_all_ranks(encoded.parameters));
+  EXPECT_LT(encoded.traffic.bytes_sent, raw.traffic.bytes_sent);
+  if (comm().size() > 1) EXPECT_LT(encoded.traffic.bytes_received, raw.traffic.bytes_received);
+  const auto hierarchical =
+      trained<dgc::DgcHierarchicalHook>(with_encoding(dgc::WireEncoding::kEncoded));
+  const auto hierarchical_raw =
+      trained<dgc::DgcHierarchicalHook>(with_encoding(dgc::WireEncoding::kRaw));
+  EXPECT_TRUE(torch::equal(hierarchical.parameters, hierarchical_raw.parameters));
+}
+
+// On one rank there is one region and its quota is the capacity: the exchange is `dgc`'s.
+TEST(ReduceScatterLimits, OnOneRankItIsDgc) {
+  if (comm().size() != 1) GTEST_SKIP() << "a world of one only";
+  const auto scatter = trained<dgc::DgcReduceScatterHook>({});
+  const auto flat = trained<dgc::DgcHook>({});
+  EXPECT_TRUE(torch::equal(scatter.parameters, flat.parameters));
+}
+
+TEST(ReduceScatterLimits, RawSlotsAreAnError) {
+  auto model = make_model(11);
+  dgc::DGCSGD sgd(model->parameters(), torch::optim::SGDOptions(0.1));
+  EXPECT_THAT(dgc::test::thrown_error_of([&] {
+                dgc::DistributedOptimizer(comm(), sgd, model->named_parameters().pairs(),
+                                          std::make_unique<dgc::DgcReduceScatterHook>(
+                                              dgc::Compressor(dgc::test::dgc_options(0.05)),
+                                              with_encoding(dgc::WireEncoding::kRaw)));
+              }),
+              testing::HasSubstr("dgc_reduce_scatter sends encoded messages only"));
+}
+
+}  // namespace
