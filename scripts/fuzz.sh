@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 60; TARGETs default to all of them (idx cifar10 config wire
-# checkpoint image).
+# codec checkpoint image).
 # Installs clang and its fuzzer and sanitizer runtimes when missing (Debian packages, as root or
 # via sudo), configures and builds build-fuzz/ (clang, ASan + UBSan + libFuzzer), writes each
 # target's seeds and runs it on its corpus. Exits non-zero when any target found a crash, a
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
-all_targets=(idx cifar10 config wire checkpoint image)
+all_targets=(idx cifar10 config wire codec checkpoint image)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}

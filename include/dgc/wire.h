@@ -30,7 +30,33 @@
 //
 // BLOCK
 //
-// (see sparse_codec.h)
+// One tensor's selection, coded compactly (src/sparse_codec.h): the indices as gaps in a
+// Rice code, about 1.44 bytes each at a density of 1/1000 instead of 4 or 8. Its value type
+// (float32, float16 or bfloat16) is known to both sides, not sent. In order, packed:
+//
+//   count  : unsigned LEB128 varint: 7 bits per byte, low group first, high bit = more bytes
+//            follow; at most 10 bytes, canonical (the last byte is nonzero, except count 0,
+//            which is the single byte 0x00). A count of 0 ends the block (1 byte).
+//   k      : uint8, the Rice parameter, 0..62. The encoder's choice, a function of the indices:
+//            with mean = (index_last + 1 - count) / count (integer division: the mean gap),
+//            k = 0 if mean == 0, else floor(log2(mean)).
+//   gaps   : a bit stream, bits filling each byte from bit 0 (the least significant) up. Entry j's
+//            gap is d_j = index_j - (j == 0 ? 0 : index_{j-1} + 1), >= 0 as indices strictly
+//            ascend; it is written as q = d_j >> k one-bits, a zero-bit, then the k low bits of
+//            d_j, least significant first. Zero bits pad the stream to the next byte boundary.
+//   values : count values of the value type, little-endian, right after the stream (no
+//            alignment); float16 and bfloat16 are c10::Half(v) and c10::BFloat16(v) of the
+//            float32 value (round to nearest even).
+//
+// A receiver knows numel (the tensor's elements) and its capacity (the most entries it takes),
+// trusts no byte, and refuses with an error naming the block (tensor and rank): a count varint
+// truncated, longer than 10 bytes, overflowing 64 bits or not canonical; a count above the
+// capacity or numel (before anything is written); no k byte, or k > 62; a gap that takes an
+// index to numel or beyond (the unary run is bounded by (numel - 1 - m) >> k, m being the smallest
+// index the entry may have, before it is read, so a hostile run costs no more than its bytes); a
+// stream that ends early; nonzero padding; a k other than the encoder's; fewer value bytes than
+// count values. So every accepted block is exactly the encoding of what it decodes to. Bytes
+// after the block are not part of it.
 //
 // RAW SLOTS (WireEncoding::kRaw; the only layout of version 1, unchanged)
 //
