@@ -242,18 +242,19 @@ void read_exchange(RunSettings& s, const Config& c) {
   const std::string exchange = c.get<std::string>("train.exchange");
   // The exchanges whose inner optimizer applies the momentum (plain momentum SGD).
   const std::vector<std::string> dense = {"allreduce", "fp16", "bf16", "powersgd"};
-  const std::vector<std::string> sparse = {"dgc", "dgc_hierarchical", "dgc_reduce_scatter"};
+  const std::vector<std::string> sparse = {"dgc", "dgc_hierarchical", "dgc_reduce_scatter",
+                                           "dgc_auto"};
   const auto among = [&](const std::vector<std::string>& names) {
     return std::find(names.begin(), names.end(), exchange) != names.end();
   };
   DGC_CHECK(exchange == "auto" || among(dense) || among(sparse), "config: train.exchange: '",
             exchange,
             "' is not an exchange (auto, allreduce, fp16, bf16, powersgd, dgc, dgc_hierarchical, "
-            "dgc_reduce_scatter)");
+            "dgc_reduce_scatter, dgc_auto)");
   DGC_CHECK(
       !(s.dgc && among(dense)), "config: train.exchange: ", exchange,
-      " is not a DGC exchange, but train.dgc is true (use exchange auto, dgc, dgc_hierarchical "
-      "or dgc_reduce_scatter, or dgc: false)");
+      " is not a DGC exchange, but train.dgc is true (use exchange auto, dgc, dgc_hierarchical, "
+      "dgc_reduce_scatter or dgc_auto, or dgc: false)");
   DGC_CHECK(s.dgc || !among(sparse), "config: train.exchange: ", exchange,
             " is a DGC exchange: it needs train.dgc: true");
   s.exchange = exchange != "auto" ? exchange : s.dgc ? "dgc" : "allreduce";
@@ -293,6 +294,38 @@ void read_compression(RunSettings& s, const Config& c) {
   s.memory.momentum_masking = c.get<bool>(m + "momentum_masking");
   s.memory.gradient_clipping = clipping(c);
   validate_under(s.memory, m);
+}
+
+// train.exchange_cost (dgc_auto): read whatever the exchange, like train.powersgd.
+void read_exchange_cost(RunSettings& s, const Config& c) {
+  const std::string k = "train.exchange_cost.";
+  const std::string scheme = c.get<std::string>(k + "scheme");
+  const std::vector<std::pair<std::string, DgcScheme>> schemes = {
+      {"dense", DgcScheme::kDense},
+      {"allgather", DgcScheme::kAllgather},
+      {"hierarchical", DgcScheme::kHierarchical},
+      {"reduce_scatter", DgcScheme::kReduceScatter}};
+  s.dgc_auto.force.reset();
+  for (const auto& [name, value] : schemes) {
+    if (scheme == name) s.dgc_auto.force = value;
+  }
+  DGC_CHECK(scheme == "auto" || s.dgc_auto.force, "config: ", k, "scheme: '", scheme,
+            "' is not a scheme (auto, dense, allgather, hierarchical, reduce_scatter)");
+  const std::vector<std::string> links = {"network_latency_us", "network_gbit_s",
+                                          "node_latency_us", "node_gbit_s"};
+  int given = 0;
+  for (const auto& key : links) given += c.is_null(k + key) ? 0 : 1;
+  DGC_CHECK(given == 0 || given == 4, "config: ", k,
+            "{network_latency_us, network_gbit_s, node_latency_us, node_gbit_s}: set all four, or "
+            "none (measured), got ", given);
+  s.dgc_auto.costs.reset();
+  if (given == 4) {
+    const auto link = [&](const std::string& prefix) {
+      return LinkCost{real(c, k + prefix + "_latency_us", kNonNegative) * 1e-6,
+                      real(c, k + prefix + "_gbit_s", kPositive) * 1e9 / 8};
+    };
+    s.dgc_auto.costs = ExchangeCosts{link("network"), link("node")};
+  }
 }
 
 // train.powersgd: read whatever the exchange, so that a bad value is caught before it is used.
@@ -372,6 +405,7 @@ RunSettings read_settings(const Config& c) {
   read_schedule(s, c);
   read_compression(s, c);
   read_powersgd(s, c);
+  read_exchange_cost(s, c);
 
   const std::string d = "distributed.";
   s.stall_check.warning_seconds = c.get<double>(d + "stall_warning_seconds");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/options.h"
@@ -41,6 +42,7 @@ struct RunSettings {
   // DGC
   CompressorOptions compressor;
   DgcHookOptions dgc_exchange;  // the fallback and the wire encoding
+  DgcAutoOptions dgc_auto;      // dgc_auto: the links' costs, a forced scheme
   MemoryOptions memory;
   // PowerSGD (train.exchange powersgd); its seed is the run's.
   PowerSgdOptions powersgd;

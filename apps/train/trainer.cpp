@@ -19,6 +19,7 @@
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/hooks/dgc_hook.h"
@@ -147,6 +148,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     std::unique_ptr<DgcHook> dgc;
     if (s.exchange == "dgc_hierarchical") {
       dgc = std::make_unique<DgcHierarchicalHook>(std::move(compressor), s.dgc_exchange);
+    } else if (s.exchange == "dgc_auto") {
+      dgc = std::make_unique<DgcAutoHook>(std::move(compressor), s.dgc_exchange, s.dgc_auto);
     } else if (s.exchange == "dgc_reduce_scatter") {
       dgc = std::make_unique<DgcReduceScatterHook>(std::move(compressor), s.dgc_exchange);
     } else {
@@ -350,6 +353,10 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     log->meter(s.metric + "_best", best, inputs_seen);
     log->print("=> " +
                describe_traffic(distributed->last_step_traffic(), s.exchange != "allreduce"));
+    if (const auto* automatic = dynamic_cast<const DgcAutoHook*>(dgc_hook)) {
+      log->print("=> dgc_auto's schemes, with each candidate's predicted time:\n" +
+                 automatic->describe_choices());
+    }
     save([&] { store->save_epoch(epoch, save_meta({epoch + 1, 0}), write_state, is_best); });
     if (stop_signal != 0) return stopped("the end of epoch " + std::to_string(epoch + 1));
   }

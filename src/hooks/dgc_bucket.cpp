@@ -2,9 +2,13 @@
 
 #include "dgc/error.h"
 #include "dgc/wire.h"
+#include "hooks/dgc_schemes.h"
 #include "wire_codec.h"
 
 namespace dgc::detail {
+
+DgcBucket::DgcBucket() = default;
+DgcBucket::~DgcBucket() = default;
 
 void DgcBucket::plan(const Compressor& compressor, const DgcHookOptions& options, int senders,
                      bool all_dense) {
@@ -37,17 +41,6 @@ void DgcBucket::plan(const Compressor& compressor, const DgcHookOptions& options
   }
   // Every receiver ends up holding `senders` messages; the same tensors dense would be one
   // buffer.
-  fallback = options.dense_fallback && !sparse.empty() &&
-             message_bytes * senders > sparse_numel * wire.value_bytes();
-  if (fallback) {
-    dense.clear();
-    for (std::size_t j = 0; j < tensors.size(); ++j) dense.push_back(j);
-    sparse.clear();
-    layout = SparseSlotLayout{};
-    message_bytes = 0;
-    capacities.clear();
-    sparse_numels.clear();
-  }
   message.plan(encoding == WireEncoding::kEncoded ? capacities : std::vector<std::int64_t>{},
                encoding == WireEncoding::kEncoded ? sparse_numels : std::vector<std::int64_t>{},
                value_type_of(wire));
@@ -57,13 +50,40 @@ void DgcBucket::plan(const Compressor& compressor, const DgcHookOptions& options
   for (const std::size_t j : dense) dense_numels.push_back(numels[j]);
   // The compressor's wire format decides for its dense tensors too, like the original.
   fused.plan(dense_numels, wire.value_dtype());
+  fallback = false;
   planned = true;
+  if (options.dense_fallback && !sparse.empty() &&
+      message_bytes * senders > sparse_numel * wire.value_bytes()) {
+    go_dense(compressor);
+  }
 }
 
-void DgcBucket::begin_step(const Compressor& compressor, const DgcHookOptions& options, int senders,
-                           bool all_dense, Communicator& comm, const std::string& hook_name,
+void DgcBucket::go_dense(const Compressor& compressor) {
+  fallback = !sparse.empty();
+  dense.clear();
+  for (std::size_t j = 0; j < tensors.size(); ++j) dense.push_back(j);
+  sparse.clear();
+  sparse_names.clear();
+  layout = SparseSlotLayout{};
+  message_bytes = 0;
+  message.plan({}, {}, message.value_type());
+  fused.plan(numels, compressor.wire_format().value_dtype());
+}
+
+BucketBytes DgcBucket::bytes(const Compressor& compressor) const {
+  const std::int64_t value_bytes = compressor.wire_format().value_bytes();
+  BucketBytes b;
+  for (const std::int64_t n : numels) {
+    b.dense += n * value_bytes;
+    b.node_sum += n * 4;
+  }
+  b.message = message_bytes;
+  for (const std::size_t j : dense) b.one_dim += numels[j] * value_bytes;
+  return b;
+}
+
+void DgcBucket::begin_step(Communicator& comm, const std::string& hook_name,
                            TrafficStats& traffic) {
-  if (!planned) plan(compressor, options, senders, all_dense);
   if (!layout_checked && comm.size() > 1) {
     check_layouts_agree(comm, layout_record(hook_identity(hook_name)), hook_name, &describe);
     layout_checked = true;
@@ -80,16 +100,16 @@ BucketLayout DgcBucket::layout_record(std::int64_t hook_identity) const {
           fused.numel(),
           static_cast<std::int64_t>(fused.dtype()),
           kWireFormatVersion,
-          static_cast<std::int64_t>(encoding),
-          static_cast<std::int64_t>(message.value_type())};
+          static_cast<std::int64_t>(encoding) * 16 + static_cast<std::int64_t>(message.value_type()),
+          static_cast<std::int64_t>(scheme)};
 }
 
 std::string DgcBucket::describe(const BucketLayout& l) {
-  const bool raw = l[6] == static_cast<std::int64_t>(WireEncoding::kRaw);
-  return concat(l[1], " sparse tensor(s) ",
+  const bool raw = l[6] / 16 == static_cast<std::int64_t>(WireEncoding::kRaw);
+  return concat(scheme_name(static_cast<DgcScheme>(l[7])), ", ", l[1], " sparse tensor(s) ",
                 raw ? concat("in raw slots of ", l[2], " bytes")
                     : concat("encoded, ", l[2], " entries in all, values ",
-                             value_type_name(static_cast<ValueType>(l[7]))),
+                             value_type_name(static_cast<ValueType>(l[6] % 16))),
                 ", ", l[3], " dense element(s) of dtype ",
                 c10::toString(static_cast<torch::ScalarType>(l[4])), ", wire format version ",
                 l[5]);
@@ -158,7 +178,10 @@ void DgcBucket::share(ProcessGroup& group, int senders, TrafficStats& traffic) {
   if (encoding == WireEncoding::kEncoded) {
     // The sizes first: the group's other ranks learn how much the root gathered.
     received_bytes.resize(static_cast<std::size_t>(senders));
-    group.broadcast(received_bytes.data(), 8 * static_cast<std::int64_t>(senders), 0);
+    const std::int64_t size_bytes = 8 * static_cast<std::int64_t>(senders);
+    group.broadcast(received_bytes.data(), size_bytes, 0);
+    (root ? traffic.bytes_sent : traffic.bytes_received) += size_bytes;
+    traffic.intra_node_bytes += size_bytes;
     std::int64_t total = 0;
     for (const std::int64_t bytes : received_bytes) {
       DGC_CHECK(bytes >= 0 && bytes <= INT32_MAX - total, "node rank 0 shared a message of ",

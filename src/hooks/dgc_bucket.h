@@ -8,10 +8,12 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "dgc/comm_hook.h"
 #include "dgc/compressor.h"
+#include "dgc/exchange_cost.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "hooks/fused_dense.h"
 #include "hooks/layout_check.h"
@@ -20,12 +22,21 @@
 
 namespace dgc::detail {
 
+// The state of the reduce-scatter scheme (dgc_schemes.h).
+struct ScatterState;
+
 struct DgcBucket {
+  DgcBucket();
+  ~DgcBucket();
+
   std::vector<std::size_t> tensors;  // handles, which are the compressor's, in bucket order
   std::vector<std::int64_t> numels;
   // What follows is planned for the ratio in force (plan()).
   bool planned = false;
   bool fallback = false;
+  // How the bucket travels (dgc_schemes.h); kDense is planned as kAllgather with every tensor
+  // dense.
+  DgcScheme scheme = DgcScheme::kAllgather;
   std::vector<std::size_t> sparse;  // positions in the bucket, in slot order
   std::vector<std::size_t> dense;   // positions in the bucket, in the fused buffer's order
   WireEncoding encoding = WireEncoding::kEncoded;
@@ -40,17 +51,21 @@ struct DgcBucket {
   // This rank's message; every sender's messages back to back, and their sizes.
   std::vector<std::uint8_t> send, received;
   std::vector<std::int64_t> received_bytes;
+  FusedDense node_sum;                   // kHierarchical: every tensor, float32
+  std::unique_ptr<ScatterState> scatter;  // kReduceScatter
 
   // Plans the bucket for the compressor's ratio; `senders` slots arrive per allgather (the ranks,
   // or the nodes), which the dense fallback weighs against the dense allreduce. `all_dense`
   // sends every tensor dense (not counted as a fallback).
   void plan(const Compressor& compressor, const DgcHookOptions& options, int senders,
             bool all_dense = false);
-  // The start of every step: plans the bucket if the ratio changed, checks once per layout that
-  // every rank of `comm` shares it (collective), and counts a dense fallback in `traffic`.
-  void begin_step(const Compressor& compressor, const DgcHookOptions& options, int senders,
-                  bool all_dense, Communicator& comm, const std::string& hook_name,
-                  TrafficStats& traffic);
+  // Every tensor dense from now until the next plan (the fallback, or the cost model's choice).
+  void go_dense(const Compressor& compressor);
+  // The bucket's sizes as the cost model weighs them.
+  BucketBytes bytes(const Compressor& compressor) const;
+  // The start of every step, after planning: checks once per layout that every rank of `comm`
+  // shares it (collective), and counts a dense fallback in `traffic`.
+  void begin_step(Communicator& comm, const std::string& hook_name, TrafficStats& traffic);
   // The layout every rank must share, as BucketLayout fields after the hook's identity.
   BucketLayout layout_record(std::int64_t hook_identity) const;
   static std::string describe(const BucketLayout& layout);

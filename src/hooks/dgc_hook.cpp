@@ -6,6 +6,7 @@
 #include "dgc/error.h"
 #include "dgc/wire.h"
 #include "hooks/dgc_bucket.h"
+#include "hooks/dgc_schemes.h"
 
 namespace dgc {
 
@@ -17,7 +18,10 @@ constexpr std::int64_t kStateFormatVersion = 1;
 }  // namespace
 
 DgcHook::DgcHook(Compressor compressor, DgcHookOptions options)
-    : compressor_(std::move(compressor)), options_(options) {}
+    : DgcHook(std::move(compressor), options, DgcScheme::kAllgather) {}
+
+DgcHook::DgcHook(Compressor compressor, DgcHookOptions options, DgcScheme scheme)
+    : compressor_(std::move(compressor)), options_(options), scheme_(scheme) {}
 
 DgcHook::~DgcHook() = default;
 
@@ -26,6 +30,9 @@ void DgcHook::prepare(const std::vector<HookTensor>& tensors,
   DGC_CHECK(compressor_.size() == 0, "the DGC hook needs a fresh compressor, this one has ",
             compressor_.size(), " tensor(s) registered");
   world_size_ = comm.size();
+  rank_ = comm.rank();
+  node_size_ = comm.node().size();
+  node_count_ = comm.node_count();
   for (const auto& t : tensors) compressor_.add(t.name, t.shape);
   compressor_.log_plans();
   buckets_.clear();
@@ -37,24 +44,50 @@ void DgcHook::prepare(const std::vector<HookTensor>& tensors,
   }
 }
 
+void DgcHook::plan_bucket(detail::DgcBucket& b, Communicator&) {
+  // Who sends the messages a rank receives: every rank, every node, or about two messages'
+  // worth for the reduce-scatter (the scatter's and the allgatherv's).
+  const int senders = scheme_ == DgcScheme::kHierarchical     ? node_count_
+                      : scheme_ == DgcScheme::kReduceScatter ? 2
+                                                             : world_size_;
+  // On a single node nothing leaves the machine: every tensor goes dense.
+  b.plan(compressor_, options_, senders,
+         /*all_dense=*/scheme_ == DgcScheme::kHierarchical && node_count_ == 1);
+  b.scheme = scheme_;
+  if (b.scheme == DgcScheme::kHierarchical) b.node_sum.plan(b.numels, torch::kFloat);
+}
+
 void DgcHook::run(const GradBucket& bucket, Communicator& comm, TrafficStats& traffic) {
   detail::DgcBucket& b = *buckets_[bucket.index];
-  b.begin_step(compressor_, options_, world_size_, /*all_dense=*/false, comm, name(), traffic);
-  const auto& grads = *bucket.grads;
-  if (!b.sparse.empty()) {
-    // Section 8: the statistic is the mean over ranks of sum(g^2).
-    const auto square_means = b.square_means(compressor_, grads, comm, traffic);
-    b.compress(compressor_, grads, square_means);
-    b.gather(comm, traffic);
-  }
-  if (!b.dense.empty()) {
-    b.pack_dense(grads);
-    b.fused.allreduce(comm, traffic);
-  }
+  if (!b.planned) plan_bucket(b, comm);
+  b.begin_step(comm, name(), traffic);
+  detail::run_scheme(b, {compressor_, world_size_, rank_, node_size_, node_count_}, *bucket.grads,
+                     comm, traffic);
 }
 
 void DgcHook::finish(const GradBucket& bucket, const std::vector<torch::Tensor>& out) {
-  buckets_[bucket.index]->decode(compressor_, world_size_, world_size_, "rank", out);
+  detail::finish_scheme(*buckets_[bucket.index],
+                        {compressor_, world_size_, rank_, node_size_, node_count_}, out);
+}
+
+std::vector<DgcScheme> DgcHook::bucket_schemes() const {
+  std::vector<DgcScheme> out;
+  for (const auto& b : buckets_) {
+    out.push_back(b->sparse.empty() && b->scheme == DgcScheme::kAllgather ? DgcScheme::kDense
+                                                                           : b->scheme);
+  }
+  return out;
+}
+
+double DgcHook::predict_step_seconds(const ExchangeCosts& costs) const {
+  double seconds = 0;
+  const auto schemes = bucket_schemes();
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    if (!buckets_[i]->planned) continue;
+    seconds += predict_seconds(schemes[i], buckets_[i]->bytes(compressor_),
+                               {world_size_, node_count_}, costs, options_.encoding);
+  }
+  return seconds;
 }
 
 bool DgcHook::set_epoch(std::int64_t epoch) {

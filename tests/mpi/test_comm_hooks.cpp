@@ -334,8 +334,10 @@ TEST(DgcHierarchicalHook, SumsTheNodesSelectionsByHand) {
   dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
   dgc::CompressorOptions o = dgc_options(0.05);
   o.sample_ratio = 1.0;  // the threshold is exact
-  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}},
-                                std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(o)));
+  dgc::DgcHookOptions raw;  // the traffic below counts raw slots
+  raw.encoding = dgc::WireEncoding::kRaw;
+  dgc::DistributedOptimizer opt(
+      comm(), sgd, {{"w", w}}, std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(o), raw));
   (w.view({-1}) * gradient(comm().rank())).sum().backward();
   opt.synchronize();
 

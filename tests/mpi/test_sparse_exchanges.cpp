@@ -18,6 +18,8 @@
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
+#include "dgc/exchange_cost.h"
+#include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/dgc_reduce_scatter_hook.h"
@@ -46,6 +48,7 @@ struct Case {
   Pattern pattern;
   double ratio;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 torch::Tensor gradient(Pattern pattern, int rank, std::int64_t n, std::int64_t salt) {
   const auto i = torch::arange(n, torch::kFloat);
@@ -211,6 +214,8 @@ Trained trained(dgc::DgcHookOptions options, int steps = 5) {
 dgc::DgcHookOptions with_encoding(dgc::WireEncoding encoding) {
   dgc::DgcHookOptions o;
   o.encoding = encoding;
+  // The fallback weighs each encoding's own size, and may take different buckets dense.
+  o.dense_fallback = false;
   return o;
 }
 
@@ -248,6 +253,95 @@ TEST(ReduceScatterLimits, RawSlotsAreAnError) {
                                               with_encoding(dgc::WireEncoding::kRaw)));
               }),
               testing::HasSubstr("dgc_reduce_scatter sends encoded messages only"));
+}
+
+// dgc_auto with one scheme forced trains exactly as the hook of that scheme (the fallback off in
+// both, so that neither goes dense on its own).
+TEST(AutoHook, AForcedSchemeIsThatSchemesHook) {
+  dgc::DgcHookOptions sparse;
+  sparse.dense_fallback = false;
+  const auto forced = [&](dgc::DgcScheme scheme) {
+    auto model = make_model(11);
+    dgc::DGCSGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    dgc::DistributedOptions distributed;
+    distributed.bucket_bytes = 1024;
+    dgc::DgcAutoOptions choice;
+    choice.force = scheme;
+    choice.costs = dgc::ExchangeCosts{};  // not used when forced; saves the measurement
+    dgc::DistributedOptimizer opt(
+        comm(), sgd, model->named_parameters().pairs(),
+        std::make_unique<dgc::DgcAutoHook>(dgc::Compressor(dgc::test::dgc_options(0.05)), sparse,
+                                           choice),
+        distributed);
+    train(model, opt, 5);
+    return flat_parameters(*model).clone();
+  };
+  EXPECT_TRUE(torch::equal(forced(dgc::DgcScheme::kAllgather),
+                           trained<dgc::DgcHook>(sparse).parameters));
+  EXPECT_TRUE(torch::equal(forced(dgc::DgcScheme::kReduceScatter),
+                           trained<dgc::DgcReduceScatterHook>(sparse).parameters));
+  EXPECT_TRUE(torch::equal(forced(dgc::DgcScheme::kHierarchical),
+                           trained<dgc::DgcHierarchicalHook>(sparse).parameters));
+  const auto dense = forced(dgc::DgcScheme::kDense);
+  EXPECT_TRUE(identical_on_all_ranks(dense));
+  EXPECT_FALSE(torch::equal(dense, trained<dgc::DgcHook>(sparse).parameters));
+}
+
+// The scheme each bucket takes is the candidate of least predicted time under the configured
+// costs (dgc::predict_seconds, the public model), ties to the earlier of dense, allgather,
+// reduce-scatter, hierarchical. One [10, 20] weight at ratio 0.05: 10 entries, an expected
+// message of 2 + 8 (10 gaps of 4 + 2 bits) + 40 bytes; 800 dense bytes.
+TEST(AutoHook, TakesTheSchemeOfLeastPredictedTime) {
+  const dgc::BucketBytes bytes{800, 800, 50, 0};
+  const int world = comm().size(), nodes = comm().node_count();
+  const auto link = [](double latency, double bandwidth) {
+    return dgc::LinkCost{latency, bandwidth};
+  };
+  for (const dgc::ExchangeCosts costs :
+       {dgc::ExchangeCosts{link(1e-3, 1e12), link(0, 1e15)},  // latency rules
+        dgc::ExchangeCosts{link(0, 1e6), link(0, 1e15)},      // bandwidth rules
+        dgc::ExchangeCosts{link(1e-5, 1e8), link(1e-4, 1e7)}}) {  // a slow node link
+    std::vector<dgc::DgcScheme> candidates = {dgc::DgcScheme::kDense, dgc::DgcScheme::kAllgather,
+                                              dgc::DgcScheme::kReduceScatter};
+    if (nodes > 1) candidates.push_back(dgc::DgcScheme::kHierarchical);
+    dgc::DgcScheme expected = candidates.front();
+    double best = -1;
+    for (const auto s : candidates) {
+      const double t =
+          dgc::predict_seconds(s, bytes, {world, nodes}, costs, dgc::WireEncoding::kEncoded);
+      if (best < 0 || t < best) {
+        best = t;
+        expected = s;
+      }
+    }
+    auto w = torch::zeros({10, 20}, torch::requires_grad());
+    dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+    dgc::DgcAutoOptions choice;
+    choice.costs = costs;
+    auto hook = std::make_unique<dgc::DgcAutoHook>(dgc::Compressor(dgc::test::dgc_options(0.05)),
+                                                   dgc::DgcHookOptions{}, choice);
+    auto* automatic = hook.get();
+    dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}}, std::move(hook));
+    (w.view({-1}) * torch::arange(200, torch::kFloat)).sum().backward();
+    opt.synchronize();
+    SCOPED_TRACE(automatic->describe_choices());
+    ASSERT_EQ(automatic->bucket_schemes().size(), 1u);
+    EXPECT_EQ(dgc::scheme_name(automatic->bucket_schemes()[0]), std::string(dgc::scheme_name(expected)));
+    EXPECT_TRUE(identical_on_all_ranks(w.grad().view({-1})));
+  }
+}
+
+// Measured costs: every rank ends with the same figures (the slowest rank's), and they are
+// usable (positive latency where there is a link, finite bandwidth).
+TEST(AutoHook, MeasuredCostsAgreeOnEveryRank) {
+  const auto costs = dgc::measure_exchange_costs(comm());
+  const double figures[4] = {costs.network.latency_seconds, costs.network.bytes_per_second,
+                             costs.node.latency_seconds, costs.node.bytes_per_second};
+  auto mine = torch::tensor({figures[0], figures[1], figures[2], figures[3]}, torch::kDouble);
+  EXPECT_TRUE(identical_on_all_ranks(mine));
+  EXPECT_GT(costs.network.bytes_per_second, 0);
+  EXPECT_GT(costs.node.bytes_per_second, 0);
+  if (comm().size() > 1) EXPECT_GT(costs.network.latency_seconds, 0);
 }
 
 }  // namespace

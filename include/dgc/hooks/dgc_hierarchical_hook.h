@@ -28,26 +28,15 @@
 
 namespace dgc {
 
-namespace detail {
-class FusedDense;
-}
-
 class DGC_EXPORT DgcHierarchicalHook : public DgcHook {
  public:
   // `compressor`: fresh, nothing registered.
   explicit DgcHierarchicalHook(Compressor compressor, DgcHookOptions options = {});
-  ~DgcHierarchicalHook() override;
 
   std::string name() const override { return "dgc_hierarchical"; }
+  // Uneven nodes are a dgc::Error.
   void prepare(const std::vector<HookTensor>& tensors,
                const std::vector<std::vector<std::size_t>>& buckets, Communicator& comm) override;
-  void run(const GradBucket& bucket, Communicator& comm, TrafficStats& traffic) override;
-  void finish(const GradBucket& bucket, const std::vector<torch::Tensor>& out) override;
-
- private:
-  std::vector<detail::FusedDense> node_sums_;  // by bucket handle: every tensor, float32
-  int node_size_ = 1;
-  int node_count_ = 1;
 };
 
 }  // namespace dgc

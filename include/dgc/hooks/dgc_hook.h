@@ -26,6 +26,7 @@
 
 #include "dgc/comm_hook.h"
 #include "dgc/compressor.h"
+#include "dgc/exchange_cost.h"
 #include "dgc/export.h"
 
 namespace dgc {
@@ -67,11 +68,26 @@ class DGC_EXPORT DgcHook : public CommHook {
   const Compressor& compressor() const { return compressor_; }
   const DgcHookOptions& options() const { return options_; }
 
+  // The scheme each bucket took at its last step, by bucket handle (kDense: it went dense).
+  std::vector<DgcScheme> bucket_schemes() const;
+  // The cost model's seconds for the collectives of one step as the buckets are planned now
+  // (include/dgc/exchange_cost.h), under `costs`.
+  double predict_step_seconds(const ExchangeCosts& costs) const;
+
  protected:
-  // For the hooks built on this one (dgc_hierarchical): the same state, another exchange.
+  // For the hooks built on this one: the same state, another scheme for every bucket.
+  DgcHook(Compressor compressor, DgcHookOptions options, DgcScheme scheme);
+  // Plans a bucket whose plan is stale (the first step, a new ratio) and sets its scheme: the
+  // hook's own by default. On the communication thread, alike on every rank; may communicate.
+  DGC_HIDDEN virtual void plan_bucket(detail::DgcBucket& bucket, Communicator& comm);
+
   Compressor compressor_;
   DgcHookOptions options_;
+  DgcScheme scheme_ = DgcScheme::kAllgather;
   int world_size_ = 1;
+  int rank_ = 0;
+  int node_size_ = 1;
+  int node_count_ = 1;
   std::vector<std::unique_ptr<detail::DgcBucket>> buckets_;  // by bucket handle
 };
 

@@ -32,7 +32,6 @@
 // checkpoints and set_epoch: as `dgc`.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,25 +39,15 @@
 
 namespace dgc {
 
-namespace detail {
-struct ScatterBucket;
-}
-
 class DGC_EXPORT DgcReduceScatterHook : public DgcHook {
  public:
   // `compressor`: fresh, nothing registered.
   explicit DgcReduceScatterHook(Compressor compressor, DgcHookOptions options = {});
-  ~DgcReduceScatterHook() override;
 
   std::string name() const override { return "dgc_reduce_scatter"; }
+  // Raw slots are a dgc::Error.
   void prepare(const std::vector<HookTensor>& tensors,
                const std::vector<std::vector<std::size_t>>& buckets, Communicator& comm) override;
-  void run(const GradBucket& bucket, Communicator& comm, TrafficStats& traffic) override;
-  void finish(const GradBucket& bucket, const std::vector<torch::Tensor>& out) override;
-
- private:
-  std::vector<std::unique_ptr<detail::ScatterBucket>> scatter_;  // by bucket handle
-  int rank_ = 0;
 };
 
 }  // namespace dgc

@@ -103,6 +103,37 @@ TEST(Settings, WireKeysReachTheHookAndTheCompressor) {
               HasSubstr("fp16_values and bf16_values are both set"));
 }
 
+// train.exchange_cost: a forced scheme, configured links (microseconds, Gbit/s) or none.
+TEST(Settings, ExchangeCostKeysReachDgcAuto) {
+  const RunSettings measured = settings({"train.dgc=true", "train.exchange=dgc_auto"});
+  EXPECT_EQ(measured.exchange, "dgc_auto");
+  EXPECT_FALSE(measured.dgc_auto.costs.has_value());
+  EXPECT_FALSE(measured.dgc_auto.force.has_value());
+  const RunSettings s = settings(
+      {"train.exchange_cost.scheme=reduce_scatter", "train.exchange_cost.network_latency_us=50",
+       "train.exchange_cost.network_gbit_s=10", "train.exchange_cost.node_latency_us=1",
+       "train.exchange_cost.node_gbit_s=200"});
+  ASSERT_TRUE(s.dgc_auto.force.has_value());
+  EXPECT_EQ(*s.dgc_auto.force, DgcScheme::kReduceScatter);
+  ASSERT_TRUE(s.dgc_auto.costs.has_value());
+  EXPECT_DOUBLE_EQ(s.dgc_auto.costs->network.latency_seconds, 50e-6);
+  EXPECT_DOUBLE_EQ(s.dgc_auto.costs->network.bytes_per_second, 10e9 / 8);
+  EXPECT_DOUBLE_EQ(s.dgc_auto.costs->node.latency_seconds, 1e-6);
+  EXPECT_DOUBLE_EQ(s.dgc_auto.costs->node.bytes_per_second, 200e9 / 8);
+  EXPECT_THAT(test::thrown_error_of([] { settings({"train.exchange_cost.scheme=ring"}); }),
+              HasSubstr("train.exchange_cost.scheme: 'ring' is not a scheme"));
+  EXPECT_THAT(
+      test::thrown_error_of([] { settings({"train.exchange_cost.network_gbit_s=10"}); }),
+      HasSubstr("set all four, or none (measured), got 1"));
+  EXPECT_THAT(test::thrown_error_of([] {
+                settings({"train.exchange_cost.network_latency_us=1",
+                          "train.exchange_cost.network_gbit_s=0",
+                          "train.exchange_cost.node_latency_us=1",
+                          "train.exchange_cost.node_gbit_s=1"});
+              }),
+              HasSubstr("train.exchange_cost.network_gbit_s must be"));
+}
+
 // train.powersgd's keys reach PowerSgdOptions; their defaults are the library's, the seed the
 // run's.
 TEST(Settings, PowerSgdKeysReachItsOptions) {
@@ -292,7 +323,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "train.schedule.warmup_lr_epochs (5), got 3"},
         BadValue{{"train.exchange=int8"},
                  "config: train.exchange: 'int8' is not an exchange (auto, allreduce, fp16, bf16, "
-                 "powersgd, dgc, dgc_hierarchical, dgc_reduce_scatter)"},
+                 "powersgd, dgc, dgc_hierarchical, dgc_reduce_scatter, dgc_auto)"},
         BadValue{{"train.dgc=true", "train.exchange=fp16"},
                  "config: train.exchange: fp16 is not a DGC exchange, but train.dgc is true"},
         BadValue{{"train.exchange=dgc"},

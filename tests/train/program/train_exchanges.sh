@@ -23,9 +23,13 @@ run() {  # run RUNS_DIR [more args]
 }
 digest() { grep -o "model digest [0-9a-f]*" "$1" || fail "no model digest in $1"; }
 
-for exchange in allreduce fp16 bf16 powersgd dgc dgc_hierarchical; do
+for exchange in allreduce fp16 bf16 powersgd dgc dgc_hierarchical dgc_reduce_scatter dgc_auto; do
   args=("train.exchange=$exchange")
   [[ $exchange = dgc* ]] && args+=(train.dgc=true)
+  # Configured links, so that both runs choose alike (measured ones differ from run to run).
+  [ "$exchange" = dgc_auto ] && args+=(train.exchange_cost.network_latency_us=50
+    train.exchange_cost.network_gbit_s=1 train.exchange_cost.node_latency_us=1
+    train.exchange_cost.node_gbit_s=100)
   # One rank per node, so that the hierarchical exchange compresses between the two "nodes".
   export DGC_EMULATED_NODE_SIZE=$([ "$exchange" = dgc_hierarchical ] && echo 1)
   # 8 steps an epoch: compress from step 3, so that the errors and the warm-started Q must resume.
@@ -41,6 +45,8 @@ for exchange in allreduce fp16 bf16 powersgd dgc dgc_hierarchical; do
     fail "$exchange: the resumed run ends with other weights than the uninterrupted one"
   echo "train_exchanges: $exchange resumes exactly ($(digest "$work/$exchange-second.log"))"
 done
+grep -q "dgc_auto's schemes" "$work/dgc_auto-straight.log" ||
+  { cat "$work/dgc_auto-straight.log"; fail "dgc_auto does not report its choices"; }
 unset DGC_EMULATED_NODE_SIZE
 # With one rank per node the hierarchical exchange is dgc.
 [ "$(digest "$work/dgc-straight.log")" = "$(digest "$work/dgc_hierarchical-straight.log")" ] ||
@@ -64,7 +70,8 @@ fi
 grep -q "the checkpoint holds no state of the 'dgc' exchange" "$work/foreign.log" ||
   { cat "$work/foreign.log"; fail "no clear error for a checkpoint without the DGC state"; }
 
-# Ratio 0.5 at np 2: two slots of 12-byte entries outweigh 4 bytes per element dense.
+# Ratio 0.5 at np 2: two encoded messages of about 4.25 bytes per entry (half the elements)
+# outweigh 4 bytes per element dense.
 run "$work/fallback" train.dgc=true train.compression.compress_ratio=0.5 train.num_epochs=1 \
   > "$work/fallback.log" 2>&1 || { cat "$work/fallback.log"; fail "the fallback run failed"; }
 grep -q "bucket(s) sent dense: smaller than sparse" "$work/fallback.log" ||
