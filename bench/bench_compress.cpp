@@ -256,8 +256,10 @@ void BM_Decode(benchmark::State& state) {
 void register_all() {
   for (const auto& [name, fn] : std::vector<std::pair<std::string, void (*)(benchmark::State&)>>{
            {"BM_Codec/encode", BM_Encode}, {"BM_Codec/decode", BM_Decode}}) {
-    benchmark::RegisterBenchmark(name.c_str(), fn)->Arg(1)->UseRealTime()->Unit(
-        benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(name.c_str(), fn)
+        ->Arg(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   for (const auto& [name, fn] : std::vector<std::pair<std::string, void (*)(benchmark::State&)>>{
            {"BM_Compress/fused", BM_Fused},
@@ -315,9 +317,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
     };
     const double fused = at("BM_Compress/fused/1");
     if (fused > 0 && at("BM_Codec/encode/1") > 0 && at("BM_Codec/decode/1") > 0) {
-      std::printf("codec, one thread: encode/fused = %.4f, decode/fused = %.4f (one sender's "
-                  "message; a rank decodes one per sender)\n",
-                  at("BM_Codec/encode/1") / fused, at("BM_Codec/decode/1") / fused);
+      std::printf(
+          "codec, one thread: encode/fused = %.4f, decode/fused = %.4f (one sender's "
+          "message; a rank decodes one per sender)\n",
+          at("BM_Codec/encode/1") / fused, at("BM_Codec/decode/1") / fused);
     }
   }
 

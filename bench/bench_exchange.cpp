@@ -4,11 +4,13 @@
 // backward hands a fresh random gradient per tensor to DistributedOptimizer's hooks (untimed),
 // then synchronize() alone is timed with overlap off: compression, packing, the collectives and
 // decoding. Modes: every comm hook: dense allreduce, dense fp16 and bf16 (Horovod's
-// Compression.fp16, PyTorch's compress hooks), PowerSGD at rank 4 from the first step, DGC with
-// fp32 values and int64 indices, with fp16 values and int32 indices, and hierarchical (ratio
-// 0.001, sample ratio 0.01; nodes from DGC_EMULATED_NODE_SIZE or the machines). Also the
-// payload of one step (TrafficStats), the part of it that left the node, and the compression
-// ratio dense_bytes / bytes_sent.
+// Compression.fp16, PyTorch's compress hooks), PowerSGD at rank 4 from the first step, DGC in the
+// original's raw slots (fp32 values, int64 indices), encoded with fp32 and fp16 values,
+// hierarchical, reduce-scatter and auto (ratio 0.001, sample ratio 0.01; nodes from
+// DGC_EMULATED_NODE_SIZE or the machines). Also the payload of one step (TrafficStats), the part
+// of it that left the node, the compression ratio dense_bytes / bytes_sent, and the cost model's
+// prediction of the collectives with the links measured at the start
+// (include/dgc/exchange_cost.h).
 //
 // Part 2, overlap: full training steps (zero_grad, forward, backward, step) of an MLP whose
 // backward takes real time, with buckets launched from the hooks during backward (overlap on)
@@ -41,9 +43,12 @@
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
+#include "dgc/exchange_cost.h"
 #include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
+#include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "resnet50_shapes.h"
@@ -163,23 +168,36 @@ void in_turn(const std::vector<std::unique_ptr<Run>>& runs, int round, Fn&& fn) 
   }
 }
 
-dgc::CompressorOptions dgc_options(bool fp16_int32) {
+dgc::CompressorOptions dgc_options(bool fp16) {
   dgc::CompressorOptions o;
   o.compress_ratio = 0.001;
   o.sample_ratio = 0.01;
-  o.fp16_values = fp16_int32;
-  o.int32_indices = fp16_int32;
+  o.fp16_values = fp16;
   return o;
 }
 
 // The exchanges measured, by the name printed: every built-in comm hook.
-enum class Hook { kDense, kFp16, kBf16, kDgc, kDgcFp16Int32, kDgcHierarchical, kPowerSgd };
+enum class Hook {
+  kDense,
+  kFp16,
+  kBf16,
+  kPowerSgd,
+  kDgcRaw,
+  kDgc,
+  kDgcFp16,
+  kDgcHierarchical,
+  kDgcReduceScatter,
+  kDgcAuto
+};
 
 bool applies_momentum(Hook hook) {
-  return hook == Hook::kDgc || hook == Hook::kDgcFp16Int32 || hook == Hook::kDgcHierarchical;
+  return hook != Hook::kDense && hook != Hook::kFp16 && hook != Hook::kBf16 &&
+         hook != Hook::kPowerSgd;
 }
 
 std::unique_ptr<dgc::CommHook> make_hook(Hook hook) {
+  dgc::DgcHookOptions raw;
+  raw.encoding = dgc::WireEncoding::kRaw;
   switch (hook) {
     case Hook::kDense:
       return dgc::make_allreduce_hook("allreduce");
@@ -187,12 +205,18 @@ std::unique_ptr<dgc::CommHook> make_hook(Hook hook) {
       return dgc::make_allreduce_hook("fp16");
     case Hook::kBf16:
       return dgc::make_allreduce_hook("bf16");
+    case Hook::kDgcRaw:
+      return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(false)), raw);
     case Hook::kDgc:
       return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(false)));
-    case Hook::kDgcFp16Int32:
+    case Hook::kDgcFp16:
       return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(true)));
     case Hook::kDgcHierarchical:
       return std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(dgc_options(false)));
+    case Hook::kDgcReduceScatter:
+      return std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(dgc_options(false)));
+    case Hook::kDgcAuto:  // the links measured at its first step
+      return std::make_unique<dgc::DgcAutoHook>(dgc::Compressor(dgc_options(false)));
     case Hook::kPowerSgd: {
       dgc::PowerSgdOptions o;
       o.matrix_approximation_rank = 4;
@@ -224,8 +248,8 @@ Exchanger make_exchanger(dgc::Communicator& comm,
   } else {
     e.inner = std::make_unique<torch::optim::SGD>(params, sgd);
   }
-  e.opt = std::make_unique<dgc::DistributedOptimizer>(comm, *e.inner, named, make_hook(hook),
-                                                      options);
+  e.opt =
+      std::make_unique<dgc::DistributedOptimizer>(comm, *e.inner, named, make_hook(hook), options);
   return e;
 }
 
@@ -241,9 +265,12 @@ constexpr ExchangeMode kExchangeModes[] = {{"dense", Hook::kDense},
                                            {"dense-fp16", Hook::kFp16},
                                            {"dense-bf16", Hook::kBf16},
                                            {"powersgd r4", Hook::kPowerSgd},
-                                           {"dgc fp32/int64", Hook::kDgc},
-                                           {"dgc fp16/int32", Hook::kDgcFp16Int32},
-                                           {"dgc hierarch.", Hook::kDgcHierarchical}};
+                                           {"dgc raw f32/i64", Hook::kDgcRaw},
+                                           {"dgc fp32", Hook::kDgc},
+                                           {"dgc fp16", Hook::kDgcFp16},
+                                           {"dgc hierarch.", Hook::kDgcHierarchical},
+                                           {"dgc red.-scat.", Hook::kDgcReduceScatter},
+                                           {"dgc auto", Hook::kDgcAuto}};
 
 // Steps cycle through this many gradient sets: a real step brings a new gradient, and the same
 // one every step would drive the DGC residual into an unusual sawtooth (see bench_compress.cpp).
@@ -303,7 +330,31 @@ void check_delivered(dgc::Communicator& comm, const ExchangeRun& run,
   }
 }
 
-void print_exchange(const std::vector<std::unique_ptr<ExchangeRun>>& runs, const Settings& s) {
+// The cost model's seconds for one step of this mode's collectives (include/dgc/exchange_cost.h):
+// the DGC hooks' own prediction over their buckets; for the dense hooks one allreduce of the
+// payload; none for PowerSGD (-1).
+double predicted_seconds(const ExchangeRun& run, const dgc::ExchangeCosts& costs,
+                         const dgc::Topology& topology) {
+  const dgc::CommHook& hook = run.exchanger.opt->hook();
+  if (const auto* dgc_hook = dynamic_cast<const dgc::DgcHook*>(&hook)) {
+    return dgc_hook->predict_step_seconds(costs);
+  }
+  const std::int64_t fp32 = run.traffic.dense_bytes;
+  switch (run.mode.hook) {
+    case Hook::kDense:
+      return dgc::predict_seconds(dgc::DgcScheme::kDense, {fp32, fp32, 0, 0}, topology, costs,
+                                  dgc::WireEncoding::kRaw);
+    case Hook::kFp16:
+    case Hook::kBf16:
+      return dgc::predict_seconds(dgc::DgcScheme::kDense, {fp32 / 2, fp32, 0, 0}, topology, costs,
+                                  dgc::WireEncoding::kRaw);
+    default:
+      return -1;
+  }
+}
+
+void print_exchange(const std::vector<std::unique_ptr<ExchangeRun>>& runs, const Settings& s,
+                    const dgc::ExchangeCosts& costs, const dgc::Topology& topology) {
   std::int64_t elements = 0;
   for (const auto& p : runs.front()->params) elements += p.numel();
   std::printf(
@@ -315,16 +366,23 @@ void print_exchange(const std::vector<std::unique_ptr<ExchangeRun>>& runs, const
       "interleaved; slowest rank per step\n",
       s.warmup, s.steps);
   print_rule();
-  std::printf("%-15s %9s %8s %8s %10s %12s %12s %12s %10s %8s\n", "mode", "median ms", "min ms",
-              "max ms", "dense/mode", "sent/step", "recv/step", "off-node", "dense/sent",
-              "faults");
+  std::printf(
+      "   links measured: network %.1f us + %.2f GB/s, node %.1f us + %.2f GB/s (measure_"
+      "exchange_costs)\n",
+      costs.network.latency_seconds * 1e6, costs.network.bytes_per_second / 1e9,
+      costs.node.latency_seconds * 1e6, costs.node.bytes_per_second / 1e9);
+  std::printf("%-15s %9s %8s %8s %9s %10s %12s %12s %12s %10s %8s\n", "mode", "median ms", "min ms",
+              "max ms", "model ms", "dense/mode", "sent/step", "recv/step", "off-node",
+              "dense/sent", "faults");
   print_rule();
   const double dense_ms = runs.front()->timings.median_ms();
   for (const auto& run : runs) {
     const Timings& time = run->timings;
     const auto& t = run->traffic;
-    std::printf("%-15s %9.2f %8.2f %8.2f %9.2fx %9.1f kB %9.1f kB %9.1f kB %9.1fx %8.0f\n",
+    const double model_ms = predicted_seconds(*run, costs, topology) * 1e3;
+    std::printf("%-15s %9.2f %8.2f %8.2f %9s %9.2fx %9.1f kB %9.1f kB %9.1f kB %9.1fx %8.0f\n",
                 run->mode.name, time.median_ms(), time.min_ms(), time.max_ms(),
+                model_ms < 0 ? "-" : std::to_string(model_ms).substr(0, 8).c_str(),
                 dense_ms / time.median_ms(), t.bytes_sent / 1e3, t.bytes_received / 1e3,
                 (t.bytes_sent + t.bytes_received - t.intra_node_bytes) / 1e3,
                 static_cast<double>(t.dense_bytes) / static_cast<double>(t.bytes_sent),
@@ -332,6 +390,8 @@ void print_exchange(const std::vector<std::unique_ptr<ExchangeRun>>& runs, const
   }
   print_rule();
   std::printf(
+      "model ms: the cost model's prediction of the step's collectives with the links above "
+      "(compression and decoding are not in it; docs/SPARSE_EXCHANGES.md). "
       "dense/mode: the dense allreduce's median over this mode's (same run). sent/recv: "
       "payload handed to / returned by the collectives per rank and step; off-node: the part of "
       "both that left the node (all of it unless nodes are set, DGC_EMULATED_NODE_SIZE). "
@@ -341,6 +401,7 @@ void print_exchange(const std::vector<std::unique_ptr<ExchangeRun>>& runs, const
 }
 
 void run_exchange(dgc::Communicator& comm, const Settings& s) {
+  const auto costs = dgc::measure_exchange_costs(comm);
   const auto sets = make_gradient_sets(comm.rank());
   std::vector<std::unique_ptr<ExchangeRun>> runs;
   for (const auto& mode : kExchangeModes) runs.push_back(make_exchange_run(comm, mode));
@@ -355,7 +416,7 @@ void run_exchange(dgc::Communicator& comm, const Settings& s) {
       run.traffic = run.exchanger.opt->last_step_traffic();
     });
   }
-  if (comm.rank() == 0) print_exchange(runs, s);
+  if (comm.rank() == 0) print_exchange(runs, s, costs, {comm.size(), comm.node_count()});
 }
 
 // ---- Part 2: overlap of the exchange with backward --------------------------------------------

@@ -212,8 +212,8 @@ void Compressor::compress_batch(std::vector<CompressJob>& jobs) {
         memory_.velocity(p.tensor).data_ptr<float>(), plan(p.tensor), p.params, p.draw, ws);
     p.non_finite = result.non_finite;
     job.count = static_cast<std::int64_t>(ws.selected.size());
-    detail::encode(ws.values.data(), ws.selected.data(), job.count,
-                   job.raw ? WireFormat{} : wire_, job.values, job.indices);
+    detail::encode(ws.values.data(), ws.selected.data(), job.count, job.raw ? WireFormat{} : wire_,
+                   job.values, job.indices);
   };
   const int threads = at::get_num_threads();
   if (jobs.size() == 1 || threads == 1) {

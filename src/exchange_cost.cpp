@@ -93,9 +93,9 @@ double predict_seconds(DgcScheme scheme, const BucketBytes& b, const Topology& t
              allreduce_seconds(nodes, static_cast<double>(b.one_dim), costs.network) +
              broadcast_seconds(s, nodes * m + static_cast<double>(b.one_dim), costs.node);
     case DgcScheme::kReduceScatter:
-      return (p > 1 ? 2.0 * (p - 1) * flat.latency_seconds +
-                          (p - 1.0) / p * m / flat.bytes_per_second
-                    : 0.0) +
+      return (p > 1
+                  ? 2.0 * (p - 1) * flat.latency_seconds + (p - 1.0) / p * m / flat.bytes_per_second
+                  : 0.0) +
              allgather_seconds(p, m / p, flat, /*with_sizes=*/true) +
              allreduce_seconds(p, static_cast<double>(b.one_dim), flat);
   }

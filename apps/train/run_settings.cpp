@@ -275,8 +275,8 @@ void read_compression(RunSettings& s, const Config& c) {
   o.int32_indices = c.get<bool>(k + "int32_indices");
   s.dgc_exchange.dense_fallback = c.get<bool>(k + "dense_fallback");
   const std::string encoding = c.get<std::string>(k + "wire_encoding");
-  DGC_CHECK(encoding == "encoded" || encoding == "raw", "config: ", k, "wire_encoding: '",
-            encoding, "' is not a wire encoding (encoded, raw)");
+  DGC_CHECK(encoding == "encoded" || encoding == "raw", "config: ", k, "wire_encoding: '", encoding,
+            "' is not a wire encoding (encoded, raw)");
   s.dgc_exchange.encoding = encoding == "raw" ? WireEncoding::kRaw : WireEncoding::kEncoded;
   DGC_CHECK(!(o.int32_indices && s.dgc_exchange.encoding == WireEncoding::kEncoded), "config: ", k,
             "int32_indices applies to the raw wire format only (", k,
@@ -311,13 +311,14 @@ void read_exchange_cost(RunSettings& s, const Config& c) {
   }
   DGC_CHECK(scheme == "auto" || s.dgc_auto.force, "config: ", k, "scheme: '", scheme,
             "' is not a scheme (auto, dense, allgather, hierarchical, reduce_scatter)");
-  const std::vector<std::string> links = {"network_latency_us", "network_gbit_s",
-                                          "node_latency_us", "node_gbit_s"};
+  const std::vector<std::string> links = {"network_latency_us", "network_gbit_s", "node_latency_us",
+                                          "node_gbit_s"};
   int given = 0;
   for (const auto& key : links) given += c.is_null(k + key) ? 0 : 1;
   DGC_CHECK(given == 0 || given == 4, "config: ", k,
             "{network_latency_us, network_gbit_s, node_latency_us, node_gbit_s}: set all four, or "
-            "none (measured), got ", given);
+            "none (measured), got ",
+            given);
   s.dgc_auto.costs.reset();
   if (given == 4) {
     const auto link = [&](const std::string& prefix) {

@@ -21,8 +21,8 @@
 #include "dgc/hooks/allreduce_hook.h"
 #include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
-#include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/hooks/dgc_hook.h"
+#include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "evaluation.h"
@@ -324,13 +324,14 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       }
       inputs_seen += step_inputs;
       log->step_done(step, loss_sum, inputs);
+      // Every step: encoded messages and the warm-up change the bytes from step to step.
+      const TrafficStats& traffic = distributed->last_step_traffic();
+      log->scalar("traffic/bytes_sent", static_cast<double>(traffic.bytes_sent), inputs_seen);
+      log->scalar("traffic/bytes_received", static_cast<double>(traffic.bytes_received),
+                  inputs_seen);
       if (step % s.log_every_steps == 0 || step + 1 == steps) {
         log->scalar("loss/train", loss_sum, inputs_seen);
         log->scalar("lr", lr, inputs_seen);
-        const TrafficStats& traffic = distributed->last_step_traffic();
-        log->scalar("traffic/bytes_sent", static_cast<double>(traffic.bytes_sent), inputs_seen);
-        log->scalar("traffic/bytes_received", static_cast<double>(traffic.bytes_received),
-                    inputs_seen);
         if (dgc_hook != nullptr) {
           log->scalar("dgc/compress_ratio", dgc_hook->compressor().compress_ratio(), inputs_seen);
         }

@@ -52,10 +52,10 @@ struct ExchangeCosts {
 
 // One bucket as the model sees it: bytes, not tensors.
 struct BucketBytes {
-  std::int64_t dense = 0;       // every tensor in the wire's value type
-  std::int64_t node_sum = 0;    // every tensor in float32 (the hierarchical node sum)
-  std::int64_t message = 0;     // one sender's expected sparse message (0: nothing sparse)
-  std::int64_t one_dim = 0;     // the tensors that travel dense in every sparse scheme
+  std::int64_t dense = 0;     // every tensor in the wire's value type
+  std::int64_t node_sum = 0;  // every tensor in float32 (the hierarchical node sum)
+  std::int64_t message = 0;   // one sender's expected sparse message (0: nothing sparse)
+  std::int64_t one_dim = 0;   // the tensors that travel dense in every sparse scheme
 };
 
 struct Topology {

@@ -94,14 +94,15 @@ void DgcBucket::begin_step(Communicator& comm, const std::string& hook_name,
 BucketLayout DgcBucket::layout_record(std::int64_t hook_identity) const {
   std::int64_t capacity = 0;
   for (std::size_t k = 0; k < message.size(); ++k) capacity += message.capacity(k);
-  return {hook_identity,
-          static_cast<std::int64_t>(sparse.size()),
-          encoding == WireEncoding::kRaw ? layout.bytes : capacity,
-          fused.numel(),
-          static_cast<std::int64_t>(fused.dtype()),
-          kWireFormatVersion,
-          static_cast<std::int64_t>(encoding) * 16 + static_cast<std::int64_t>(message.value_type()),
-          static_cast<std::int64_t>(scheme)};
+  return {
+      hook_identity,
+      static_cast<std::int64_t>(sparse.size()),
+      encoding == WireEncoding::kRaw ? layout.bytes : capacity,
+      fused.numel(),
+      static_cast<std::int64_t>(fused.dtype()),
+      kWireFormatVersion,
+      static_cast<std::int64_t>(encoding) * 16 + static_cast<std::int64_t>(message.value_type()),
+      static_cast<std::int64_t>(scheme)};
 }
 
 std::string DgcBucket::describe(const BucketLayout& l) {
@@ -184,8 +185,8 @@ void DgcBucket::share(ProcessGroup& group, int senders, TrafficStats& traffic) {
     traffic.intra_node_bytes += size_bytes;
     std::int64_t total = 0;
     for (const std::int64_t bytes : received_bytes) {
-      DGC_CHECK(bytes >= 0 && bytes <= INT32_MAX - total, "node rank 0 shared a message of ",
-                bytes, " bytes (", total, " before it)");
+      DGC_CHECK(bytes >= 0 && bytes <= INT32_MAX - total, "node rank 0 shared a message of ", bytes,
+                " bytes (", total, " before it)");
       total += bytes;
     }
     received.resize(static_cast<std::size_t>(total));
@@ -203,8 +204,8 @@ void DgcBucket::pack_dense(const std::vector<torch::Tensor>& grads) {
   for (std::size_t k = 0; k < dense.size(); ++k) fused.pack(k, grads[dense[k]]);
 }
 
-void DgcBucket::decode(Compressor& compressor, int senders, int world_size,
-                       const char* senders_are, const std::vector<torch::Tensor>& out) {
+void DgcBucket::decode(Compressor& compressor, int senders, int world_size, const char* senders_are,
+                       const std::vector<torch::Tensor>& out) {
   // The senders' messages are untrusted: every count and index is checked before anything is
   // written (read_slices and decompress_into for the slots, SparseMessage::decode for blocks).
   if (encoding == WireEncoding::kEncoded && !sparse.empty()) {
@@ -219,8 +220,8 @@ void DgcBucket::decode(Compressor& compressor, int senders, int world_size,
           senders, into);
     } else {
       // The same sum, in the same order, as from the slots: bitwise the same gradient.
-      decode_average(message.slices(k), WireFormat{}, numels[sparse[k]], senders,
-                     sparse_names[k], /*slices_are_ranks=*/false, into);
+      decode_average(message.slices(k), WireFormat{}, numels[sparse[k]], senders, sparse_names[k],
+                     /*slices_are_ranks=*/false, into);
     }
   }
   decode_dense(compressor, world_size, out);

@@ -51,7 +51,7 @@ struct DgcBucket {
   // This rank's message; every sender's messages back to back, and their sizes.
   std::vector<std::uint8_t> send, received;
   std::vector<std::int64_t> received_bytes;
-  FusedDense node_sum;                   // kHierarchical: every tensor, float32
+  FusedDense node_sum;                    // kHierarchical: every tensor, float32
   std::unique_ptr<ScatterState> scatter;  // kReduceScatter
 
   // Plans the bucket for the compressor's ratio; `senders` slots arrive per allgather (the ranks,

@@ -47,7 +47,7 @@ void DgcHook::prepare(const std::vector<HookTensor>& tensors,
 void DgcHook::plan_bucket(detail::DgcBucket& b, Communicator&) {
   // Who sends the messages a rank receives: every rank, every node, or about two messages'
   // worth for the reduce-scatter (the scatter's and the allgatherv's).
-  const int senders = scheme_ == DgcScheme::kHierarchical     ? node_count_
+  const int senders = scheme_ == DgcScheme::kHierarchical    ? node_count_
                       : scheme_ == DgcScheme::kReduceScatter ? 2
                                                              : world_size_;
   // On a single node nothing leaves the machine: every tensor goes dense.
@@ -74,7 +74,7 @@ std::vector<DgcScheme> DgcHook::bucket_schemes() const {
   std::vector<DgcScheme> out;
   for (const auto& b : buckets_) {
     out.push_back(b->sparse.empty() && b->scheme == DgcScheme::kAllgather ? DgcScheme::kDense
-                                                                           : b->scheme);
+                                                                          : b->scheme);
   }
   return out;
 }

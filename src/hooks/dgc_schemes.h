@@ -21,7 +21,7 @@ struct SchemeContext {
   Compressor& compressor;
   int world_size = 1;
   int rank = 0;
-  int node_size = 1;   // ranks per node (the hierarchical scheme needs uniform nodes)
+  int node_size = 1;  // ranks per node (the hierarchical scheme needs uniform nodes)
   int node_count = 1;
 };
 
@@ -50,9 +50,8 @@ void run_allgather(DgcBucket& b, const SchemeContext& c, const std::vector<torch
                    Communicator& comm, TrafficStats& traffic);
 void finish_allgather(DgcBucket& b, const SchemeContext& c, const std::vector<torch::Tensor>& out);
 
-void run_hierarchical(DgcBucket& b, const SchemeContext& c,
-                      const std::vector<torch::Tensor>& grads, Communicator& comm,
-                      TrafficStats& traffic);
+void run_hierarchical(DgcBucket& b, const SchemeContext& c, const std::vector<torch::Tensor>& grads,
+                      Communicator& comm, TrafficStats& traffic);
 void finish_hierarchical(DgcBucket& b, const SchemeContext& c,
                          const std::vector<torch::Tensor>& out);
 

@@ -3,9 +3,8 @@
 
 namespace dgc::detail {
 
-void run_hierarchical(DgcBucket& b, const SchemeContext& c,
-                      const std::vector<torch::Tensor>& grads, Communicator& comm,
-                      TrafficStats& traffic) {
+void run_hierarchical(DgcBucket& b, const SchemeContext& c, const std::vector<torch::Tensor>& grads,
+                      Communicator& comm, TrafficStats& traffic) {
   // 1. The node's sum, every tensor of the bucket in one float32 buffer.
   FusedDense& node_sum = b.node_sum;
   for (std::size_t j = 0; j < grads.size(); ++j) node_sum.pack(j, grads[j]);

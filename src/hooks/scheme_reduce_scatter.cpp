@@ -25,7 +25,6 @@ bool kept_before(const ScatterEntry& a, const ScatterEntry& b) {
   return ka != kb ? ka > kb : a.index < b.index;
 }
 
-
 // Appends one block of `entries` (ascending positions of the region starting at `start`).
 void append_block(const ScatterEntry* entries, std::size_t count, std::int64_t start,
                   std::int64_t region, ValueType type, ScatterState& s,
@@ -44,8 +43,8 @@ void append_block(const ScatterEntry* entries, std::size_t count, std::int64_t s
 
 // Decodes the block at data[*at, size) into `into` (absolute positions), advancing *at.
 void read_block(const std::uint8_t* data, std::size_t size, std::size_t* at, std::int64_t start,
-                std::int64_t region, std::int64_t capacity, ValueType type,
-                const std::string& what, ScatterState& s, std::vector<ScatterEntry>& into) {
+                std::int64_t region, std::int64_t capacity, ValueType type, const std::string& what,
+                ScatterState& s, std::vector<ScatterEntry>& into) {
   s.block_indices.resize(static_cast<std::size_t>(capacity));
   s.block_values.resize(static_cast<std::size_t>(capacity));
   const auto block = decode_block(data + *at, size - *at, region, capacity, type,
@@ -86,7 +85,7 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
         s.entries.clear();
         for (auto i = first; i < last; ++i) s.entries.push_back({indices[i], values[i]});
         append_block(s.entries.data(), s.entries.size(), start, end - start, type, s,
-                             s.scatter_send);
+                     s.scatter_send);
       }
       s.scatter_send_bytes[static_cast<std::size_t>(r)] =
           static_cast<std::int64_t>(s.scatter_send.size() - before);
@@ -94,7 +93,8 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
     comm.alltoallv(s.scatter_send.data(), s.scatter_send_bytes, s.scatter_received_bytes,
                    s.scatter_received);
     const auto me = static_cast<std::size_t>(c.rank);
-    traffic.bytes_sent += static_cast<std::int64_t>(s.scatter_send.size()) - s.scatter_send_bytes[me];
+    traffic.bytes_sent +=
+        static_cast<std::int64_t>(s.scatter_send.size()) - s.scatter_send_bytes[me];
     traffic.bytes_received +=
         static_cast<std::int64_t>(s.scatter_received.size()) - s.scatter_received_bytes[me];
 
@@ -113,10 +113,8 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
       const std::int64_t capacity = std::min(b.message.capacity(k), region);
       s.entries.clear();
       for (int r = 0; r < world; ++r) {
-        read_block(s.scatter_received.data(), ends[r], &offsets[r], start, region, capacity,
-                           type,
-                           concat("tensor '", b.sparse_names[k], "' from rank ", r), s,
-                           s.entries);
+        read_block(s.scatter_received.data(), ends[r], &offsets[r], start, region, capacity, type,
+                   concat("tensor '", b.sparse_names[k], "' from rank ", r), s, s.entries);
       }
       // Per position, the sum in rank order: a stable sort keeps the ranks' order among equals.
       std::stable_sort(s.entries.begin(), s.entries.end(),
@@ -138,8 +136,7 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
         std::sort(s.entries.begin(), s.entries.end(),
                   [](const auto& x, const auto& y) { return x.index < y.index; });
       }
-      append_block(s.entries.data(), s.entries.size(), start, region, type, s,
-                           s.kept_send);
+      append_block(s.entries.data(), s.entries.size(), start, region, type, s, s.kept_send);
     }
     for (int r = 0; r < world; ++r) {
       DGC_CHECK(offsets[r] == ends[r], "the scatter message from rank ", r, " has ",
@@ -148,7 +145,8 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
     comm.allgatherv(s.kept_send.data(), static_cast<std::int64_t>(s.kept_send.size()),
                     s.kept_received_bytes, s.kept_received);
     traffic.bytes_sent += static_cast<std::int64_t>(s.kept_send.size());
-    traffic.bytes_received += static_cast<std::int64_t>(s.kept_received.size() - s.kept_send.size());
+    traffic.bytes_received +=
+        static_cast<std::int64_t>(s.kept_received.size() - s.kept_send.size());
   }
   if (!b.dense.empty()) {
     b.pack_dense(grads);
@@ -172,9 +170,8 @@ void finish_reduce_scatter(DgcBucket& b, const SchemeContext& c,
       const std::int64_t start = region_start(n, world, r);
       const std::int64_t region = region_start(n, world, r + 1) - start;
       const std::int64_t quota = (b.message.capacity(k) + world - 1) / world;
-      read_block(s.kept_received.data(), end, &at, start, region, std::min(quota, region),
-                         type, concat("tensor '", b.sparse_names[k], "' from rank ", r),
-                         s, s.applied[k]);
+      read_block(s.kept_received.data(), end, &at, start, region, std::min(quota, region), type,
+                 concat("tensor '", b.sparse_names[k], "' from rank ", r), s, s.applied[k]);
     }
     DGC_CHECK(at == end, "the kept sums from rank ", r, " have ", end - at,
               " byte(s) after their last block");

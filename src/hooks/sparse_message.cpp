@@ -87,8 +87,7 @@ void SparseMessage::decode(const std::uint8_t* gathered,
       at += block.bytes;
     }
     DGC_CHECK(at == bytes, "the message", from, " has ", bytes - at,
-              " byte(s) after its last tensor's block ('", names.empty() ? "" : names.back(),
-              "')");
+              " byte(s) after its last tensor's block ('", names.empty() ? "" : names.back(), "')");
     message += bytes;
   }
 }

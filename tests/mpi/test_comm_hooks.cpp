@@ -17,6 +17,7 @@
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
+#include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/dgc_reduce_scatter_hook.h"
@@ -46,6 +47,13 @@ std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
   }
   if (name == "dgc_reduce_scatter") {
     return std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(dgc_options(0.05)));
+  }
+  if (name == "dgc_auto") {
+    // Configured links: the choice must not depend on a measurement.
+    dgc::DgcAutoOptions choice;
+    choice.costs = dgc::ExchangeCosts{{2e-5, 1e8}, {1e-6, 1e10}};
+    return std::make_unique<dgc::DgcAutoHook>(dgc::Compressor(dgc_options(0.05)),
+                                              dgc::DgcHookOptions{}, choice);
   }
   if (name == "dgc_hierarchical") {
     return std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(dgc_options(0.05)));
@@ -140,7 +148,8 @@ TEST_P(EveryHook, ResumesExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Hooks, EveryHook,
                          testing::Values("allreduce", "fp16", "bf16", "dgc", "dgc_raw",
-                                         "dgc_hierarchical", "dgc_reduce_scatter", "powersgd"),
+                                         "dgc_hierarchical", "dgc_reduce_scatter", "dgc_auto",
+                                         "powersgd"),
                          [](const auto& info) { return info.param; });
 
 // Rank r's gradient: quarter steps times (r + 1), exact in float16 and bfloat16, and so are their
@@ -265,8 +274,7 @@ TEST(DgcHook, KeepsTheSparseExchangeWhereItIsSmaller) {
     (w.view({-1}) * torch::arange(200, torch::kFloat)).sum().backward();
     opt.synchronize();
     EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, 0);
-    EXPECT_EQ(opt.last_step_traffic().bytes_sent,
-              encoding == dgc::WireEncoding::kRaw ? 128 : 50);
+    EXPECT_EQ(opt.last_step_traffic().bytes_sent, encoding == dgc::WireEncoding::kRaw ? 128 : 50);
     EXPECT_EQ(opt.last_step_traffic().bytes_received,
               (encoding == dgc::WireEncoding::kRaw ? 128 : 50) * (comm().size() - 1));
   }
@@ -333,7 +341,7 @@ TEST(DgcHierarchicalHook, SumsTheNodesSelectionsByHand) {
   auto w = torch::zeros({10, 20}, torch::requires_grad());
   dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
   dgc::CompressorOptions o = dgc_options(0.05);
-  o.sample_ratio = 1.0;  // the threshold is exact
+  o.sample_ratio = 1.0;     // the threshold is exact
   dgc::DgcHookOptions raw;  // the traffic below counts raw slots
   raw.encoding = dgc::WireEncoding::kRaw;
   dgc::DistributedOptimizer opt(

@@ -150,7 +150,8 @@ TEST_P(ReduceScatter, EqualsItsDefinition) {
     for (int r = 0; r < world; ++r) {
       dgc::Compressor reference(o);
       // The hook's compressor has both tensors; their sampling draws follow registration order.
-      for (std::size_t u = 0; u < shapes.size(); ++u) reference.add("w" + std::to_string(u), shapes[u]);
+      for (std::size_t u = 0; u < shapes.size(); ++u)
+        reference.add("w" + std::to_string(u), shapes[u]);
       for (std::size_t u = 0; u < t; ++u) {
         reference.compress("w" + std::to_string(u), gradient(c.pattern, r, weights[u].numel(), u));
       }
@@ -158,7 +159,8 @@ TEST_P(ReduceScatter, EqualsItsDefinition) {
       capacity = reference.plan("w" + std::to_string(t)).num_selects;
       const auto idx = s.indices.contiguous();
       const auto val = s.values.contiguous();
-      sel[r].indices.assign(idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel());
+      sel[r].indices.assign(idx.data_ptr<std::int64_t>(),
+                            idx.data_ptr<std::int64_t>() + idx.numel());
       sel[r].values.assign(val.data_ptr<float>(), val.data_ptr<float>() + val.numel());
       if (r == me) my_velocity = reference.memory().velocity("w" + std::to_string(t)).clone();
     }
@@ -172,8 +174,8 @@ TEST_P(ReduceScatter, EqualsItsDefinition) {
     auto* v = my_velocity.data_ptr<float>();
     for (std::size_t j = 0; j < sel[me].indices.size(); ++j) {
       const auto i = sel[me].indices[j];
-      const bool applied = std::any_of(kept.begin(), kept.end(),
-                                       [i](const auto& k) { return k.first == i; });
+      const bool applied =
+          std::any_of(kept.begin(), kept.end(), [i](const auto& k) { return k.first == i; });
       if (!applied) v[i] += sel[me].values[j];
     }
     EXPECT_TRUE(torch::equal(scatter->compressor().memory().velocity("w" + std::to_string(t)),
@@ -276,8 +278,8 @@ TEST(AutoHook, AForcedSchemeIsThatSchemesHook) {
     train(model, opt, 5);
     return flat_parameters(*model).clone();
   };
-  EXPECT_TRUE(torch::equal(forced(dgc::DgcScheme::kAllgather),
-                           trained<dgc::DgcHook>(sparse).parameters));
+  EXPECT_TRUE(
+      torch::equal(forced(dgc::DgcScheme::kAllgather), trained<dgc::DgcHook>(sparse).parameters));
   EXPECT_TRUE(torch::equal(forced(dgc::DgcScheme::kReduceScatter),
                            trained<dgc::DgcReduceScatterHook>(sparse).parameters));
   EXPECT_TRUE(torch::equal(forced(dgc::DgcScheme::kHierarchical),
@@ -298,8 +300,8 @@ TEST(AutoHook, TakesTheSchemeOfLeastPredictedTime) {
     return dgc::LinkCost{latency, bandwidth};
   };
   for (const dgc::ExchangeCosts costs :
-       {dgc::ExchangeCosts{link(1e-3, 1e12), link(0, 1e15)},  // latency rules
-        dgc::ExchangeCosts{link(0, 1e6), link(0, 1e15)},      // bandwidth rules
+       {dgc::ExchangeCosts{link(1e-3, 1e12), link(0, 1e15)},      // latency rules
+        dgc::ExchangeCosts{link(0, 1e6), link(0, 1e15)},          // bandwidth rules
         dgc::ExchangeCosts{link(1e-5, 1e8), link(1e-4, 1e7)}}) {  // a slow node link
     std::vector<dgc::DgcScheme> candidates = {dgc::DgcScheme::kDense, dgc::DgcScheme::kAllgather,
                                               dgc::DgcScheme::kReduceScatter};
@@ -326,7 +328,8 @@ TEST(AutoHook, TakesTheSchemeOfLeastPredictedTime) {
     opt.synchronize();
     SCOPED_TRACE(automatic->describe_choices());
     ASSERT_EQ(automatic->bucket_schemes().size(), 1u);
-    EXPECT_EQ(dgc::scheme_name(automatic->bucket_schemes()[0]), std::string(dgc::scheme_name(expected)));
+    EXPECT_EQ(dgc::scheme_name(automatic->bucket_schemes()[0]),
+              std::string(dgc::scheme_name(expected)));
     EXPECT_TRUE(identical_on_all_ranks(w.grad().view({-1})));
   }
 }

@@ -97,10 +97,11 @@ TEST(Settings, WireKeysReachTheHookAndTheCompressor) {
               HasSubstr("train.compression.wire_encoding: 'zip' is not a wire encoding"));
   EXPECT_THAT(test::thrown_error_of([] { settings({"train.compression.int32_indices=true"}); }),
               HasSubstr("train.compression.int32_indices applies to the raw wire format only"));
-  EXPECT_THAT(test::thrown_error_of([] {
-                settings({"train.compression.fp16_values=true", "train.compression.bf16_values=true"});
-              }),
-              HasSubstr("fp16_values and bf16_values are both set"));
+  EXPECT_THAT(
+      test::thrown_error_of([] {
+        settings({"train.compression.fp16_values=true", "train.compression.bf16_values=true"});
+      }),
+      HasSubstr("fp16_values and bf16_values are both set"));
 }
 
 // train.exchange_cost: a forced scheme, configured links (microseconds, Gbit/s) or none.
@@ -122,16 +123,15 @@ TEST(Settings, ExchangeCostKeysReachDgcAuto) {
   EXPECT_DOUBLE_EQ(s.dgc_auto.costs->node.bytes_per_second, 200e9 / 8);
   EXPECT_THAT(test::thrown_error_of([] { settings({"train.exchange_cost.scheme=ring"}); }),
               HasSubstr("train.exchange_cost.scheme: 'ring' is not a scheme"));
+  EXPECT_THAT(test::thrown_error_of([] { settings({"train.exchange_cost.network_gbit_s=10"}); }),
+              HasSubstr("set all four, or none (measured), got 1"));
   EXPECT_THAT(
-      test::thrown_error_of([] { settings({"train.exchange_cost.network_gbit_s=10"}); }),
-      HasSubstr("set all four, or none (measured), got 1"));
-  EXPECT_THAT(test::thrown_error_of([] {
-                settings({"train.exchange_cost.network_latency_us=1",
-                          "train.exchange_cost.network_gbit_s=0",
-                          "train.exchange_cost.node_latency_us=1",
-                          "train.exchange_cost.node_gbit_s=1"});
-              }),
-              HasSubstr("train.exchange_cost.network_gbit_s must be"));
+      test::thrown_error_of([] {
+        settings({"train.exchange_cost.network_latency_us=1",
+                  "train.exchange_cost.network_gbit_s=0", "train.exchange_cost.node_latency_us=1",
+                  "train.exchange_cost.node_gbit_s=1"});
+      }),
+      HasSubstr("train.exchange_cost.network_gbit_s must be"));
 }
 
 // train.powersgd's keys reach PowerSgdOptions; their defaults are the library's, the seed the

@@ -32,7 +32,11 @@ for f in config.yaml metrics.csv e0-r0.pt e1-r1.pt latest-r0.pt latest-r1.pt bes
 done
 ls "$dir"/events.out.tfevents.* > /dev/null || fail "no TensorBoard event file"
 grep -q "^[0-9]*,loss/train," "$dir/metrics.csv" || fail "no loss/train in metrics.csv"
-tags=(loss/train lr traffic/bytes_sent dgc/compress_ratio acc/test_top1 acc/test_top5
+# Traffic every step: as many rows as steps (2 epochs of this run's steps).
+steps=$(grep -c ",loss/train," "$dir/metrics.csv")
+sent=$(grep -c ",traffic/bytes_sent," "$dir/metrics.csv")
+[ "$sent" -gt "$steps" ] || fail "traffic/bytes_sent in $sent rows, not every step ($steps loss rows)"
+tags=(loss/train lr traffic/bytes_sent traffic/bytes_received dgc/compress_ratio acc/test_top1 acc/test_top5
       acc/test_top1_best time/step_ms)
 "$event_check" "$dir" "${tags[@]}" || fail "the event file does not match metrics.csv"
 # The check can fail: one flipped byte in a copy of the event file must be caught.
