@@ -81,7 +81,9 @@ void DgcAutoHook::plan_bucket(detail::DgcBucket& b, Communicator& comm) {
     // dgc_hierarchical.
     if (node_count_ == 1) b.plan(compressor_, sparse, world_size_, /*all_dense=*/true);
     b.node_sum.plan(b.numels, torch::kFloat);
-    if (replanned && before != DgcScheme::kHierarchical) {
+    // Also at the first plan: a run resumed from a flat scheme's checkpoint holds per-rank
+    // memories.
+    if (!replanned || before != DgcScheme::kHierarchical) {
       detail::average_memory_in_node(b, compressor_, comm.node());
     }
   }

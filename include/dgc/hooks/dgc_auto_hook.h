@@ -12,9 +12,9 @@
 // instead (an error at prepare() when that scheme cannot run here).
 //
 // Memory: the hierarchical scheme keeps one DGC memory per node (every rank of the node holds
-// the same); the flat schemes one per rank. A bucket that turns hierarchical first takes the
-// node's mean of its ranks' memories (one node allreduce; the node's sum of residuals is kept);
-// one that leaves it keeps the node's memory on every rank. State, checkpoints: as `dgc`, plus
+// the same); the flat schemes one per rank. A bucket planned hierarchical (first, or after a flat
+// scheme) takes the node's mean of its ranks' memories (one node allreduce; the node's sum of
+// residuals is kept); one that leaves it keeps the node's memory on every rank. State, checkpoints: as `dgc`, plus
 // the measured costs.
 #pragma once
 

@@ -1,20 +1,23 @@
 // `dgc`: Deep Gradient Compression over one flat exchange (ALGORITHM.md sections 2-6, the
-// original's Horovod exchange).
+// original's Horovod exchange), and the base of the other DGC hooks (dgc_hierarchical,
+// dgc_reduce_scatter, dgc_auto), which share its state and move the buckets another way
+// (src/hooks/dgc_schemes.h).
 //
 // Per bucket and step, on the communication thread: the compressor selects each sparse tensor's
-// entries (momentum correction, local accumulation, threshold from a sample), one allgather
-// carries every rank's selections of the bucket in fixed-size slots (include/dgc/wire.h), and
-// one allreduce carries the bucket's dense tensors (those with one dimension, and every tensor at
-// a ratio >= 1). finish() sums the ranks' selections into the averaged gradient and gives the
-// dense tensors the memory's momentum. Global clipping statistics cost one more small allreduce.
+// entries (momentum correction, local accumulation, threshold from a sample); one allgatherv
+// carries every rank's selections of the bucket as encoded blocks (or, with WireEncoding::kRaw,
+// one allgather of the original's fixed-size slots; include/dgc/wire.h), and one allreduce carries
+// the bucket's dense tensors (those with one dimension, and every tensor at a ratio >= 1).
+// finish() sums the ranks' selections into the averaged gradient and gives the dense tensors the
+// memory's momentum. Global clipping statistics cost one more small allreduce.
 //
-// Dense fallback: the allgather hands every rank world_size slots. When that is more bytes than
-// the bucket's sparse tensors allreduced dense (the sparsity warm-up's ratios at a few ranks:
-// 0.25 with int64 indices at 4 ranks is 3x the dense bytes), the bucket goes dense for the step,
+// Dense fallback: the allgather hands every rank world_size messages. When that is more bytes
+// than the bucket's sparse tensors allreduced dense (the sparsity warm-up's ratios at a few ranks:
+// 0.25 with raw int64 slots at 4 ranks is 3x the dense bytes), the bucket goes dense for the step,
 // exactly as its tensors would at a ratio >= 1: allreduce-averaged, then the memory's momentum;
-// their residuals wait in the memory for the next sparse step. The decision depends only on the
-// plans and the world size, so every rank takes it alike; TrafficStats::dense_fallback_buckets
-// counts it.
+// their residuals wait in the memory for the next sparse step. An encoded message is weighed at
+// its expected size at full capacity. The decision depends only on the plans and the world size,
+// so every rank takes it alike; TrafficStats::dense_fallback_buckets counts it.
 //
 // State: the compressor's memory and sampling position, saved per rank (save/load) with a format
 // version. The inner optimizer must not apply momentum (dgc::DGCSGD).
