@@ -110,12 +110,28 @@ std::vector<std::pair<std::int64_t, float>> kept_by_definition(const std::vector
   return kept;
 }
 
-class ReduceScatter : public testing::TestWithParam<Case> {};
+// What the allgather (`dgc`) applies: every rank's selection summed in rank order.
+std::vector<std::pair<std::int64_t, float>> summed_by_definition(const std::vector<Selection>& sel,
+                                                                 std::int64_t n) {
+  std::vector<float> sum(static_cast<std::size_t>(n), 0.0f);
+  std::vector<bool> touched(sum.size(), false);
+  for (const auto& s : sel) {
+    for (std::size_t j = 0; j < s.indices.size(); ++j) {
+      sum[static_cast<std::size_t>(s.indices[j])] += s.values[j];
+      touched[static_cast<std::size_t>(s.indices[j])] = true;
+    }
+  }
+  std::vector<std::pair<std::int64_t, float>> out;
+  for (std::size_t i = 0; i < sum.size(); ++i) {
+    if (touched[i]) out.emplace_back(static_cast<std::int64_t>(i), sum[i]);
+  }
+  return out;
+}
 
 // One step on two weights in one bucket ([4, 8] and [3, 5]: regions of unequal length at some
-// world sizes): the averaged gradient and this rank's residual equal the definition's.
-TEST_P(ReduceScatter, EqualsItsDefinition) {
-  const Case& c = GetParam();
+// world sizes), encoded messages: the averaged gradient and this rank's residual equal the
+// scheme's definition, worked out from every rank's selection.
+void check_definition(const Case& c, bool reduce_scatter) {
   const int world = comm().size(), me = comm().rank();
   dgc::CompressorOptions o = dgc::test::dgc_options(c.ratio);
   o.sample_ratio = 1.0;
@@ -129,7 +145,12 @@ TEST_P(ReduceScatter, EqualsItsDefinition) {
   dgc::DGCSGD sgd(weights, torch::optim::SGDOptions(0.1));
   dgc::DgcHookOptions sparse_always;
   sparse_always.dense_fallback = false;  // ratio 0.99 must stay sparse
-  auto hook = std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(o), sparse_always);
+  std::unique_ptr<dgc::DgcHook> hook;
+  if (reduce_scatter) {
+    hook = std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(o), sparse_always);
+  } else {
+    hook = std::make_unique<dgc::DgcHook>(dgc::Compressor(o), sparse_always);
+  }
   auto* scatter = hook.get();
   dgc::DistributedOptimizer opt(comm(), sgd, named, std::move(hook));
   torch::Tensor loss = torch::zeros({});
@@ -164,15 +185,17 @@ TEST_P(ReduceScatter, EqualsItsDefinition) {
       sel[r].values.assign(val.data_ptr<float>(), val.data_ptr<float>() + val.numel());
       if (r == me) my_velocity = reference.memory().velocity("w" + std::to_string(t)).clone();
     }
-    const auto kept = kept_by_definition(sel, n, capacity);
+    const auto kept =
+        reduce_scatter ? kept_by_definition(sel, n, capacity) : summed_by_definition(sel, n);
     auto expected = torch::zeros({n});
     const float scale = static_cast<float>(1.0 / world);
     for (const auto& [i, sum] : kept) expected[i] = sum * scale;
     EXPECT_TRUE(torch::equal(weights[t].grad().view({-1}), expected))
         << weights[t].grad().view({-1}) << expected;
-    // What this rank selected and nobody kept is back in its residual, exactly as selected.
+    // What this rank selected and nobody kept is back in its residual, exactly as selected (the
+    // allgather applies every selection).
     auto* v = my_velocity.data_ptr<float>();
-    for (std::size_t j = 0; j < sel[me].indices.size(); ++j) {
+    for (std::size_t j = 0; reduce_scatter && j < sel[me].indices.size(); ++j) {
       const auto i = sel[me].indices[j];
       const bool applied =
           std::any_of(kept.begin(), kept.end(), [i](const auto& k) { return k.first == i; });
@@ -184,8 +207,13 @@ TEST_P(ReduceScatter, EqualsItsDefinition) {
   EXPECT_EQ(opt.last_step_traffic().dense_fallback_buckets, 0);
 }
 
+class SparseSchemes : public testing::TestWithParam<Case> {};
+
+TEST_P(SparseSchemes, ReduceScatterEqualsItsDefinition) { check_definition(GetParam(), true); }
+TEST_P(SparseSchemes, AllgatherEqualsItsDefinition) { check_definition(GetParam(), false); }
+
 INSTANTIATE_TEST_SUITE_P(
-    Cases, ReduceScatter,
+    Cases, SparseSchemes,
     testing::Values(Case{"distinct", Pattern::kDistinct, 0.25},
                     Case{"odd_ranks_zero", Pattern::kOddRanksZero, 0.25},
                     Case{"equal_magnitudes", Pattern::kEqualMagnitude, 0.25},
