@@ -13,7 +13,7 @@ namespace dgc {
 namespace {
 
 double allreduce_seconds(int p, double bytes, const LinkCost& link) {
-  if (p <= 1) return 0;
+  if (p <= 1 || bytes <= 0) return 0;  // no bytes: the hooks make no collective
   return 2.0 * (p - 1) * link.latency_seconds + 2.0 * (p - 1) / p * bytes / link.bytes_per_second;
 }
 

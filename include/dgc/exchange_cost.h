@@ -17,7 +17,8 @@
 //   reduce_scatter:  an alltoallv of the message over P (sizes and data: 2 (P - 1) alpha +
 //                    (P - 1) / P * m / beta), an allgatherv of the kept sums (message / P per
 //                    rank), an allreduce of the 1-D tensors
-// The expected message is the plans' (full capacity, indices spread evenly), never the data's,
+// A collective of no bytes costs nothing (the hooks skip it). The expected message is the plans'
+// (full capacity, indices spread evenly), never the data's,
 // so every rank predicts the same times and takes the same choice. Compression's own time is
 // not in the model (it is the same for every sparse scheme, and `dense` skips it).
 #pragma once

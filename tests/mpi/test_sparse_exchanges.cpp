@@ -362,6 +362,55 @@ TEST(AutoHook, TakesTheSchemeOfLeastPredictedTime) {
   }
 }
 
+// A bucket that turns hierarchical when the warm-up ends (2 nodes of 2 ranks): its ranks' memories
+// differ after the allgather's steps; the switch gives every rank of a node the node's mean, so
+// from then on they select alike and keep the same memory. Costs chosen so that the choice flips
+// with the message: a 1 ms network latency and a 300 kB/s node link make the allgather cost 6 ms
+// and the hierarchical exchange 2 ms + (800 + 2 M) / 300 kB/s: 7.5 ms at ratio 0.5 (M = 427
+// bytes), 5 ms at 0.05 (M = 50).
+TEST(AutoHook, SwitchingToHierarchicalSharesTheNodesMemory) {
+  if (comm().node_count() != 2 || comm().node().size() != 2) {
+    GTEST_SKIP() << "needs 2 nodes of 2 ranks (DGC_EMULATED_NODE_SIZE=2, np 4)";
+  }
+  dgc::CompressorOptions o = dgc::test::dgc_options(0.05);
+  o.warmup_epochs = 1;
+  o.warmup_coeff = std::vector<double>{0.5};
+  dgc::DgcHookOptions sparse;
+  sparse.dense_fallback = false;  // keep dense out of the candidates
+  dgc::DgcAutoOptions choice;
+  choice.costs = dgc::ExchangeCosts{{1e-3, 1e15}, {0, 3e5}};
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  auto hook = std::make_unique<dgc::DgcAutoHook>(dgc::Compressor(o), sparse, choice);
+  auto* automatic = hook.get();
+  dgc::DistributedOptimizer opt(comm(), sgd, {{"w", w}}, std::move(hook));
+  const auto step = [&](int k) {
+    opt.zero_grad();
+    torch::manual_seed(100 * comm().rank() + k);
+    (w.view({-1}) * torch::randn({200})).sum().backward();
+    opt.step();
+  };
+  const auto node_agrees = [&](const torch::Tensor& t) {
+    auto all = t.contiguous().clone();
+    auto mine = all.clone();
+    comm().node().allreduce(all, dgc::ReduceOp::kAverage);
+    return torch::equal(all, mine);  // the node's mean is every rank's own only if they agree
+  };
+  opt.set_epoch(0);
+  for (int k = 0; k < 3; ++k) step(k);
+  ASSERT_EQ(automatic->bucket_schemes()[0], dgc::DgcScheme::kAllgather)
+      << automatic->describe_choices();
+  auto& memory = automatic->compressor().memory();
+  EXPECT_FALSE(node_agrees(memory.velocity("w"))) << "the flat steps should leave rank memories";
+  opt.set_epoch(1);
+  for (int k = 3; k < 6; ++k) step(k);
+  ASSERT_EQ(automatic->bucket_schemes()[0], dgc::DgcScheme::kHierarchical)
+      << automatic->describe_choices();
+  EXPECT_TRUE(node_agrees(memory.velocity("w")));
+  EXPECT_TRUE(node_agrees(memory.momentum("w")));
+  EXPECT_TRUE(identical_on_all_ranks(w.detach().view({-1})));
+}
+
 // Measured costs: every rank ends with the same figures (the slowest rank's), and they are
 // usable (positive latency where there is a link, finite bandwidth).
 TEST(AutoHook, MeasuredCostsAgreeOnEveryRank) {
