@@ -20,6 +20,8 @@ packages=(
   python3-torchvision python3-pil
   # skimage's photographs: the natural images those transform tests compare on.
   python3-skimage
+  # dgc-plot draws the learning curves with matplotlib (for Debian's /usr/bin/python3).
+  python3-matplotlib
   iproute2
   dataset-fashion-mnist
   "$@"  # what a caller needs beyond these (scripts/fuzz.sh: clang and its runtimes)

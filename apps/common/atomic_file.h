@@ -1,5 +1,5 @@
 // Writing a whole file so that nobody ever sees half of it: dgc-train's checkpoints and
-// config.yaml, dgc-plot's PNG. Torch-free, like dgc::Error.
+// config.yaml. Torch-free, like dgc::Error.
 #pragma once
 
 #include <string>
