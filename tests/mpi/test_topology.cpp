@@ -60,6 +60,22 @@ TEST(Topology, TheBinarysNodesFollowTheMachineOrTheEnvironment) {
     expect_emulated_layout(comm(), emulated);
     return;
   }
+  const int hosts = env_int("DGC_CLUSTER_NODES", 0);
+  if (hosts > 0) {
+    // Under bench/cluster/cluster.sh every emulated host (a network namespace with a hostname of
+    // its own) is a node, as a real machine would be, with the ranks mpirun placed on it.
+    EXPECT_EQ(comm().emulated_node_size(), 0);
+    EXPECT_EQ(comm().node_count(), hosts);
+    EXPECT_TRUE(comm().nodes_uniform());
+    EXPECT_EQ(comm().node().size(), n / hosts);
+    EXPECT_EQ(comm().node().size(), comm().local_size());
+    EXPECT_EQ(comm().node().rank(), comm().local_rank());
+    EXPECT_EQ(comm().cross_node().size(), hosts);
+    std::int64_t one = 1;
+    comm().cross_node().allreduce(&one, 1, torch::kLong, ReduceOp::kSum);
+    EXPECT_EQ(one, hosts);
+    return;
+  }
   // One machine: one node of every rank; each rank alone in its cross-node group, the leader
   // (rank 0) with itself and rank r with itself.
   EXPECT_EQ(comm().emulated_node_size(), 0);

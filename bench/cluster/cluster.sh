@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# An emulated cluster on one machine (issue 15), as root: N hosts, each a network namespace
+# (dgc-h1 .. dgc-hN) with its own hostname for the processes started in it, joined by a bridge in a
+# switch namespace (dgc-sw) on the private subnet 10.99.0.0/24, with `tc` rate and delay on
+# every host's link (both directions: HTB for the rate, netem for the delay); mpirun runs in a head namespace (dgc-head, 10.99.0.254,
+# unshaped). Open MPI starts each host's daemon through bench/cluster/rsh_agent.sh, which enters
+# the host's namespaces, so `mpirun -H` works as across real machines: TCP between hosts
+# (restricted to the subnet), shared memory inside a host, one node per host. Nothing is
+# routed: no namespace has a default route, and the root namespace is not attached, so no
+# traffic leaves the namespaces this script makes. Everything it made (namespaces, links, qdiscs)
+# goes on exit, on Ctrl-C and on failure.
+#
+#   bench/cluster/cluster.sh [--hosts N] [--rate RATE] [--delay DELAY] [--ranks R] -- COMMAND...
+#     RATE: tc units (10gbit, 1gbit, 100mbit, 10mbit; default 1gbit), by HTB; DELAY: one way per
+#     link (default 0.05ms), by netem where the kernel has it (a warning otherwise); R: ranks per
+#     host for $DGC_CLUSTER_MPIRUN (default 1).
+# COMMAND runs in the head namespace with, in its environment:
+#   DGC_CLUSTER_MPIRUN   mpirun with the hosts (-H h1:R,...), the rsh agent and the transports;
+#                        append the program: $DGC_CLUSTER_MPIRUN build/bin/dgc-train ...
+#   DGC_CLUSTER_HOSTS    the hosts' addresses, comma-separated
+#   DGC_CLUSTER_NODES    the number of hosts (passed on to the ranks)
+# The check that Open MPI, and dgc's Communicator, see one node per host (the test reads
+# DGC_CLUSTER_NODES):
+#   bench/cluster/cluster.sh --hosts 2 --ranks 2 -- bash -c '$DGC_CLUSTER_MPIRUN -x OMP_NUM_THREADS=1 \
+#     build/bin/dgc-mpi-tests --gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment'
+set -euo pipefail
+
+hosts=2 rate=1gbit delay=0.05ms ranks=1
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --hosts) hosts=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --delay) delay=$2; shift 2 ;;
+    --ranks) ranks=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "cluster.sh: unknown option $1 (see the header for usage)" >&2; exit 2 ;;
+  esac
+done
+[[ $# -gt 0 ]] || { echo "cluster.sh: no command after --" >&2; exit 2; }
+[[ $hosts =~ ^[0-9]+$ && $hosts -ge 1 && $hosts -le 64 ]] || { echo "cluster.sh: --hosts must be 1..64, got $hosts" >&2; exit 2; }
+[[ $ranks =~ ^[0-9]+$ && $ranks -ge 1 ]] || { echo "cluster.sh: --ranks must be >= 1, got $ranks" >&2; exit 2; }
+[[ $(id -u) -eq 0 ]] || { echo "cluster.sh: needs root (network namespaces, tc)" >&2; exit 1; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+subnet=10.99.0
+map=$(mktemp /tmp/dgc-cluster-map.XXXXXX)
+namespaces=()
+
+cleanup() {
+  for ns in "${namespaces[@]}"; do ip netns delete "$ns" 2>/dev/null || true; done
+  rm -f "$map"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM  # until the command runs (then: below)
+
+for ns in dgc-sw dgc-head $(seq -f 'dgc-h%g' 1 "$hosts"); do
+  if ip netns list | grep -qw "$ns"; then
+    echo "cluster.sh: namespace $ns exists already (another cluster running?); remove it with 'ip netns delete $ns'" >&2
+    exit 1
+  fi
+done
+
+add_ns() { ip netns add "$1"; namespaces+=("$1"); ip -n "$1" link set lo up; }
+add_ns dgc-sw
+ip -n dgc-sw link add br0 type bridge
+ip -n dgc-sw link set br0 up
+
+# attach NS ADDRESS [shaped]: a veth from NS to the switch, the address on NS's end.
+attach() {
+  local ns=$1 address=$2 shaped=${3:-}
+  local port="p-${ns#dgc-}"
+  ip link add eth0 netns "$ns" type veth peer name "$port" netns dgc-sw
+  ip -n dgc-sw link set "$port" master br0 up
+  ip -n "$ns" addr add "$address/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  if [[ -n $shaped ]]; then
+    # Both directions of the host's link: its sending side, and the switch's side towards it.
+    shape "$ns" eth0
+    shape dgc-sw "$port"
+  fi
+}
+
+# shape NS DEVICE: HTB at the link's rate for everything leaving DEVICE (one default class), and
+# netem's delay under it where the kernel has netem.
+shape() {
+  local ns=$1 dev=$2
+  tc -n "$ns" qdisc add dev "$dev" root handle 1: htb default 10
+  # burst: one 64 KiB segment at any rate; quantum only matters between classes (silences HTB).
+  tc -n "$ns" class add dev "$dev" parent 1: classid 1:10 htb rate "$rate" ceil "$rate" \
+    burst 64k cburst 64k quantum 65536
+  if ((use_netem)); then
+    # limit: netem's default of 1000 packets would drop at high rate times delay.
+    tc -n "$ns" qdisc add dev "$dev" parent 1:10 handle 10: netem delay "$delay" limit 100000
+  fi
+}
+
+# netem for the delay, where the kernel has it (this development VM's has not: then only the
+# rate is emulated, and the script says so).
+use_netem=1
+if ! netem_error=$(tc -n dgc-sw qdisc add dev lo root netem delay 1ms 2>&1); then
+  use_netem=0
+  echo "cluster.sh: WARNING: netem unavailable ($netem_error); the delay of $delay is NOT" \
+    "emulated, only the rate" >&2
+else
+  tc -n dgc-sw qdisc delete dev lo root
+fi
+
+add_ns dgc-head
+attach dgc-head "$subnet.254"
+addresses=()
+for h in $(seq 1 "$hosts"); do
+  add_ns "dgc-h$h"
+  attach "dgc-h$h" "$subnet.$h" shaped
+  echo "$subnet.$h dgc-h$h" >> "$map"
+  addresses+=("$subnet.$h")
+done
+
+host_list=$(printf "%s:$ranks," "${addresses[@]}")
+export DGC_CLUSTER_MAP=$map
+export DGC_CLUSTER_HOSTS=$(IFS=,; echo "${addresses[*]}")
+export DGC_CLUSTER_NODES=$hosts
+export DGC_CLUSTER_MPIRUN="mpirun --allow-run-as-root --oversubscribe -H ${host_list%,} \
+--mca plm_rsh_agent $here/rsh_agent.sh --mca pml ob1 --mca btl tcp,vader,self \
+--mca btl_tcp_if_include $subnet.0/24 --mca oob_tcp_if_include $subnet.0/24 -x DGC_CLUSTER_MAP \
+-x DGC_CLUSTER_NODES"
+echo "cluster.sh: $hosts host(s) at ${DGC_CLUSTER_HOSTS}, links $rate with $delay each way; running: $*" >&2
+# In the background and waited for, so that a signal to this script alone (not only Ctrl-C to the
+# whole process group) stops the command and still removes the cluster.
+ip netns exec dgc-head "$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT TERM
+status=0
+wait "$child" || status=$?
+exit "$status"
