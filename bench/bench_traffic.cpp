@@ -26,9 +26,7 @@
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/hooks/allreduce_hook.h"
-#include "dgc/hooks/dgc_hierarchical_hook.h"
-#include "dgc/hooks/dgc_hook.h"
-#include "dgc/hooks/dgc_reduce_scatter_hook.h"
+#include "dgc/hooks/make_dgc_hook.h"
 #include "dgc/sgd.h"
 #include "resnet50_shapes.h"
 
@@ -63,13 +61,7 @@ std::unique_ptr<dgc::CommHook> make_hook(const Exchange& e) {
   o.int32_indices = e.int32_indices;
   dgc::DgcHookOptions h;
   h.encoding = e.encoding;
-  if (hook == "dgc_hierarchical") {
-    return std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(o), h);
-  }
-  if (hook == "dgc_reduce_scatter") {
-    return std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(o), h);
-  }
-  return std::make_unique<dgc::DgcHook>(dgc::Compressor(o), h);
+  return dgc::make_dgc_hook(hook, dgc::Compressor(o), h);
 }
 
 // The last step's traffic of every rank, [sent, received, intra-node] per rank, then the dense

@@ -19,10 +19,8 @@
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
-#include "dgc/hooks/dgc_auto_hook.h"
-#include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
-#include "dgc/hooks/dgc_reduce_scatter_hook.h"
+#include "dgc/hooks/make_dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "evaluation.h"
@@ -145,16 +143,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
         if (log) log->print(line);
       });
     }
-    std::unique_ptr<DgcHook> dgc;
-    if (s.exchange == "dgc_hierarchical") {
-      dgc = std::make_unique<DgcHierarchicalHook>(std::move(compressor), s.dgc_exchange);
-    } else if (s.exchange == "dgc_auto") {
-      dgc = std::make_unique<DgcAutoHook>(std::move(compressor), s.dgc_exchange, s.dgc_auto);
-    } else if (s.exchange == "dgc_reduce_scatter") {
-      dgc = std::make_unique<DgcReduceScatterHook>(std::move(compressor), s.dgc_exchange);
-    } else {
-      dgc = std::make_unique<DgcHook>(std::move(compressor), s.dgc_exchange);
-    }
+    auto dgc = make_dgc_hook(s.exchange, std::move(compressor), s.dgc_exchange, s.dgc_auto);
     dgc_hook = dgc.get();
     hook = std::move(dgc);
   } else if (s.exchange == "powersgd") {

@@ -11,10 +11,19 @@ namespace dgc::detail {
 namespace {
 
 // Region r of a tensor of n positions split into `parts` regions whose lengths differ by at
-// most one: [region_start(r), region_start(r + 1)).
-std::int64_t region_start(std::int64_t n, int parts, int r) {
-  return r * (n / parts) + std::min<std::int64_t>(r, n % parts);
+// most one.
+struct Region {
+  std::int64_t start, length;
+};
+Region region_of(std::int64_t n, int parts, int r) {
+  const auto start_of = [&](int q) {
+    return q * (n / parts) + std::min<std::int64_t>(q, n % parts);
+  };
+  return {start_of(r), start_of(r + 1) - start_of(r)};
 }
+
+// How many positions an owner keeps per tensor: the capacity shared out over the owners.
+std::int64_t quota_of(std::int64_t capacity, int parts) { return (capacity + parts - 1) / parts; }
 
 // The order of the owner's choice: larger |value| first (NaN the largest, so that it reaches
 // every rank as in `dgc`), then the lower position. A strict total order, so the choice is the
@@ -75,8 +84,8 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
       const std::size_t before = s.scatter_send.size();
       for (std::size_t k = 0; k < b.sparse.size(); ++k) {
         const std::int64_t n = b.numels[b.sparse[k]];
-        const std::int64_t start = region_start(n, world, r);
-        const std::int64_t end = region_start(n, world, r + 1);
+        const Region region = region_of(n, world, r);
+        const std::int64_t start = region.start, end = region.start + region.length;
         const WireSlice own = b.message.own(k);
         const auto* indices = static_cast<const std::int64_t*>(own.indices);
         const auto* values = static_cast<const float*>(own.values);
@@ -84,7 +93,7 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
         const auto last = std::lower_bound(indices, indices + own.count, end) - indices;
         s.entries.clear();
         for (auto i = first; i < last; ++i) s.entries.push_back({indices[i], values[i]});
-        append_block(s.entries.data(), s.entries.size(), start, end - start, type, s,
+        append_block(s.entries.data(), s.entries.size(), start, region.length, type, s,
                      s.scatter_send);
       }
       s.scatter_send_bytes[static_cast<std::size_t>(r)] =
@@ -108,8 +117,7 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
     }
     for (std::size_t k = 0; k < b.sparse.size(); ++k) {
       const std::int64_t n = b.numels[b.sparse[k]];
-      const std::int64_t start = region_start(n, world, c.rank);
-      const std::int64_t region = region_start(n, world, c.rank + 1) - start;
+      const auto [start, region] = region_of(n, world, c.rank);
       const std::int64_t capacity = std::min(b.message.capacity(k), region);
       s.entries.clear();
       for (int r = 0; r < world; ++r) {
@@ -128,7 +136,7 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
         }
       }
       s.entries.resize(sums);
-      const auto quota = static_cast<std::size_t>((b.message.capacity(k) + world - 1) / world);
+      const auto quota = static_cast<std::size_t>(quota_of(b.message.capacity(k), world));
       if (s.entries.size() > quota) {
         std::nth_element(s.entries.begin(), s.entries.begin() + quota, s.entries.end(),
                          kept_before);
@@ -167,10 +175,9 @@ void finish_reduce_scatter(DgcBucket& b, const SchemeContext& c,
     const std::size_t end = at + static_cast<std::size_t>(s.kept_received_bytes[r]);
     for (std::size_t k = 0; k < b.sparse.size(); ++k) {
       const std::int64_t n = b.numels[b.sparse[k]];
-      const std::int64_t start = region_start(n, world, r);
-      const std::int64_t region = region_start(n, world, r + 1) - start;
-      const std::int64_t quota = (b.message.capacity(k) + world - 1) / world;
-      read_block(s.kept_received.data(), end, &at, start, region, std::min(quota, region), type,
+      const auto [start, region] = region_of(n, world, r);
+      read_block(s.kept_received.data(), end, &at, start, region,
+                 std::min(quota_of(b.message.capacity(k), world), region), type,
                  concat("tensor '", b.sparse_names[k], "' from rank ", r), s, s.applied[k]);
     }
     DGC_CHECK(at == end, "the kept sums from rank ", r, " have ", end - at,

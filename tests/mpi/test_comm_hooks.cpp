@@ -20,7 +20,7 @@
 #include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hierarchical_hook.h"
 #include "dgc/hooks/dgc_hook.h"
-#include "dgc/hooks/dgc_reduce_scatter_hook.h"
+#include "dgc/hooks/make_dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
 #include "error_of.h"
@@ -39,24 +39,16 @@ using testing::HasSubstr;
 
 // A built-in hook by its dgc-train name.
 std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
-  if (name == "dgc") return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)));
   if (name == "dgc_raw") {
     dgc::DgcHookOptions raw;
     raw.encoding = dgc::WireEncoding::kRaw;
     return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)), raw);
   }
-  if (name == "dgc_reduce_scatter") {
-    return std::make_unique<dgc::DgcReduceScatterHook>(dgc::Compressor(dgc_options(0.05)));
-  }
-  if (name == "dgc_auto") {
-    // Configured links: the choice must not depend on a measurement.
+  if (name.rfind("dgc", 0) == 0) {
+    // Configured links for dgc_auto: the choice must not depend on a measurement.
     dgc::DgcAutoOptions choice;
     choice.costs = dgc::ExchangeCosts{{2e-5, 1e8}, {1e-6, 1e10}};
-    return std::make_unique<dgc::DgcAutoHook>(dgc::Compressor(dgc_options(0.05)),
-                                              dgc::DgcHookOptions{}, choice);
-  }
-  if (name == "dgc_hierarchical") {
-    return std::make_unique<dgc::DgcHierarchicalHook>(dgc::Compressor(dgc_options(0.05)));
+    return dgc::make_dgc_hook(name, dgc::Compressor(dgc_options(0.05)), {}, choice);
   }
   if (name == "powersgd") {
     dgc::PowerSgdOptions o;
@@ -210,6 +202,15 @@ TEST(AllreduceHooks, RejectOtherDtypesAndNames) {
               HasSubstr("the dense allreduce sends float32, float16 or bfloat16, not Double"));
   EXPECT_THAT(dgc::test::error_of([] { dgc::make_allreduce_hook("int8"); }),
               HasSubstr("unknown dense exchange 'int8' (allreduce, fp16 or bf16)"));
+}
+
+TEST(DgcHooks, AreMadeByTheirNames) {
+  for (const char* name : {"dgc", "dgc_hierarchical", "dgc_reduce_scatter", "dgc_auto"}) {
+    EXPECT_EQ(dgc::make_dgc_hook(name, dgc::Compressor())->name(), name);
+  }
+  EXPECT_THAT(dgc::test::error_of([] { dgc::make_dgc_hook("dgc_ring", dgc::Compressor()); }),
+              HasSubstr("unknown DGC exchange 'dgc_ring' (dgc, dgc_hierarchical, "
+                        "dgc_reduce_scatter or dgc_auto)"));
 }
 
 // A hook written against the public API alone gives the same average as the built-in one.

@@ -16,7 +16,7 @@ for public in 'dgc::Compressor::compress(' 'dgc::DistributedOptimizer::step()' \
   'dgc::make_plan(' 'dgc::validate(dgc::CompressorOptions const&)' \
   'dgc::compress_ratio_for_epoch(' 'dgc::clip_grad_norm_(' 'typeinfo for dgc::DGCSGD' \
   'typeinfo for dgc::CommHook' 'typeinfo for dgc::DgcHook' 'dgc::DgcHierarchicalHook::prepare(' \
-  'dgc::DgcAutoHook::DgcAutoHook(' 'dgc::measure_exchange_costs(' 'dgc::predict_seconds(' \
+  'dgc::DgcAutoHook::DgcAutoHook(' 'dgc::make_dgc_hook(' 'dgc::measure_exchange_costs(' 'dgc::predict_seconds(' \
   'dgc::make_allreduce_hook(' 'dgc::PowerSgdHook::run(' 'dgc::ProcessGroup::allreduce(' \
   'dgc::Communicator::node()'; do
   if ! grep -qF "$public" <<<"$symbols"; then
