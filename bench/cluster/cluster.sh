@@ -60,6 +60,16 @@ for ns in dgc-sw dgc-head $(seq -f 'dgc-h%g' 1 "$hosts"); do
   fi
 done
 
+# RATE (tc's decimal bit units) in bit/s.
+tc_rate_bits() {
+  [[ ${1,,} =~ ^([0-9]+(\.[0-9]+)?)(bit|kbit|mbit|gbit)$ ]] ||
+    { echo "cluster.sh: --rate must look like 100mbit or 1gbit, got $1" >&2; return 1; }
+  local unit=${BASH_REMATCH[3]} scale=1
+  case $unit in kbit) scale=1e3 ;; mbit) scale=1e6 ;; gbit) scale=1e9 ;; esac
+  awk -v v="${BASH_REMATCH[1]}" -v s="$scale" 'BEGIN { printf "%.0f\n", v * s }'
+}
+tc_rate_bits "$rate" > /dev/null || exit 2
+
 add_ns() { ip netns add "$1"; namespaces+=("$1"); ip -n "$1" link set lo up; }
 add_ns dgc-sw
 ip -n dgc-sw link add br0 type bridge
@@ -70,6 +80,14 @@ attach() {
   local ns=$1 address=$2 shaped=${3:-}
   local port="p-${ns#dgc-}"
   ip link add eth0 netns "$ns" type veth peer name "$port" netns dgc-sw
+  # Below 1 Gbit/s, packets of one MTU (no segmentation offload): HTB lets a packet pass whenever
+  # its bucket holds any credit, so a 64 KiB offloaded segment crossed a 10 Mbit/s link at once
+  # after a pause (20 kB in 0 ms instead of 16). At 1 Gbit/s and above that segment is worth
+  # 0.5 ms or less, and without offload this VM's TCP stops at ~0.4 Gbit/s, so offload stays.
+  if ((rate_bits < 1000000000)); then
+    ip -n "$ns" link set dev eth0 gso_max_size 1514 gso_max_segs 1
+    ip -n dgc-sw link set dev "$port" gso_max_size 1514 gso_max_segs 1
+  fi
   ip -n dgc-sw link set "$port" master br0 up
   ip -n "$ns" addr add "$address/24" dev eth0
   ip -n "$ns" link set eth0 up
@@ -85,14 +103,20 @@ attach() {
 shape() {
   local ns=$1 dev=$2
   tc -n "$ns" qdisc add dev "$dev" root handle 1: htb default 10
-  # burst: one 64 KiB segment at any rate; quantum only matters between classes (silences HTB).
+  # burst: the credit the link saves while idle, which a real link does not have: 2 ms at the
+  # rate (HTB then holds 1 Gbit/s with 64 KiB segments), at least 3 KiB. A fixed 64 KiB let every
+  # message of DGC or PowerSGD below ~64 kB cross a 10 Mbit/s link free after a step's compute
+  # (PowerSGD's 102 kB allreduce cost 6 ms instead of ~80).
   tc -n "$ns" class add dev "$dev" parent 1: classid 1:10 htb rate "$rate" ceil "$rate" \
-    burst 64k cburst 64k quantum 65536
+    burst "$burst" cburst "$burst" quantum 65536
   if ((use_netem)); then
     # limit: netem's default of 1000 packets would drop at high rate times delay.
     tc -n "$ns" qdisc add dev "$dev" parent 1:10 handle 10: netem delay "$delay" limit 100000
   fi
 }
+
+rate_bits=$(tc_rate_bits "$rate")
+burst=$(awk -v r="$rate_bits" 'BEGIN { b = r / 8 * 0.002; if (b < 3072) b = 3072; printf "%.0f", b }')
 
 # netem for the delay, where the kernel has it (this development VM's has not: then only the
 # rate is emulated, and the script says so).

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# End-to-end step times of dgc-train on the emulated cluster (issue 15), as root: for every
+# layout (hosts x ranks per host), link rate and exchange, a short training on synthetic data of
+# the model's input shape, over bench/cluster/cluster.sh; one CSV row per epoch with the median
+# step time (dgc-train's time/step_ms), images per second and the bytes a rank sent and received.
+#
+#   bench/cluster/e2e.sh [--bin DIR] [--out DIR] [--model convnet|resnet20] [--layouts 2x1,4x1,2x2]
+#                        [--rates 10gbit,1gbit,100mbit,10mbit] [--exchanges LIST] [--steps S]
+#
+# Each run has S steps per epoch (default 6; 3 for the dense exchanges below 100 Mbit/s, where a
+# step takes seconds). The DGC exchanges run the 8-epoch recipe's warm-up (configs/dgc/wm2.yaml)
+# for 3 epochs, so that the rows give the step time at each of its ratios (0.1, 0.01, then
+# 0.001 to the end); PowerSGD runs 2 epochs, the first dense as in the recipe (start_iter = one
+# epoch); the dense exchanges run one. With these, a run's time to an accuracy is the sum over
+# its epochs of the steps times the step time at that epoch's setting (scripts/dgc-scaling).
+# dgc_hierarchical runs only where a host has more than one rank (with one rank per host it is
+# dgc). Writes DIR/steps.csv (appending, so that runs can be split; the header once) and every
+# run's output to DIR/logs/.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+bin=build/bin out=runs/e2e model=convnet layouts=2x1,4x1,2x2 rates=10gbit,1gbit,100mbit,10mbit
+exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto steps=6
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --bin) bin=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --model) model=$2; shift 2 ;;
+    --layouts) layouts=$2; shift 2 ;;
+    --rates) rates=$2; shift 2 ;;
+    --exchanges) exchanges=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    *) echo "e2e.sh: unknown option $1 (see the header for usage)" >&2; exit 2 ;;
+  esac
+done
+[[ -x $bin/dgc-train ]] || { echo "e2e.sh: $bin/dgc-train not found; build it first (make build)" >&2; exit 1; }
+case $model in
+  convnet) model_config=configs/fmnist/convnet.yaml ;;
+  resnet20) model_config=configs/fmnist/resnet20.yaml ;;
+  *) echo "e2e.sh: --model must be convnet or resnet20, got $model" >&2; exit 2 ;;
+esac
+[[ $steps =~ ^[0-9]+$ && $steps -ge 3 ]] || { echo "e2e.sh: --steps must be >= 3, got $steps" >&2; exit 2; }
+bin=$(cd "$bin" && pwd)
+mkdir -p "$out/logs"
+csv=$out/steps.csv
+[[ -s $csv ]] || echo "model,layout,hosts,ranks_per_host,np,rate,exchange,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received" > "$csv"
+
+batch=128  # per rank: configs/fmnist/default.yaml
+
+# rate_mbit RATE: the rate in Mbit/s, to compare with 100.
+rate_mbit() {
+  [[ ${1,,} =~ ^([0-9]+)(mbit|gbit)$ ]] || { echo "e2e.sh: rates must look like 10mbit or 1gbit, got $1" >&2; exit 2; }
+  if [[ ${BASH_REMATCH[2]} == gbit ]]; then echo $((BASH_REMATCH[1] * 1000)); else echo "${BASH_REMATCH[1]}"; fi
+}
+
+# run LAYOUT RATE EXCHANGE: one training on the cluster, its rows appended to the CSV.
+run() {
+  local layout=$1 rate=$2 exchange=$3
+  local hosts=${layout%x*} per_host=${layout#*x}
+  local np=$((hosts * per_host)) epochs=1 s=$steps setting args=()
+  case $exchange in
+    allreduce | fp16 | bf16)
+      args=(train.exchange=$exchange)
+      (($(rate_mbit "$rate") < 100)) && s=3 ;;
+    powersgd)
+      epochs=2
+      args=(train.exchange=powersgd train.powersgd.rank=4 train.powersgd.start_iter=$s) ;;
+    dgc | dgc_hierarchical | dgc_reduce_scatter | dgc_auto)
+      epochs=3
+      args=(--configs configs/dgc/wm2.yaml train.exchange=$exchange) ;;
+    *) echo "e2e.sh: unknown exchange $exchange" >&2; exit 2 ;;
+  esac
+  local name="$model.$layout.$rate.$exchange" run_dir
+  run_dir=$(mktemp -d "/tmp/dgc-e2e.XXXXXX")
+  echo "e2e.sh: $name ($epochs epoch(s) of $s steps)" >&2
+  if ! "$here/cluster.sh" --hosts "$hosts" --ranks "$per_host" --rate "$rate" -- \
+      bash -c "\$DGC_CLUSTER_MPIRUN -x OMP_NUM_THREADS=1 $bin/dgc-train --configs $model_config \
+        ${args[*]} dataset.name=synthetic dataset.synthetic_train_size=$((s * batch * np)) \
+        dataset.synthetic_test_size=$((batch * np)) train.num_epochs=$epochs \
+        train.schedule.warmup_lr_epochs=0 logging.runs_dir=$run_dir logging.progress_bar=false" \
+      > "$out/logs/$name.log" 2>&1; then
+    echo "e2e.sh: $name failed; see $out/logs/$name.log" >&2
+    rm -rf "$run_dir"
+    return 1
+  fi
+  local metrics
+  metrics=$(find "$run_dir" -name metrics.csv | head -1)
+  # One row per epoch: time/step_ms is logged at the epoch's end (at its inputs_seen step); the
+  # traffic of the epoch's last step, and its compression ratio or exchange, name its setting.
+  awk -F, -v m="$model" -v l="$layout" -v h="$hosts" -v r="$per_host" -v np="$np" -v rate="$rate" \
+      -v x="$exchange" -v per_epoch=$((s * batch * np)) -v images=$((batch * np)) '
+    NR > 1 {
+      e = int(($1 - 1) / per_epoch) + 1
+      if ($2 == "time/step_ms") ms[e] = $3
+      if ($2 == "traffic/bytes_sent") sent[e] = $3
+      if ($2 == "traffic/bytes_received") received[e] = $3
+      if ($2 == "dgc/compress_ratio") ratio[e] = $3
+      if (e > last) last = e
+    }
+    END {
+      for (e = 1; e <= last; e++) {
+        if (!(e in ms)) continue
+        setting = (e in ratio) ? "ratio " ratio[e] : (x == "powersgd" && e > 1 ? "rank 4" : "dense")
+        printf "%s,%s,%s,%s,%s,%s,%s,%d,%s,%.1f,%.1f,%s,%s\n", m, l, h, r, np, rate, x, e, setting,
+          ms[e], images / (ms[e] / 1000), sent[e], received[e]
+      }
+    }' "$metrics" | tee -a "$csv"
+  rm -rf "$run_dir"
+}
+
+IFS=, read -ra layout_list <<< "$layouts"
+IFS=, read -ra rate_list <<< "$rates"
+IFS=, read -ra exchange_list <<< "$exchanges"
+status=0
+for layout in "${layout_list[@]}"; do
+  [[ $layout =~ ^[0-9]+x[0-9]+$ ]] || { echo "e2e.sh: layouts look like 4x1 (hosts x ranks), got $layout" >&2; exit 2; }
+  for rate in "${rate_list[@]}"; do
+    rate_mbit "$rate" > /dev/null
+    for exchange in "${exchange_list[@]}"; do
+      [[ $exchange == dgc_hierarchical && ${layout#*x} == 1 ]] && continue
+      run "$layout" "$rate" "$exchange" || status=1
+    done
+  done
+done
+exit $status
