@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "dgc/timeline.h"
+
 namespace dgc::detail {
 
 CommThread::CommThread(std::function<void(std::exception_ptr)> on_error)
@@ -48,6 +50,7 @@ void CommThread::loop() {
   // thread's OpenMP thread count at its first parallel call: get_num_threads() makes that happen
   // now, so that this setting is not overwritten later.
   at::get_num_threads();
+  set_timeline_thread_name("communication");
   omp_set_num_threads(1);
   for (;;) {
     std::function<void()> job;

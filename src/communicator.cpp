@@ -162,6 +162,7 @@ struct Communicator::Impl {
   int local_rank = 0;
   int local_size = 1;
   int emulated_node_size = 0;
+  std::atomic<bool> sleep_wait{false};
   Topology topology;
   bool nodes_uniform = true;
   std::unique_ptr<detail::StallMonitor> monitor;  // null where the check cannot run
@@ -174,6 +175,7 @@ struct Communicator::Impl {
     world.level = detail::CollectiveLevel::kWorld;
     world.tracker = &tracker;
     world.half = &half;
+    world.sleep_wait = &sleep_wait;
     // A private duplicate keeps dgc's messages apart from the caller's, and lets errors return
     // instead of aborting without touching the caller's MPI_COMM_WORLD handler.
     DGC_MPI_CHECK(MPI_Comm_dup, MPI_COMM_WORLD, &world.comm);
@@ -244,6 +246,7 @@ struct Communicator::Impl {
     group.label = label;
     group.tracker = &tracker;
     group.half = &half;
+    group.sleep_wait = &sleep_wait;
   }
 
   // The world rank of `sub`'s rank 0: a local translation, no message.
@@ -280,6 +283,7 @@ Communicator::Communicator(CommunicatorOptions options)
   DGC_CHECK(options.emulated_node_size >= 0,
             "CommunicatorOptions::emulated_node_size must be >= 0 (0: the real nodes), got ",
             options.emulated_node_size);
+  impl_->sleep_wait = options.wait == WaitPolicy::kSleep;
   const int from_environment = emulated_node_size_from_environment();
   std::string emulated_source;
   if (options.emulated_node_size > 0) {
@@ -340,6 +344,14 @@ int Communicator::node_index() const { return impl_->topology.node_of[group_stat
 const std::vector<int>& Communicator::node_sizes() const { return impl_->topology.node_sizes; }
 bool Communicator::nodes_uniform() const { return impl_->nodes_uniform; }
 int Communicator::emulated_node_size() const { return impl_->emulated_node_size; }
+
+void Communicator::set_wait_policy(WaitPolicy policy) {
+  impl_->sleep_wait = policy == WaitPolicy::kSleep;
+}
+
+WaitPolicy Communicator::wait_policy() const {
+  return impl_->sleep_wait ? WaitPolicy::kSleep : WaitPolicy::kBlock;
+}
 
 void Communicator::set_stall_check(const StallCheckOptions& options) {
   validate(options);

@@ -12,6 +12,7 @@
 #include "dgc/error.h"
 #include "dgc/hooks/allreduce_hook.h"
 #include "dgc/sgd.h"
+#include "dgc/timeline.h"
 
 namespace dgc {
 
@@ -112,7 +113,10 @@ void DistributedOptimizer::State::launch_ready_buckets() {
 }
 
 void DistributedOptimizer::State::launch(std::size_t b) {
-  thread->submit([this, b] { hook->run(buckets[b].view(b), comm, traffic); });
+  thread->submit([this, b] {
+    const TimelineSpan span("bucket", "exchange", "bucket", static_cast<std::int64_t>(b));
+    hook->run(buckets[b].view(b), comm, traffic);
+  });
 }
 
 void DistributedOptimizer::State::reset_step() {
@@ -233,7 +237,10 @@ void DistributedOptimizer::synchronize() {
     State& s;
     ~ResetOnExit() { s.reset_step(); }
   } reset{s};
-  s.thread->wait();
+  {
+    const TimelineSpan span("wait", "exchange");
+    s.thread->wait();
+  }
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> out;
   for (std::size_t b = 0; b < s.buckets.size(); ++b) {
@@ -248,7 +255,10 @@ void DistributedOptimizer::synchronize() {
       }
       out.push_back(grad);
     }
-    s.hook->finish(bucket.view(b), out);
+    {
+      const TimelineSpan span("finish", "exchange", "bucket", static_cast<std::int64_t>(b));
+      s.hook->finish(bucket.view(b), out);
+    }
     if (!s.options.check_finite) continue;
     // Every rank holds the same averaged gradients, so every rank stops here alike.
     for (std::size_t j = 0; j < out.size(); ++j) {
@@ -272,7 +282,10 @@ void DistributedOptimizer::step() {
     synchronized = s.synchronized;
   }
   if (!synchronized) synchronize();
-  s.optimizer.step();
+  {
+    const TimelineSpan span("optimizer", "train");
+    s.optimizer.step();
+  }
   std::lock_guard<std::mutex> lock(s.mutex);
   s.synchronized = false;  // the next step() exchanges again
 }

@@ -10,10 +10,14 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
 #include <string>
+#include <thread>
 
 #include "dgc/error.h"
+#include "dgc/timeline.h"
 #include "process_group_state.h"
 
 namespace dgc {
@@ -33,13 +37,39 @@ void check_mpi(int rc, const char* call, const char* file, int line) {
 
 namespace {
 
-// A collective: numbered and marked in progress for the stall check while MPI blocks in it. Only
-// the MPI call is marked, after the local checks, so a rank that rejects its arguments does not
-// count a collective it never entered.
-#define DGC_MPI_COLLECTIVE(state, fn, ...)                                      \
-  do {                                                                          \
-    const detail::InFlight dgc_in_flight(*(state).tracker, (state).level, #fn); \
-    ::dgc::detail::check_mpi(fn(__VA_ARGS__), #fn, __FILE__, __LINE__);         \
+// Until `request` completes: MPI_Test at growing intervals, asleep in between
+// (WaitPolicy::kSleep). Open MPI progresses the transfer only inside the tests, so the interval
+// stays short: 10 us doubling to 250 us, well below what a slow link takes per round.
+void wait_sleeping(MPI_Request& request, const char* call) {
+  auto pause = std::chrono::microseconds(10);
+  for (int done = 0;;) {
+    detail::check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), call, __FILE__, __LINE__);
+    if (done != 0) return;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(2 * pause, std::chrono::microseconds(250));
+  }
+}
+
+bool sleeps(const detail::GroupState& group) {
+  return group.sleep_wait != nullptr && group.sleep_wait->load(std::memory_order_relaxed);
+}
+
+// A collective: numbered and marked in progress for the stall check while MPI blocks in it, and a
+// span of the timeline. Only the MPI call is marked, after the local checks, so a rank that
+// rejects its arguments does not count a collective it never entered. `fn` blocks; `nonblocking`
+// is its nonblocking twin, for WaitPolicy::kSleep (the same arguments and a request).
+#define DGC_MPI_COLLECTIVE(state, fn, nonblocking, ...)                                        \
+  do {                                                                                         \
+    const detail::InFlight dgc_in_flight(*(state).tracker, (state).level, #fn);                \
+    const TimelineSpan dgc_span(#fn, "mpi");                                                   \
+    if (sleeps(state)) {                                                                       \
+      MPI_Request dgc_request = MPI_REQUEST_NULL;                                              \
+      ::dgc::detail::check_mpi(nonblocking(__VA_ARGS__, &dgc_request), #nonblocking, __FILE__, \
+                               __LINE__);                                                      \
+      wait_sleeping(dgc_request, #nonblocking);                                                \
+    } else {                                                                                   \
+      ::dgc::detail::check_mpi(fn(__VA_ARGS__), #fn, __FILE__, __LINE__);                      \
+    }                                                                                          \
   } while (false)
 
 // MPI counts, displacements and root ranks are int: refuse rather than truncate.
@@ -194,7 +224,8 @@ std::vector<std::int64_t> GroupState::exchange_sizes(std::int64_t bytes, std::in
                                                      const char* call) {
   std::int64_t mine[2] = {bytes, dtype_tag};
   std::vector<std::int64_t> all(2 * static_cast<std::size_t>(size));
-  DGC_MPI_COLLECTIVE(*this, MPI_Allgather, mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, comm);
+  DGC_MPI_COLLECTIVE(*this, MPI_Allgather, MPI_Iallgather, mine, 2, MPI_INT64_T, all.data(), 2,
+                     MPI_INT64_T, comm);
   std::int64_t total = 0;
   for (int r = 0; r < size; ++r) {
     const std::int64_t rank_bytes = all[2 * r];
@@ -220,8 +251,8 @@ void GroupState::allgatherv_bytes(const void* send, const std::vector<std::int64
     displacements[r] = offset;
     offset += counts[r];
   }
-  DGC_MPI_COLLECTIVE(*this, MPI_Allgatherv, send, counts[rank], MPI_BYTE, recv, counts.data(),
-                     displacements.data(), MPI_BYTE, comm);
+  DGC_MPI_COLLECTIVE(*this, MPI_Allgatherv, MPI_Iallgatherv, send, counts[rank], MPI_BYTE, recv,
+                     counts.data(), displacements.data(), MPI_BYTE, comm);
 }
 
 }  // namespace detail
@@ -243,7 +274,7 @@ void ProcessGroup::allreduce(void* data, std::int64_t count, torch::ScalarType d
   DGC_CHECK(op != ReduceOp::kAverage || !integral, g.label,
             "allreduce: kAverage is not defined for the integer dtype ", dtype,
             " (it would truncate); use kSum and divide");
-  DGC_MPI_COLLECTIVE(g, MPI_Allreduce, MPI_IN_PLACE, data, n, type, sum, g.comm);
+  DGC_MPI_COLLECTIVE(g, MPI_Allreduce, MPI_Iallreduce, MPI_IN_PLACE, data, n, type, sum, g.comm);
   if (op != ReduceOp::kAverage || g.size == 1) return;
   switch (dtype) {
     case torch::kFloat:
@@ -264,7 +295,8 @@ void ProcessGroup::allgather(const void* send, std::int64_t bytes_per_rank, void
   const int n = to_mpi_count(bytes_per_rank, g, "allgather", "the byte size per rank");
   check_buffer(send, bytes_per_rank, g, "allgather");
   check_buffer(recv, bytes_per_rank, g, "allgather");
-  DGC_MPI_COLLECTIVE(g, MPI_Allgather, send, n, MPI_BYTE, recv, n, MPI_BYTE, g.comm);
+  DGC_MPI_COLLECTIVE(g, MPI_Allgather, MPI_Iallgather, send, n, MPI_BYTE, recv, n, MPI_BYTE,
+                     g.comm);
 }
 
 void ProcessGroup::allgatherv(const void* send, std::int64_t bytes,
@@ -300,8 +332,8 @@ void ProcessGroup::alltoallv(const void* send, const std::vector<std::int64_t>& 
   to_mpi_count(send_total, g, "alltoallv", "the send total");
   check_buffer(send, send_total, g, "alltoallv");
   recv_bytes.resize(g.size);
-  DGC_MPI_COLLECTIVE(g, MPI_Alltoall, send_bytes.data(), 1, MPI_INT64_T, recv_bytes.data(), 1,
-                     MPI_INT64_T, g.comm);
+  DGC_MPI_COLLECTIVE(g, MPI_Alltoall, MPI_Ialltoall, send_bytes.data(), 1, MPI_INT64_T,
+                     recv_bytes.data(), 1, MPI_INT64_T, g.comm);
   std::vector<int> recv_counts(g.size), recv_offsets(g.size);
   std::int64_t recv_total = 0;
   for (int r = 0; r < g.size; ++r) {
@@ -314,8 +346,9 @@ void ProcessGroup::alltoallv(const void* send, const std::vector<std::int64_t>& 
   }
   to_mpi_count(recv_total, g, "alltoallv", "the receive total");
   recv.resize(static_cast<std::size_t>(recv_total));
-  DGC_MPI_COLLECTIVE(g, MPI_Alltoallv, send, send_counts.data(), send_offsets.data(), MPI_BYTE,
-                     recv.data(), recv_counts.data(), recv_offsets.data(), MPI_BYTE, g.comm);
+  DGC_MPI_COLLECTIVE(g, MPI_Alltoallv, MPI_Ialltoallv, send, send_counts.data(),
+                     send_offsets.data(), MPI_BYTE, recv.data(), recv_counts.data(),
+                     recv_offsets.data(), MPI_BYTE, g.comm);
 }
 
 void ProcessGroup::broadcast(void* data, std::int64_t bytes, int root) {
@@ -324,7 +357,7 @@ void ProcessGroup::broadcast(void* data, std::int64_t bytes, int root) {
   check_buffer(data, bytes, g, "broadcast");
   DGC_CHECK(root >= 0 && root < g.size, g.label, "broadcast: root ", root, " is not a rank of ",
             g.size);
-  DGC_MPI_COLLECTIVE(g, MPI_Bcast, data, n, MPI_BYTE, root, g.comm);
+  DGC_MPI_COLLECTIVE(g, MPI_Bcast, MPI_Ibcast, data, n, MPI_BYTE, root, g.comm);
 }
 
 void ProcessGroup::allreduce(torch::Tensor& tensor, ReduceOp op) {
@@ -357,6 +390,8 @@ void ProcessGroup::broadcast(torch::Tensor& tensor, int root) {
   broadcast(tensor.data_ptr(), static_cast<std::int64_t>(tensor.nbytes()), root);
 }
 
-void ProcessGroup::barrier() { DGC_MPI_COLLECTIVE(*state_, MPI_Barrier, state_->comm); }
+void ProcessGroup::barrier() {
+  DGC_MPI_COLLECTIVE(*state_, MPI_Barrier, MPI_Ibarrier, state_->comm);
+}
 
 }  // namespace dgc

@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,8 @@ struct GroupState {
   const char* label = "";
   CollectiveTracker* tracker = nullptr;  // the Communicator's, shared by its groups
   const HalfSum* half = nullptr;
+  // The Communicator's WaitPolicy::kSleep, shared by its groups.
+  const std::atomic<bool>* sleep_wait = nullptr;
 
   // The one dtype table: which MPI datatype and sum carry each supported dtype.
   void reduction_for(torch::ScalarType dtype, MPI_Datatype* type, MPI_Op* op) const;

@@ -409,6 +409,14 @@ RunSettings read_settings(const Config& c) {
   read_exchange_cost(s, c);
 
   const std::string d = "distributed.";
+  // Up to 1e6 MiB, far beyond any model, so that the bytes fit; at least one float32.
+  s.bucket_bytes = std::max<std::int64_t>(
+      4, static_cast<std::int64_t>(real(c, d + "bucket_mb", {0, true, 1e6, false}) * (1 << 20)));
+  s.overlap = c.get<bool>(d + "overlap");
+  const auto wait = c.get<std::string>(d + "wait");
+  DGC_CHECK(wait == "block" || wait == "sleep", "config: ", d, "wait must be block or sleep, got '",
+            wait, "'");
+  s.wait = wait == "sleep" ? WaitPolicy::kSleep : WaitPolicy::kBlock;
   s.stall_check.warning_seconds = c.get<double>(d + "stall_warning_seconds");
   s.stall_check.timeout_seconds = c.get<double>(d + "stall_timeout_seconds");
   for (const auto& [key, value] :
@@ -432,6 +440,8 @@ RunSettings read_settings(const Config& c) {
   s.log_every_steps = integer(c, "logging.log_every_steps", 1);
   s.progress_bar = c.get<bool>("logging.progress_bar");
   s.tensorboard = c.get<bool>("logging.tensorboard");
+  s.timeline = c.get<bool>("logging.timeline");
+  s.timeline_steps = integer(c, "logging.timeline_steps", 1);
   return s;
 }
 

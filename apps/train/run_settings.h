@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "dgc/communicator.h"
 #include "dgc/hooks/dgc_auto_hook.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
@@ -47,11 +48,17 @@ struct RunSettings {
   // PowerSGD (train.exchange powersgd); its seed is the run's.
   PowerSgdOptions powersgd;
   // Distributed
+  std::int64_t bucket_bytes = 25 << 20;  // DistributedOptions::bucket_bytes
+  bool overlap = true;                   // DistributedOptions::overlap
+  WaitPolicy wait = WaitPolicy::kBlock;  // Communicator::set_wait_policy
   StallCheckOptions stall_check;
   // Logging
   std::string runs_dir, metric;
   std::int64_t log_every_steps = 10;
   bool progress_bar = true, tensorboard = true;
+  // Rank 0's Chrome trace of the first timeline_steps steps (apps/train/step_timeline.h).
+  bool timeline = false;
+  std::int64_t timeline_steps = 20;
 };
 
 RunSettings read_settings(const Config& config);

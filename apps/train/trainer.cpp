@@ -23,6 +23,7 @@
 #include "dgc/hooks/make_dgc_hook.h"
 #include "dgc/hooks/powersgd_hook.h"
 #include "dgc/sgd.h"
+#include "dgc/timeline.h"
 #include "evaluation.h"
 #include "input/distributed_sampler.h"
 #include "input/loader.h"
@@ -34,6 +35,7 @@
 #include "run_settings.h"
 #include "run_setup.h"
 #include "setting_changes.h"
+#include "step_timeline.h"
 #include "stop_signal.h"
 #include "train_state.h"
 
@@ -132,6 +134,9 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   auto optimizer = make_optimizer(*model.module, s);
   DistributedOptions options;
   options.backward_passes_per_step = static_cast<int>(s.num_batches_per_step);
+  options.bucket_bytes = s.bucket_bytes;
+  options.overlap = s.overlap;
+  comm.set_wait_policy(s.wait);
   const auto named = model.module->named_parameters().pairs();
   std::optional<RunLog> log;          // opened once the run really starts
   const DgcHook* dgc_hook = nullptr;  // for its compress ratio
@@ -259,6 +264,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
                "; every rank saved its checkpoint. Rerun the same command to resume there.");
     return 128 + stop_signal;
   };
+  StepTimeline timeline(comm, s.timeline ? s.timeline_steps : 0, run_dir, inputs_seen);
   for (std::int64_t epoch = position.epoch; epoch < end_epoch; ++epoch) {
     const std::int64_t first_step = epoch == position.epoch ? position.step : 0;
     distributed->set_epoch(epoch);
@@ -277,15 +283,23 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     for (std::int64_t step = first_step; step < steps; ++step) {
       const double lr = learning_rate(s.schedule, epoch, step, steps);
       set_learning_rate(*optimizer, lr);
+      std::optional<TimelineSpan> step_span;
+      step_span.emplace("step", "train", "step", inputs_seen / step_inputs);
       distributed->zero_grad();
       double loss_sum = 0;
       std::int64_t inputs = 0;
       for (std::int64_t micro = 0; micro < s.num_batches_per_step && loader.next(batch); ++micro) {
-        // The micro-batches' mean (section 9): each loss divided by their count.
-        const auto loss =
-            torch::nn::functional::cross_entropy(model.forward(batch.data), batch.target) /
-            static_cast<double>(s.num_batches_per_step);
-        loss.backward();
+        torch::Tensor loss;
+        {
+          const TimelineSpan span("forward", "train");
+          // The micro-batches' mean (section 9): each loss divided by their count.
+          loss = torch::nn::functional::cross_entropy(model.forward(batch.data), batch.target) /
+                 static_cast<double>(s.num_batches_per_step);
+        }
+        {
+          const TimelineSpan span("backward", "train");
+          loss.backward();
+        }
         loss_sum += loss.item<double>();
         inputs += batch.target.size(0);
       }
@@ -299,6 +313,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       }
       const StepOutcome outcome =
           agree_on_step(comm, stop_requested(), std::isfinite(loss_sum), !step_error.empty());
+      step_span.reset();
       if (outcome.any_failed) {
         run_together(comm, [&] {
           if (!step_error.empty()) DGC_FAIL(step_error);
@@ -313,6 +328,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       }
       inputs_seen += step_inputs;
       log->step_done(step, loss_sum, inputs);
+      timeline.step_done();
       // Every step: encoded messages and the warm-up change the bytes from step to step.
       const TrafficStats& traffic = distributed->last_step_traffic();
       log->scalar("traffic/bytes_sent", static_cast<double>(traffic.bytes_sent), inputs_seen);

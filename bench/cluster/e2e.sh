@@ -6,6 +6,10 @@
 #
 #   bench/cluster/e2e.sh [--bin DIR] [--out DIR] [--model convnet|resnet20] [--layouts 2x1,4x1,2x2]
 #                        [--rates 10gbit,1gbit,100mbit,10mbit] [--exchanges LIST] [--steps S]
+#                        [--variant NAME -- DGC_TRAIN_SETTINGS...]
+# --variant runs every point with the dgc-train settings after -- as well (for example
+# distributed.bucket_mb=1 distributed.wait=sleep), and names them in the CSV's variant column
+# ("default" without).
 #
 # Each run has S steps per epoch (default 6; 3 for the dense exchanges below 100 Mbit/s, where a
 # step takes seconds). The DGC exchanges run the 8-epoch recipe's warm-up (configs/dgc/wm2.yaml)
@@ -21,8 +25,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=build/bin out=runs/e2e model=convnet layouts=2x1,4x1,2x2 rates=10gbit,1gbit,100mbit,10mbit
 exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto steps=6
+variant=default variant_args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
+    --variant) variant=$2; shift 2
+      [[ ${1:-} == -- ]] || { echo "e2e.sh: --variant NAME needs -- and the settings after it" >&2; exit 2; }
+      shift; variant_args=("$@"); set -- ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
@@ -43,7 +51,7 @@ esac
 bin=$(cd "$bin" && pwd)
 mkdir -p "$out/logs"
 csv=$out/steps.csv
-[[ -s $csv ]] || echo "model,layout,hosts,ranks_per_host,np,rate,exchange,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received" > "$csv"
+[[ -s $csv ]] || echo "model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received" > "$csv"
 
 batch=128  # per rank: configs/fmnist/default.yaml
 
@@ -70,14 +78,15 @@ run() {
       args=(--configs configs/dgc/wm2.yaml train.exchange=$exchange) ;;
     *) echo "e2e.sh: unknown exchange $exchange" >&2; exit 2 ;;
   esac
-  local name="$model.$layout.$rate.$exchange" run_dir
+  local name="$model.$layout.$rate.$exchange.$variant" run_dir
   run_dir=$(mktemp -d "/tmp/dgc-e2e.XXXXXX")
   echo "e2e.sh: $name ($epochs epoch(s) of $s steps)" >&2
   if ! "$here/cluster.sh" --hosts "$hosts" --ranks "$per_host" --rate "$rate" -- \
       bash -c "\$DGC_CLUSTER_MPIRUN -x OMP_NUM_THREADS=1 $bin/dgc-train --configs $model_config \
         ${args[*]} dataset.name=synthetic dataset.synthetic_train_size=$((s * batch * np)) \
         dataset.synthetic_test_size=$((batch * np)) train.num_epochs=$epochs \
-        train.schedule.warmup_lr_epochs=0 logging.runs_dir=$run_dir logging.progress_bar=false" \
+        train.schedule.warmup_lr_epochs=0 logging.runs_dir=$run_dir logging.progress_bar=false \
+        ${variant_args[*]}" \
       > "$out/logs/$name.log" 2>&1; then
     echo "e2e.sh: $name failed; see $out/logs/$name.log" >&2
     rm -rf "$run_dir"
@@ -88,7 +97,8 @@ run() {
   # One row per epoch: time/step_ms is logged at the epoch's end (at its inputs_seen step); the
   # traffic of the epoch's last step, and its compression ratio or exchange, name its setting.
   awk -F, -v m="$model" -v l="$layout" -v h="$hosts" -v r="$per_host" -v np="$np" -v rate="$rate" \
-      -v x="$exchange" -v per_epoch=$((s * batch * np)) -v images=$((batch * np)) '
+      -v x="$exchange" -v variant="$variant" -v per_epoch=$((s * batch * np)) \
+      -v images=$((batch * np)) '
     NR > 1 {
       e = int(($1 - 1) / per_epoch) + 1
       if ($2 == "time/step_ms") ms[e] = $3
@@ -101,7 +111,7 @@ run() {
       for (e = 1; e <= last; e++) {
         if (!(e in ms)) continue
         setting = (e in ratio) ? "ratio " ratio[e] : (x == "powersgd" && e > 1 ? "rank 4" : "dense")
-        printf "%s,%s,%s,%s,%s,%s,%s,%d,%s,%.1f,%.1f,%s,%s\n", m, l, h, r, np, rate, x, e, setting,
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%d,%s,%.1f,%.1f,%s,%s\n", m, l, h, r, np, rate, x, variant, e, setting,
           ms[e], images / (ms[e] / 1000), sent[e], received[e]
       }
     }' "$metrics" | tee -a "$csv"

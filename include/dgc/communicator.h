@@ -52,6 +52,20 @@
 
 namespace dgc {
 
+// How a thread waits inside a collective.
+enum class WaitPolicy {
+  // MPI's blocking call. Open MPI polls in it without pause: the waiting thread keeps its core
+  // busy for the whole transfer, which the training threads of the same rank then lack.
+  kBlock,
+  // The nonblocking collective, tested at growing intervals (10 us doubling to 250 us) with the
+  // thread asleep between tests, so that a slow transfer leaves the core to backward. Open MPI
+  // moves data only while a test runs, so a step can take up to one interval longer per round
+  // of the collective's algorithm. The results are those of the nonblocking algorithms, which
+  // may add in another order than the blocking ones (floating-point sums may differ in the last
+  // bits; every rank still gets the same values).
+  kSleep,
+};
+
 struct CommunicatorOptions {
   // Ranks per emulated node: world ranks [k*s, (k+1)*s) form node k, whatever machine they run
   // on, so that a two-level exchange can be tested and measured on one machine (mpirun -np 4
@@ -60,6 +74,9 @@ struct CommunicatorOptions {
   // gives a size; a size set here wins over the variable. Use the same value on every rank (a
   // difference is a dgc::Error on every rank). Default: 0.
   int emulated_node_size = 0;
+  // For every collective of the Communicator and its node() and cross_node() groups; see
+  // set_wait_policy.
+  WaitPolicy wait = WaitPolicy::kBlock;
 };
 
 class DGC_EXPORT Communicator : public ProcessGroup {
@@ -112,6 +129,11 @@ class DGC_EXPORT Communicator : public ProcessGroup {
   StallCheckOptions stall_check() const;
   // Whether a monitor thread watches the collectives now (the check can run and is on).
   bool stall_check_active() const;
+
+  // How the Communicator's collectives wait, from the next collective on. Local: each rank may
+  // choose its own. Call it between collectives (not while another thread is inside one).
+  void set_wait_policy(WaitPolicy policy);
+  WaitPolicy wait_policy() const;
 
   // Prints "dgc: rank R: <message>" on stderr and ends every process of the job with exit code
   // `code` (MPI_Abort on MPI_COMM_WORLD), even those blocked in a collective or stopped. For

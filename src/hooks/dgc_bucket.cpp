@@ -1,6 +1,7 @@
 #include "hooks/dgc_bucket.h"
 
 #include "dgc/error.h"
+#include "dgc/timeline.h"
 #include "dgc/wire.h"
 #include "hooks/dgc_schemes.h"
 #include "wire_codec.h"
@@ -132,6 +133,7 @@ std::vector<float> DgcBucket::square_means(const Compressor& compressor,
 
 void DgcBucket::compress(Compressor& compressor, const std::vector<torch::Tensor>& grads,
                          const std::vector<float>& square_means) {
+  const TimelineSpan span("compress", "dgc");
   const bool raw = encoding == WireEncoding::kRaw;
   const auto size = static_cast<std::size_t>(layout.bytes);
   // Zeroed once, so that the unused tail of a slot never carries stale memory.
@@ -161,7 +163,10 @@ void DgcBucket::compress(Compressor& compressor, const std::vector<torch::Tensor
 }
 
 void DgcBucket::gather(ProcessGroup& group, TrafficStats& traffic) {
-  if (encoding == WireEncoding::kEncoded) message.encode(send);
+  if (encoding == WireEncoding::kEncoded) {
+    const TimelineSpan span("encode", "dgc");
+    message.encode(send);
+  }
   const auto sent = static_cast<std::int64_t>(send.size());
   if (encoding == WireEncoding::kRaw) {
     received.resize(send.size() * static_cast<std::size_t>(group.size()));
@@ -208,6 +213,7 @@ void DgcBucket::decode(Compressor& compressor, int senders, int world_size, cons
                        const std::vector<torch::Tensor>& out) {
   // The senders' messages are untrusted: every count and index is checked before anything is
   // written (read_slices and decompress_into for the slots, SparseMessage::decode for blocks).
+  const TimelineSpan span("decode", "dgc");
   if (encoding == WireEncoding::kEncoded && !sparse.empty()) {
     message.decode(received.data(), received_bytes, sparse_names, senders_are);
   }

@@ -36,7 +36,11 @@ dgc::Communicator& dgc::test::comm() { return *g_comm; }
 int main(int argc, char** argv) {
   testing::InitGoogleMock(&argc, argv);
   try {
-    dgc::Communicator communicator;
+    // DGC_TEST_WAIT=sleep: the whole suite over sleeping waits (ctest mpi.suite.sleep.np4).
+    const char* wait = std::getenv("DGC_TEST_WAIT");
+    dgc::CommunicatorOptions options;
+    if (wait != nullptr && std::string(wait) == "sleep") options.wait = dgc::WaitPolicy::kSleep;
+    dgc::Communicator communicator(options);
     g_comm = &communicator;
     if (communicator.rank() != 0) {
       auto& listeners = testing::UnitTest::GetInstance()->listeners();

@@ -301,6 +301,41 @@ TEST(Communicator, BarrierReturnsOnEveryRank) {
   for (int i = 0; i < 3; ++i) comm().barrier();
 }
 
+// WaitPolicy::kSleep goes through the nonblocking twins of the collectives: the same results as
+// the blocking calls, for sums that are exact in any order, and back again.
+TEST(Communicator, SleepingWaitsGiveTheBlockingResults) {
+  const int n = comm().size(), rank = comm().rank();
+  const dgc::WaitPolicy before = comm().wait_policy();
+  const auto run = [&] {
+    auto floats = torch::arange(1000, torch::kFloat) + rank;
+    comm().allreduce(floats, ReduceOp::kSum);
+    auto halves = (torch::arange(300, torch::kLong).remainder(5) + rank).to(torch::kHalf);
+    comm().allreduce(halves, ReduceOp::kSum);
+    auto gathered = comm().allgatherv(torch::arange(rank % 3, torch::kLong) + 10 * rank);
+    std::vector<std::int64_t> send_bytes(n, 1), recv_bytes;
+    std::vector<std::uint8_t> send(n, static_cast<std::uint8_t>(rank)), recv;
+    comm().alltoallv(send.data(), send_bytes, recv_bytes, recv);
+    auto root = torch::full({3}, static_cast<double>(rank), torch::kDouble);
+    comm().broadcast(root, n - 1);
+    comm().barrier();
+    return std::vector<torch::Tensor>{
+        floats, halves.to(torch::kFloat), gathered,
+        torch::tensor(std::vector<std::int64_t>(recv.begin(), recv.end())), root};
+  };
+  comm().set_wait_policy(dgc::WaitPolicy::kBlock);
+  const auto blocking = run();
+  comm().set_wait_policy(dgc::WaitPolicy::kSleep);
+  EXPECT_EQ(comm().wait_policy(), dgc::WaitPolicy::kSleep);
+  const auto sleeping = run();
+  comm().set_wait_policy(before);
+  for (std::size_t i = 0; i < blocking.size(); ++i) {
+    EXPECT_TRUE(torch::equal(blocking[i], sleeping[i])) << "result " << i;
+  }
+  // Not a vacuous comparison: the alltoallv handed each rank every rank's byte.
+  EXPECT_EQ(sleeping[3].numel(), n);
+  EXPECT_EQ(sleeping[3][n - 1].item<std::int64_t>(), n - 1);
+}
+
 // The distributed optimizer calls every collective from its communication thread.
 TEST(Communicator, CollectivesFromAnotherThread) {
   const int n = comm().size();

@@ -56,6 +56,17 @@ TEST(Settings, DefaultsAndEdgesOfTheRanges) {
                             "logging.log_every_steps=1", "train.compression.max_adaptation_iters=0",
                             "train.compression.memory.momentum=0"}));
   EXPECT_EQ(settings({"dataset.num_classes=5"}).num_classes, 5);
+  EXPECT_EQ(s.bucket_bytes, 25 << 20);
+  EXPECT_TRUE(s.overlap);
+  EXPECT_FALSE(s.timeline);
+  const RunSettings exchange = settings({"distributed.bucket_mb=0.5", "distributed.overlap=false",
+                                         "logging.timeline=true", "logging.timeline_steps=3"});
+  EXPECT_EQ(exchange.bucket_bytes, 1 << 19);
+  EXPECT_FALSE(exchange.overlap);
+  EXPECT_EQ(s.wait, WaitPolicy::kBlock);
+  EXPECT_EQ(settings({"distributed.wait=sleep"}).wait, WaitPolicy::kSleep);
+  EXPECT_TRUE(exchange.timeline);
+  EXPECT_EQ(exchange.timeline_steps, 3);
   EXPECT_NO_THROW(settings({"dataset.name=synthetic", "dataset.num_classes=7",
                             "dataset.image_size=5", "dataset.num_channels=2"}));
   EXPECT_NO_THROW(settings({"dataset.mean=[0.5]", "dataset.std=[0.25]"}));
@@ -270,6 +281,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{{"dataset.mean=[.nan]", "dataset.std=[1]"},
                  "config: dataset.mean[0] must be finite, got nan"},
         BadValue{{"train.num_epochs=0"}, "config: train.num_epochs must be >= 1, got 0"},
+        BadValue{{"distributed.bucket_mb=0"},
+                 "config: distributed.bucket_mb must be in (0, 1e+06], got 0"},
+        BadValue{{"distributed.bucket_mb=.inf"},
+                 "config: distributed.bucket_mb must be in (0, 1e+06], got inf"},
+        BadValue{{"distributed.wait=spin"},
+                 "config: distributed.wait must be block or sleep, got 'spin'"},
+        BadValue{{"logging.timeline_steps=0"},
+                 "config: logging.timeline_steps must be >= 1, got 0"},
         BadValue{{"train.stop_after_epochs=-1"},
                  "config: train.stop_after_epochs must be in [0, 10], got -1"},
         BadValue{{"train.stop_after_epochs=11"},
