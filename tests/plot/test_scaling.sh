@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# dgc-scaling end to end: usage: test_scaling.sh PATH/TO/dgc-scaling
+# Step times made by the model's own formula from known link parameters (alpha 100 us, given;
+# 60% of the rate and a 3 Gbit/s cap, fitted) and known local times must give back those, predictions
+# within 0.5% of every point, the crossover that the formula implies, and time to accuracy
+# from the accuracy runs' epochs; its files and plots are written; a CSV that is not e2e.sh's is
+# one error naming the file, and nothing is written.
+set -uo pipefail
+scaling=${1:?usage: test_scaling.sh PATH/TO/dgc-scaling}
+python=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$python" - "$work" <<'PY'
+import sys
+work = sys.argv[1]
+alpha, efficiency, cap = 100e-6, 0.60, 3e9
+rates = {"10mbit": 10e6, "100mbit": 100e6, "1gbit": 1e9, "10gbit": 10e9}
+# exchange, epoch, t_local (s), sent, received (bytes per rank) at np 4 (4 hosts of 1)
+runs = [("allreduce", 1, 0.250, 13_000_000, 13_000_000),
+        ("fp16", 1, 0.240, 6_500_000, 6_500_000),
+        ("dgc", 1, 0.300, 1_500_000, 4_600_000),
+        ("dgc", 2, 0.260, 20_000, 62_000)]
+with open(f"{work}/steps.csv", "w") as f:
+    f.write("model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,"
+            "images_per_s,bytes_sent,bytes_received\n")
+    for x, e, local, sent, received in runs:
+        for name, rate in rates.items():
+            p = 4
+            w, c = (2 * (p - 1) / p * sent, 2 * (p - 1)) if sent == received else (received, 4 * (p - 1))
+            t = local + c * alpha + w * 8 / min(efficiency * rate, cap)
+            f.write(f"convnet,4x1,4,1,4,{name},{x},default,{e},,{1000 * t:.3f},0,{sent},{received}\n")
+            # A variant must not enter the fit: wildly off.
+            f.write(f"convnet,4x1,4,1,4,{name},{x},sleep,{e},,{5000 * t:.3f},0,{sent},{received}\n")
+with open(f"{work}/accuracy.csv", "w") as f:
+    f.write("model,exchange,layouts,epoch,top1\n")
+    for e, top1 in enumerate([80, 85, 88.5, 90], 1):
+        f.write(f"convnet,allreduce,4x1,{e},{top1}\n")
+    for e, top1 in enumerate([70, 84, 87, 88.1], 1):
+        f.write(f"convnet,dgc,4x1,{e},{top1}\n")
+PY
+
+"$scaling" "$work/steps.csv" --out-dir "$work/out" --accuracy "$work/accuracy.csv" \
+  --targets convnet=88 --alpha-us 100 > "$work/stdout" 2> "$work/stderr" || { cat "$work/stderr"; fail "dgc-scaling failed"; }
+grep -q "fit: alpha 100 us (given), efficiency 0.60 of the link rate, cap 3.0 Gbit/s" "$work/stdout" ||
+  { cat "$work/stdout"; fail "the link parameters were not recovered"; }
+grep -q "12 points predicted" "$work/stdout" || { cat "$work/stdout"; fail "not every point was predicted"; }
+grep -q "largest 0\.[0-4]%" "$work/stdout" || { cat "$work/stdout"; fail "predictions off the formula"; }
+for f in points.csv crossover.csv speedup.csv time_to_accuracy.csv speedup_bandwidth.png speedup_nodes.png; do
+  [ -s "$work/out/$f" ] || fail "no $f"
+done
+# DGC's fixed time (0.260 s + 12 alpha) exceeds fp16's (0.240 + 6 alpha) by 20.6 ms, and the
+# dense float32's (0.250 + 6 alpha) by 10.6 ms; a dense link carries 1.5 x 6.5 MB (fp16) or
+# 1.5 x 13 MB (float32) against DGC's 62 kB: DGC is faster below 8 (W_dense - 62 kB) / (0.6 gap).
+"$python" - "$work/out" <<'PY' || fail "the crossover or the time to accuracy is wrong"
+import csv, sys
+out = sys.argv[1]
+cross = {(r["sparse"], r["dense"]): r["sparse_faster_below"] for r in csv.DictReader(open(f"{out}/crossover.csv"))}
+for dense, wire, gap in (("fp16", 1.5 * 6_500_000, 0.0206), ("allreduce", 1.5 * 13_000_000, 0.0106)):
+    expected = 8 * (wire - 62_000) / (0.6 * gap) / 1e6
+    got = float(cross[("dgc", dense)].split()[0])  # "N Mbit/s"; the CSV's ms have 3 decimals
+    assert abs(got - expected) < 0.001 * expected, (cross, expected)
+tta = {(r["exchange"], r["rate"]): r for r in csv.DictReader(open(f"{out}/time_to_accuracy.csv"))}
+# Dense reaches 88 at epoch 3, DGC at epoch 4: epochs 1 (ratio setting) and 2.. (the last one's).
+r = tta[("allreduce", "10mbit")]
+assert r["epochs"] == "3", r
+dense = 0.250 + 6 * 100e-6 + 1.5 * 13e6 * 8 / 6e6
+assert abs(float(r["seconds"]) - 3 * 118 * dense) < 0.2, (r, 3 * 118 * dense)
+r = tta[("dgc", "10mbit")]
+first = 0.300 + 12 * 100e-6 + 4.6e6 * 8 / 6e6
+later = 0.260 + 12 * 100e-6 + 62_000 * 8 / 6e6
+assert r["epochs"] == "4" and abs(float(r["seconds"]) - 118 * (first + 3 * later)) < 0.2, r
+PY
+
+# Not e2e.sh's CSV: one error naming the file, exit 1, nothing written.
+echo "a,b" > "$work/bad.csv"
+"$scaling" "$work/bad.csv" --out-dir "$work/bad" > "$work/stdout" 2> "$work/stderr"
+[ $? -eq 1 ] || fail "a CSV without e2e.sh's columns did not exit 1"
+grep -q "dgc-scaling: $work/bad.csv: not a bench/cluster/e2e.sh CSV" "$work/stderr" ||
+  { cat "$work/stderr"; fail "no clear error for the bad CSV"; }
+[ ! -e "$work/bad/points.csv" ] || fail "the bad CSV wrote results"
+"$scaling" "$work/steps.csv" > /dev/null 2> "$work/stderr"
+[ $? -eq 2 ] && grep -q "usage: dgc-scaling" "$work/stderr" || fail "a missing --out-dir is no usage error"
+echo "dgc-scaling: all checks passed"
