@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps configure build test demo compress-demo bench bench-exchange bench-slow-link \
-	bench-traffic bench-train-step bench-imagenet-step bench-image bench-image-scan bench-imagenet-loader \
+	bench-cluster bench-traffic bench-train-step bench-imagenet-step bench-image bench-image-scan bench-imagenet-loader \
 	acceptance clean
 
 all: build
@@ -47,6 +47,16 @@ bench-traffic: build
 # The same over an emulated 1 Gbit/s link between the two ranks (root: network namespace, tc).
 bench-slow-link: build
 	./bench/slow_link.sh $(BUILD_DIR)/bin
+
+# dgc-train over an emulated cluster of hosts at 10 Mbit/s to "10 Gbit/s" (root; about 1.5 h
+# here), then the scaling model fitted to it (docs/PERFORMANCE.md, "Training over the emulated
+# cluster").
+bench-cluster: build
+	./bench/cluster/e2e.sh --bin $(BUILD_DIR)/bin --out runs/e2e --model convnet
+	./bench/cluster/e2e.sh --bin $(BUILD_DIR)/bin --out runs/e2e --model resnet20 --layouts 2x1,4x1 \
+	    --exchanges allreduce,fp16,powersgd,dgc,dgc_reduce_scatter
+	./scripts/dgc-scaling runs/e2e/steps.csv --out-dir runs/e2e/model --alpha-us 100 \
+	    --accuracy docs/results/accuracy_per_epoch.csv --targets convnet=88,resnet20=90
 
 # One training step of dgc-train against the same step in PyTorch (installs python3-torch).
 bench-train-step: build

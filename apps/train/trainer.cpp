@@ -283,8 +283,9 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
     for (std::int64_t step = first_step; step < steps; ++step) {
       const double lr = learning_rate(s.schedule, epoch, step, steps);
       set_learning_rate(*optimizer, lr);
-      std::optional<TimelineSpan> step_span;
-      step_span.emplace("step", "train", "step", inputs_seen / step_inputs);
+      // Reset once the ranks agreed on the step's outcome: the timeline's "step" span.
+      std::optional<TimelineSpan> step_span{std::in_place, "step", "train", "step",
+                                            inputs_seen / step_inputs};
       distributed->zero_grad();
       double loss_sum = 0;
       std::int64_t inputs = 0;

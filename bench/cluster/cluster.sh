@@ -143,7 +143,9 @@ host_list=$(printf "%s:$ranks," "${addresses[@]}")
 export DGC_CLUSTER_MAP=$map
 export DGC_CLUSTER_HOSTS=$(IFS=,; echo "${addresses[*]}")
 export DGC_CLUSTER_NODES=$hosts
-export DGC_CLUSTER_MPIRUN="mpirun --allow-run-as-root --oversubscribe -H ${host_list%,} \
+# --bind-to none: every emulated host shares this machine's cores, and Open MPI's default binding
+# (to core 0 of each "host" at np <= 2) stacked all ranks on one core, leaving the other idle.
+export DGC_CLUSTER_MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none -H ${host_list%,} \
 --mca plm_rsh_agent $here/rsh_agent.sh --mca pml ob1 --mca btl tcp,vader,self \
 --mca btl_tcp_if_include $subnet.0/24 --mca oob_tcp_if_include $subnet.0/24 -x DGC_CLUSTER_MAP \
 -x DGC_CLUSTER_NODES"

@@ -11,8 +11,8 @@
 # distributed.bucket_mb=1 distributed.wait=sleep), and names them in the CSV's variant column
 # ("default" without).
 #
-# Each run has S steps per epoch (default 6; 3 for the dense exchanges below 100 Mbit/s, where a
-# step takes seconds). The DGC exchanges run the 8-epoch recipe's warm-up (configs/dgc/wm2.yaml)
+# Each run has S steps per epoch (default 6; 3 for the dense exchanges and PowerSGD below
+# 100 Mbit/s, where a dense step takes seconds). The DGC exchanges run the 8-epoch recipe's warm-up (configs/dgc/wm2.yaml)
 # for 3 epochs, so that the rows give the step time at each of its ratios (0.1, 0.01, then
 # 0.001 to the end); PowerSGD runs 2 epochs, the first dense as in the recipe (start_iter = one
 # epoch); the dense exchanges run one. With these, a run's time to an accuracy is the sum over
@@ -72,6 +72,7 @@ run() {
       (($(rate_mbit "$rate") < 100)) && s=3 ;;
     powersgd)
       epochs=2
+      (($(rate_mbit "$rate") < 100)) && s=3
       args=(train.exchange=powersgd train.powersgd.rank=4 train.powersgd.start_iter=$s) ;;
     dgc | dgc_hierarchical | dgc_reduce_scatter | dgc_auto)
       epochs=3

@@ -43,7 +43,7 @@ PY
 
 "$scaling" "$work/steps.csv" --out-dir "$work/out" --accuracy "$work/accuracy.csv" \
   --targets convnet=88 --alpha-us 100 > "$work/stdout" 2> "$work/stderr" || { cat "$work/stderr"; fail "dgc-scaling failed"; }
-grep -q "fit: alpha 100 us (given), efficiency 0.60 of the link rate, cap 3.0 Gbit/s" "$work/stdout" ||
+grep -q "fit: alpha 100 us (given), efficiency 0.60 with 1 rank(s) per host, cap 3.0 Gbit/s" "$work/stdout" ||
   { cat "$work/stdout"; fail "the link parameters were not recovered"; }
 grep -q "12 points predicted" "$work/stdout" || { cat "$work/stdout"; fail "not every point was predicted"; }
 grep -q "largest 0\.[0-4]%" "$work/stdout" || { cat "$work/stdout"; fail "predictions off the formula"; }
