@@ -55,7 +55,7 @@ bench-cluster: build
 	./bench/cluster/e2e.sh --bin $(BUILD_DIR)/bin --out runs/e2e --model convnet
 	./bench/cluster/e2e.sh --bin $(BUILD_DIR)/bin --out runs/e2e --model resnet20 --layouts 2x1,4x1 \
 	    --exchanges allreduce,fp16,powersgd,dgc,dgc_reduce_scatter
-	./scripts/dgc-scaling runs/e2e/steps.csv --out-dir runs/e2e/model --alpha-us 100 \
+	./scripts/dgc-scaling runs/e2e/steps.csv --out-dir runs/e2e/model --alpha-us 3.3 \
 	    --accuracy docs/results/accuracy_per_epoch.csv --targets convnet=88,resnet20=90
 
 # One training step of dgc-train against the same step in PyTorch (installs python3-torch).
