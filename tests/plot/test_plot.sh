@@ -6,21 +6,8 @@
 set -uo pipefail
 
 plot=${1:?usage: test_plot.sh PATH/TO/dgc-plot}
-python=/usr/bin/python3  # Debian's, which has Pillow (python3-pil)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# run ARGS...: dgc-plot's exit code in $rc, its stdout and stderr in $work/stdout, $work/stderr.
-run() {
-  "$plot" "$@" > "$work/stdout" 2> "$work/stderr"
-  rc=$?
-}
+tool=$plot
+source "$(dirname "$0")/common.sh"
 
 # write_run DIR FINAL_TOP1...: a run of one epoch per top-1 value, 1000 inputs an epoch, with ten
 # loss/train rows an epoch (falling, with noise) and acc/test_top1 at each epoch's end.
@@ -41,40 +28,6 @@ write_run() {
   } > "$dir/metrics.csv"
 }
 
-# png_check PNG WIDTH HEIGHT RGB...: the PNG is WIDTH x HEIGHT, has many colours (not blank), and
-# holds each RGB ("r,g,b", a run's colour) exactly somewhere.
-png_check() {
-  [ -f "$1" ] || { echo "no PNG at $1"; return 1; }
-  "$python" - "$@" << 'PY'
-import sys
-from PIL import Image
-path, width, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-image = Image.open(path)
-image.load()
-problems = []
-if image.format != "PNG":
-    problems.append(f"format {image.format}, not PNG")
-if image.size != (width, height):
-    problems.append(f"size {image.size[0]}x{image.size[1]}, not {width}x{height}")
-colours = set(image.convert("RGB").getdata())
-if len(colours) < 16:
-    problems.append(f"only {len(colours)} distinct colours: blank or nearly")
-for rgb in sys.argv[4:]:
-    if tuple(int(c) for c in rgb.split(",")) not in colours:
-        problems.append(f"no pixel of colour {rgb}")
-if problems:
-    print("; ".join(problems))
-sys.exit(1 if problems else 0)
-PY
-}
-
-expect_eq() {  # WHAT ACTUAL EXPECTED
-  [ "$2" == "$3" ] || fail "$1: got [$2], expected [$3]"
-}
-
-temporary_files() {  # what the atomic writes left in $work
-  find "$work" -name '.*.tmp-*' | wc -l
-}
 
 blue=31,119,180    # tab10's first two colours: the first and second run
 orange=255,127,14
@@ -168,18 +121,5 @@ cp "$out" "$errors"
 run --out "$errors" "$good" "$work/bad_row"
 expect_eq "exit code over an earlier figure" "$rc" 1
 cmp -s "$out" "$errors" || fail "a failed run changed the earlier figure at --out"
-blocked="$work/blocked.png"
-mkdir -p "$blocked"
-echo kept > "$blocked/inside"
-run --out "$blocked" "$good"
-expect_eq "exit code when --out is a directory" "$rc" 1
-grep -q "^dgc-plot: cannot write $blocked: cannot rename " "$work/stderr" ||
-  fail "no rename error for a directory at --out: $(cat "$work/stderr")"
-expect_eq "a directory at --out" "$(cat "$blocked/inside")" kept
-expect_eq "temporary files after a failed rename" "$(temporary_files)" 0
-
-if [ "$failures" -ne 0 ]; then
-  echo "$failures checks failed"
-  exit 1
-fi
-echo "dgc-plot: all checks passed"
+expect_rename_error dgc-plot "$good"
+report dgc-plot
