@@ -336,6 +336,13 @@ TEST(Communicator, SleepingWaitsGiveTheBlockingResults) {
   EXPECT_EQ(sleeping[3][n - 1].item<std::int64_t>(), n - 1);
 }
 
+// mpi.suite.sleep.np4 runs this whole binary with sleeping waits: DGC_TEST_WAIT reached every rank.
+TEST(Communicator, TheSuiteWaitsAsItsEnvironmentAsks) {
+  const char* wait = std::getenv("DGC_TEST_WAIT");
+  const bool sleep = wait != nullptr && std::string(wait) == "sleep";
+  EXPECT_EQ(comm().wait_policy(), sleep ? dgc::WaitPolicy::kSleep : dgc::WaitPolicy::kBlock);
+}
+
 // The distributed optimizer calls every collective from its communication thread.
 TEST(Communicator, CollectivesFromAnotherThread) {
   const int n = comm().size();
