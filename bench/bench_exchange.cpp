@@ -366,11 +366,14 @@ void print_exchange(const std::vector<std::unique_ptr<ExchangeRun>>& runs, const
       "interleaved; slowest rank per step\n",
       s.warmup, s.steps);
   print_rule();
-  std::printf(
-      "   links measured: network %.1f us + %.2f GB/s, node %.1f us + %.2f GB/s (measure_"
-      "exchange_costs)\n",
-      costs.network.latency_seconds * 1e6, costs.network.bytes_per_second / 1e9,
-      costs.node.latency_seconds * 1e6, costs.node.bytes_per_second / 1e9);
+  // With one rank per node there is no node link to measure (its collectives cost nothing).
+  char node_link[64] = "none (one rank per node)";
+  if (topology.world_size > topology.node_count) {
+    std::snprintf(node_link, sizeof node_link, "%.1f us + %.2f GB/s",
+                  costs.node.latency_seconds * 1e6, costs.node.bytes_per_second / 1e9);
+  }
+  std::printf("   links measured: network %.1f us + %.2f GB/s, node %s (measure_exchange_costs)\n",
+              costs.network.latency_seconds * 1e6, costs.network.bytes_per_second / 1e9, node_link);
   std::printf("%-15s %9s %8s %8s %9s %10s %12s %12s %12s %10s %8s\n", "mode", "median ms", "min ms",
               "max ms", "model ms", "dense/mode", "sent/step", "recv/step", "off-node",
               "dense/sent", "faults");

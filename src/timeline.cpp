@@ -70,15 +70,22 @@ struct Timeline::Impl {
     buffer += json;
   }
 
-  void name_lane(int lane) {
-    if (!named_lanes.insert(lane).second) return;
-    std::string name = t_thread_name != nullptr ? t_thread_name
-                       : lane == main_lane      ? "main"
-                                                : "thread " + std::to_string(lane);
-    std::string json = "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" + std::to_string(pid) +
-                       ",\"tid\":" + std::to_string(lane) + ",\"args\":{\"name\":\"";
+  // A metadata event naming the process (lane < 0) or one of its lanes.
+  void metadata(const char* what, int lane, const std::string& name) {
+    std::string json =
+        std::string("{\"name\":\"") + what + "\",\"ph\":\"M\",\"pid\":" + std::to_string(pid);
+    if (lane >= 0) json += ",\"tid\":" + std::to_string(lane);
+    json += ",\"args\":{\"name\":\"";
     append_escaped(json, name.c_str());
     event(json + "\"}}");
+  }
+
+  void name_lane(int lane) {
+    if (!named_lanes.insert(lane).second) return;
+    metadata("thread_name", lane,
+             t_thread_name != nullptr ? t_thread_name
+             : lane == main_lane      ? "main"
+                                      : "thread " + std::to_string(lane));
   }
 
   // With `mutex` held. Keeps the first failure for flush() and close(), drops the buffer after.
@@ -106,10 +113,7 @@ Timeline::Timeline(const std::string& path, const std::string& process_name, int
   t.file = std::fopen(path.c_str(), "w");
   DGC_CHECK(t.file != nullptr, "timeline: cannot create '", path, "': ", std::strerror(errno));
   t.buffer = "[";
-  std::string json = "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" + std::to_string(t.pid) +
-                     ",\"args\":{\"name\":\"";
-  append_escaped(json, process_name.c_str());
-  t.event(json + "\"}}");
+  t.metadata("process_name", -1, process_name);
 }
 
 Timeline::~Timeline() {
