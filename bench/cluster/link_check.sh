@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What the emulated links carry without MPI (issue 15), as root: for each rate, two hosts of
+# bench/cluster/cluster.sh and one TCP connection between them (tcp_probe.py), one way and then
+# both ways at once, about 4 seconds of data each. It shows that the links give TCP their rate,
+# so that what MPI reaches below it (docs/PERFORMANCE.md, the scaling model) is MPI's.
+#   bench/cluster/link_check.sh [RATE...]      (default: 10mbit 100mbit 1gbit 10gbit)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+rates=("$@")
+[[ ${#rates[@]} -gt 0 ]] || rates=(10mbit 100mbit 1gbit 10gbit)
+for rate in "${rates[@]}"; do
+  [[ ${rate,,} =~ ^([0-9]+)(mbit|gbit)$ ]] ||
+    { echo "link_check.sh: rates look like 10mbit or 1gbit, got $rate" >&2; exit 2; }
+  bits=${BASH_REMATCH[1]}000000
+  [[ ${BASH_REMATCH[2]} == gbit ]] && bits=${bits}000
+  bytes=$((bits / 2))  # 4 s at the rate
+  echo "== $rate"
+  # Inside the cluster (the head namespace): the server in host 1, the client in host 2.
+  probe="/usr/bin/python3 $here/tcp_probe.py"
+  "$here/cluster.sh" --hosts 2 --rate "$rate" -- bash -c "for mode in one both; do \
+ip netns exec dgc-h1 $probe server 5599 $bytes \$mode & \
+ip netns exec dgc-h2 $probe client 10.99.0.1:5599 $bytes \$mode; wait; done" 2>&1 |
+    grep -v '^cluster.sh: 2 host'
+done

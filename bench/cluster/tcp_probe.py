@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+# What one TCP connection carries between two emulated hosts, without MPI: BYTES one way (the
+# client sends) or both ways at once, timed from a start signal to the last byte received (each
+# receiving side prints its rate). Used by
+# bench/cluster/link_check.sh, which starts the server in one host and the client in the other.
+#   tcp_probe.py server PORT BYTES one|both
+#   tcp_probe.py client HOST:PORT BYTES one|both
+import socket
+import sys
+import threading
+import time
+
+CHUNK = b"x" * 65536
+
+
+def send_all(sock, n):
+    while n > 0:
+        n -= sock.send(CHUNK[:min(n, len(CHUNK))])
+
+
+def receive_all(sock, n):
+    while n > 0:
+        data = sock.recv(min(n, 1 << 20))
+        if not data:
+            raise SystemExit("tcp_probe: the peer closed the connection early")
+        n -= len(data)
+
+
+def connect(address):
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return socket.create_connection((host, int(port)))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def main(role, where, n, mode):
+    if role == "server":
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("0.0.0.0", int(where)))
+        listener.listen(1)
+        sock, _ = listener.accept()
+    else:
+        sock = connect(where)
+    # A one-byte handshake each way, so that both sides start the clock together.
+    if role == "server":
+        receive_all(sock, 1)
+        sock.send(b"g")
+    else:
+        sock.send(b"g")
+        receive_all(sock, 1)
+    start = time.monotonic()
+    jobs = []
+    if mode == "both" or role == "client":
+        jobs.append(threading.Thread(target=send_all, args=(sock, n)))
+    if mode == "both" or role == "server":
+        jobs.append(threading.Thread(target=receive_all, args=(sock, n)))
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+    seconds = time.monotonic() - start
+    if mode == "one" and role == "client":
+        return  # its send ends when the kernel holds the data; the receiver's clock counts
+    print(f"{role} ({mode} way{'s' if mode == 'both' else ''}): {n / 1e6:.1f} MB in {seconds:.2f} s,"
+          f" {n * 8 / seconds / 1e6:.1f} Mbit/s")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5 or sys.argv[1] not in ("server", "client") or \
+            sys.argv[4] not in ("one", "both") or not sys.argv[3].isdigit():
+        raise SystemExit("usage: tcp_probe.py server PORT BYTES one|both | "
+                         "client HOST:PORT BYTES one|both")
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
