@@ -5,6 +5,7 @@
 # bench/cluster/link_check.sh, which starts the server in one host and the client in the other.
 #   tcp_probe.py server PORT BYTES one|both
 #   tcp_probe.py client HOST:PORT BYTES one|both
+import os
 import socket
 import sys
 import threading
@@ -67,8 +68,10 @@ def main(role, where, n, mode):
     seconds = time.monotonic() - start
     if mode == "one" and role == "client":
         return  # its send ends when the kernel holds the data; the receiver's clock counts
-    print(f"{role} ({mode} way{'s' if mode == 'both' else ''}): {n / 1e6:.1f} MB in {seconds:.2f} s,"
-          f" {n * 8 / seconds / 1e6:.1f} Mbit/s")
+    line = (f"{role} ({mode} way{'s' if mode == 'both' else ''}): {n / 1e6:.1f} MB in "
+            f"{seconds:.2f} s, {n * 8 / seconds / 1e6:.1f} Mbit/s\n")
+    # One write: both sides print at once into the same pipe, and a line must not interleave.
+    os.write(1, line.encode())
 
 
 if __name__ == "__main__":

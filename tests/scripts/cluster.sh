@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench/cluster's scripts: e2e.sh and link_check.sh refuse bad arguments with one error (exit 2);
+# as root, cluster.sh builds two hosts that one TCP connection crosses both ways
+# (link_check.sh), passes its command's failure on, refuses to start beside namespaces of its
+# name, and leaves no namespace behind in each case. No rate is asserted (tests never assert on
+# time). Exits 77 (ctest's SKIP_RETURN_CODE) after the argument checks where this is not root or
+# network namespaces cannot be made: a skip is reported, not a pass.
+#   cluster.sh BENCH_CLUSTER_DIR
+set -uo pipefail
+dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR}
+work=$(mktemp -d)
+made_sw=0  # the namespace dgc-sw this test made itself, to remove on any exit
+trap 'rm -rf "$work"; [ "$made_sw" -eq 0 ] || ip netns delete dgc-sw 2>/dev/null' EXIT
+fail() { echo "cluster: FAIL: $*"; exit 1; }
+
+# expect_error CODE MESSAGE COMMAND...: COMMAND exits with CODE and prints MESSAGE on stderr.
+expect_error() {
+  local code=$1 message=$2
+  shift 2
+  "$@" > "$work/out" 2> "$work/err"
+  local got=$?
+  [ "$got" -eq "$code" ] || fail "'$*' exited $got, not $code: $(cat "$work/err")"
+  grep -qF "$message" "$work/err" || fail "'$*' did not say '$message': $(cat "$work/err")"
+}
+
+expect_error 2 "e2e.sh: --mca needs a parameter name and a value, got 'Bad-Name' '1'" \
+  "$dir/e2e.sh" --mca Bad-Name 1
+expect_error 2 "e2e.sh: --mca needs a parameter name and a value, got 'btl_tcp_eager_limit' ''" \
+  "$dir/e2e.sh" --mca btl_tcp_eager_limit
+expect_error 2 "got 'btl_tcp_eager_limit' '8;true'" "$dir/e2e.sh" --mca btl_tcp_eager_limit '8;true'
+expect_error 2 "link_check.sh: rates look like 10mbit or 1gbit, got fast" "$dir/link_check.sh" fast
+
+leftovers() { ip netns list 2>/dev/null | grep -E '^dgc-(sw|head|h[0-9]+)\b'; }
+if [ "$(id -u)" -ne 0 ] || ! ip netns add dgc-test-probe 2> /dev/null; then
+  echo "cluster: argument checks passed; SKIP the namespaces (needs root and ip netns)"
+  exit 77
+fi
+ip netns delete dgc-test-probe
+[ -z "$(leftovers)" ] || fail "dgc namespaces exist before the test (another cluster running?): $(leftovers)"
+
+# One TCP connection each way and both ways at once: the receiving sides report a rate.
+"$dir/link_check.sh" 100mbit > "$work/out" 2>&1 || fail "link_check.sh failed: $(cat "$work/out")"
+[ "$(grep -cE '^(server|client) \((one way|both ways)\): 50\.0 MB in [0-9.]+ s, [0-9.]+ Mbit/s$' "$work/out")" -eq 3 ] ||
+  fail "link_check.sh did not report one receiver one way and two both ways: $(cat "$work/out")"
+[ -z "$(leftovers)" ] || fail "link_check.sh left namespaces behind: $(leftovers)"
+
+# The command's failure is cluster.sh's, and the cluster goes with it.
+expect_error 3 "cluster.sh: 2 host(s)" "$dir/cluster.sh" --hosts 2 --rate 10mbit -- bash -c 'exit 3'
+[ -z "$(leftovers)" ] || fail "a failed command left namespaces behind: $(leftovers)"
+
+# Beside a namespace of its name it refuses to start, and removes nothing it did not make.
+ip netns add dgc-sw && made_sw=1
+expect_error 1 "cluster.sh: namespace dgc-sw exists already" "$dir/cluster.sh" -- true
+ip netns list | grep -qw dgc-sw || fail "cluster.sh removed a namespace it did not make"
+ip netns delete dgc-sw && made_sw=0
+echo "cluster: all checks passed"
