@@ -13,8 +13,8 @@
 # btl_tcp_eager_limit 8388608); name such runs with --variant too.
 #
 # Each run has S steps per epoch (default 6; 3 for the dense exchanges and PowerSGD below
-# 100 Mbit/s, where a dense step takes seconds). The DGC exchanges run the 8-epoch recipe's warm-up (configs/dgc/wm2.yaml)
-# for 3 epochs, so that the rows give the step time at each of its ratios (0.1, 0.01, then
+# 100 Mbit/s, where a dense step takes seconds). The DGC exchanges run the 8-epoch recipe's
+# warm-up (configs/dgc/wm2.yaml) for 3 epochs, so that the rows give the step time at each of its ratios (0.1, 0.01, then
 # 0.001 to the end); PowerSGD runs 2 epochs, the first dense as in the recipe (start_iter = one
 # epoch); the dense exchanges run one. With these, a run's time to an accuracy is the sum over
 # its epochs of the steps times the step time at that epoch's setting (scripts/dgc-scaling).
