@@ -342,6 +342,15 @@ ProcessGroup& Communicator::cross_node() { return impl_->cross_node; }
 int Communicator::node_count() const { return static_cast<int>(impl_->topology.node_sizes.size()); }
 int Communicator::node_index() const { return impl_->topology.node_of[group_state().rank]; }
 const std::vector<int>& Communicator::node_sizes() const { return impl_->topology.node_sizes; }
+int Communicator::node_of(int rank) const {
+  DGC_CHECK(rank >= 0 && rank < size(), "node_of: rank ", rank, " is not in [0, ", size(), ")");
+  return impl_->topology.node_of[rank];
+}
+int Communicator::node_rank_of(int rank) const {
+  DGC_CHECK(rank >= 0 && rank < size(), "node_rank_of: rank ", rank, " is not in [0, ", size(),
+            ")");
+  return impl_->topology.node_rank_of[rank];
+}
 bool Communicator::nodes_uniform() const { return impl_->nodes_uniform; }
 int Communicator::emulated_node_size() const { return impl_->emulated_node_size; }
 

@@ -72,7 +72,8 @@ const char* scheme_name(DgcScheme scheme) {
 }
 
 double predict_seconds(DgcScheme scheme, const BucketBytes& b, const Topology& t,
-                       const ExchangeCosts& costs, WireEncoding encoding) {
+                       const ExchangeCosts& costs, WireEncoding encoding,
+                       bool hierarchical_allgather) {
   DGC_CHECK(t.world_size >= 1 && t.node_count >= 1 && t.world_size % t.node_count == 0,
             "predict_seconds: ", t.node_count, " nodes do not split ", t.world_size,
             " ranks evenly");
@@ -85,6 +86,12 @@ double predict_seconds(DgcScheme scheme, const BucketBytes& b, const Topology& t
     case DgcScheme::kDense:
       return allreduce_seconds(p, static_cast<double>(b.dense), flat);
     case DgcScheme::kAllgather:
+      if (hierarchical_allgather && nodes > 1 && s > 1) {
+        return allgather_seconds(s, m, costs.node, /*with_sizes=*/true) +
+               allgather_seconds(nodes, s * (m + 8), costs.network, /*with_sizes=*/true) +
+               broadcast_seconds(s, p * m, costs.node) +
+               allreduce_seconds(p, static_cast<double>(b.one_dim), flat);
+      }
       return allgather_seconds(p, m, flat, sizes) +
              allreduce_seconds(p, static_cast<double>(b.one_dim), flat);
     case DgcScheme::kHierarchical:

@@ -274,6 +274,7 @@ void read_compression(RunSettings& s, const Config& c) {
   o.bf16_values = c.get<bool>(k + "bf16_values");
   o.int32_indices = c.get<bool>(k + "int32_indices");
   s.dgc_exchange.dense_fallback = c.get<bool>(k + "dense_fallback");
+  s.dgc_exchange.hierarchical_allgather = c.get<bool>(k + "hierarchical_allgather");
   const std::string encoding = c.get<std::string>(k + "wire_encoding");
   DGC_CHECK(encoding == "encoded" || encoding == "raw", "config: ", k, "wire_encoding: '", encoding,
             "' is not a wire encoding (encoded, raw)");

@@ -335,6 +335,8 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
       log->scalar("traffic/bytes_sent", static_cast<double>(traffic.bytes_sent), inputs_seen);
       log->scalar("traffic/bytes_received", static_cast<double>(traffic.bytes_received),
                   inputs_seen);
+      log->scalar("traffic/intra_node_bytes", static_cast<double>(traffic.intra_node_bytes),
+                  inputs_seen);
       if (step % s.log_every_steps == 0 || step + 1 == steps) {
         log->scalar("loss/train", loss_sum, inputs_seen);
         log->scalar("lr", lr, inputs_seen);

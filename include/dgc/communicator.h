@@ -115,6 +115,10 @@ class DGC_EXPORT Communicator : public ProcessGroup {
   int node_index() const;
   // Ranks per node, by node index (gathered from every rank, not assumed).
   const std::vector<int>& node_sizes() const;
+  // The node index of world rank `rank`, and its rank in that node; a rank outside [0, size())
+  // is a dgc::Error.
+  int node_of(int rank) const;
+  int node_rank_of(int rank) const;
   // Whether every node has the same number of ranks; then cross_node().size() == node_count()
   // on every rank.
   bool nodes_uniform() const;

@@ -9,7 +9,10 @@
 //   allgather of m per rank:           (p - 1) alpha + (p - 1) m / beta, and as much latency
 //                                      again for the sizes when messages are encoded
 //   dense:           allreduce of every tensor (value type) over P
-//   allgather:       allgather of the expected message over P, allreduce of the 1-D tensors
+//   allgather:       allgather of the expected message over P, allreduce of the 1-D tensors;
+//                    through the leaders (DgcHookOptions::hierarchical_allgather, several nodes
+//                    of s > 1 ranks): an allgather of it over s on the node link, of s of them
+//                    over N on the network, a broadcast of P of them over s on the node link
 //   hierarchical:    allreduce of every tensor (float32) over s on the node link; allgather of the
 //                    message over N and allreduce of the 1-D tensors over N on the network; a
 //                    broadcast of N messages and the 1-D tensors over s on the node link
@@ -67,7 +70,7 @@ struct Topology {
 // The predicted seconds of one bucket's collectives under `scheme`.
 DGC_EXPORT double predict_seconds(DgcScheme scheme, const BucketBytes& bucket,
                                   const Topology& topology, const ExchangeCosts& costs,
-                                  WireEncoding encoding);
+                                  WireEncoding encoding, bool hierarchical_allgather = false);
 
 // Fits both links from timed allreduces of 8 bytes and of 4 MiB (the model's own allreduce
 // formula, two sizes, two unknowns): the network link over cross_node() (or the world, when there

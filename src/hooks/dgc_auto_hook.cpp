@@ -59,8 +59,8 @@ void DgcAutoHook::plan_bucket(detail::DgcBucket& b, Communicator& comm) {
   double best = -1;
   std::string line;
   for (const DgcScheme s : candidates) {
-    const double seconds =
-        predict_seconds(s, bytes, {world_size_, node_count_}, *costs_, options_.encoding);
+    const double seconds = predict_seconds(s, bytes, {world_size_, node_count_}, *costs_,
+                                           options_.encoding, options_.hierarchical_allgather);
     char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%s%s %.3f ms", line.empty() ? "" : ", ", scheme_name(s),
                   seconds * 1e3);

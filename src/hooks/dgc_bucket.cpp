@@ -1,5 +1,8 @@
 #include "hooks/dgc_bucket.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "dgc/error.h"
 #include "dgc/timeline.h"
 #include "dgc/wire.h"
@@ -16,6 +19,7 @@ void DgcBucket::plan(const Compressor& compressor, const DgcHookOptions& options
   sparse.clear();
   dense.clear();
   encoding = options.encoding;
+  hierarchical_allgather = options.hierarchical_allgather;
   const WireFormat& wire = compressor.wire_format();
   DGC_CHECK(!(encoding == WireEncoding::kEncoded && wire.int32_indices),
             "int32_indices applies to the raw wire format only; encoded messages code their "
@@ -103,12 +107,13 @@ BucketLayout DgcBucket::layout_record(std::int64_t hook_identity) const {
       static_cast<std::int64_t>(fused.dtype()),
       kWireFormatVersion,
       static_cast<std::int64_t>(encoding) * 16 + static_cast<std::int64_t>(message.value_type()),
-      static_cast<std::int64_t>(scheme)};
+      static_cast<std::int64_t>(scheme) + 16 * static_cast<std::int64_t>(hierarchical_allgather)};
 }
 
 std::string DgcBucket::describe(const BucketLayout& l) {
   const bool raw = l[6] / 16 == static_cast<std::int64_t>(WireEncoding::kRaw);
-  return concat(scheme_name(static_cast<DgcScheme>(l[7])), ", ", l[1], " sparse tensor(s) ",
+  return concat(scheme_name(static_cast<DgcScheme>(l[7] % 16)),
+                l[7] / 16 != 0 ? " through the node leaders" : "", ", ", l[1], " sparse tensor(s) ",
                 raw ? concat("in raw slots of ", l[2], " bytes")
                     : concat("encoded, ", l[2], " entries in all, values ",
                              value_type_name(static_cast<ValueType>(l[6] % 16))),
@@ -163,10 +168,7 @@ void DgcBucket::compress(Compressor& compressor, const std::vector<torch::Tensor
 }
 
 void DgcBucket::gather(ProcessGroup& group, TrafficStats& traffic) {
-  if (encoding == WireEncoding::kEncoded) {
-    const TimelineSpan span("encode", "dgc");
-    message.encode(send);
-  }
+  encode_message();
   const auto sent = static_cast<std::int64_t>(send.size());
   if (encoding == WireEncoding::kRaw) {
     received.resize(send.size() * static_cast<std::size_t>(group.size()));
@@ -179,9 +181,100 @@ void DgcBucket::gather(ProcessGroup& group, TrafficStats& traffic) {
   traffic.bytes_received += static_cast<std::int64_t>(received.size()) - sent;
 }
 
-void DgcBucket::share(ProcessGroup& group, int senders, TrafficStats& traffic) {
-  const bool root = group.rank() == 0;
+void DgcBucket::encode_message() {
   if (encoding == WireEncoding::kEncoded) {
+    const TimelineSpan span("encode", "dgc");
+    message.encode(send);
+  }
+}
+
+void DgcBucket::gather_through_leaders(Communicator& comm, TrafficStats& traffic) {
+  encode_message();
+  ProcessGroup& node = comm.node();
+  // 1. The node's messages to every rank of the node (only the leader keeps them); shared
+  // memory on a real machine.
+  std::vector<std::int64_t> node_bytes;
+  std::vector<std::uint8_t> node_messages;
+  const auto sent = static_cast<std::int64_t>(send.size());
+  node.allgatherv(send.data(), sent, node_bytes, node_messages);
+  const auto node_received = static_cast<std::int64_t>(node_messages.size()) - sent;
+  traffic.bytes_sent += sent;
+  traffic.bytes_received += node_received;
+  traffic.intra_node_bytes += sent + node_received;
+  if (node.rank() == 0) {
+    // 2. The leaders' allgather of whole nodes: each node's message sizes, then its messages.
+    const std::size_t header = 8 * node_bytes.size();
+    std::vector<std::uint8_t> block(header + node_messages.size());
+    std::memcpy(block.data(), node_bytes.data(), header);
+    std::copy(node_messages.begin(), node_messages.end(), block.begin() + header);
+    comm.cross_node().allgatherv(block.data(), static_cast<std::int64_t>(block.size()),
+                                 received_bytes, received);
+    traffic.bytes_sent += static_cast<std::int64_t>(block.size());
+    traffic.bytes_received += static_cast<std::int64_t>(received.size() - block.size());
+  }
+  // 3. The blocks to the node's other ranks. Every rank reads them itself, so that a malformed
+  // block is the same error on every rank (as a malformed message is in the flat allgather),
+  // not a leader's alone while its node waits.
+  if (node.size() > 1) share(node, comm.node_count(), traffic, /*sized=*/true);
+  const std::vector<std::int64_t> block_bytes = std::move(received_bytes);
+  const std::vector<std::uint8_t> blocks = std::move(received);
+  unpack_node_blocks(comm, block_bytes, blocks);
+}
+
+void DgcBucket::unpack_node_blocks(const Communicator& comm,
+                                   const std::vector<std::int64_t>& block_bytes,
+                                   const std::vector<std::uint8_t>& blocks) {
+  // The blocks come from other hosts: every size is checked before a byte is copied.
+  const int nodes = comm.node_count();
+  DGC_CHECK(static_cast<int>(block_bytes.size()) == nodes, "the node leaders' allgather returned ",
+            block_bytes.size(), " blocks for ", nodes, " nodes");
+  std::vector<std::int64_t> block_start(nodes + 1, 0);
+  for (int k = 0; k < nodes; ++k) block_start[k + 1] = block_start[k] + block_bytes[k];
+  DGC_CHECK(block_start[nodes] == static_cast<std::int64_t>(blocks.size()),
+            "the node leaders' blocks of ", block_start[nodes], " bytes in all arrived in ",
+            blocks.size(), " bytes");
+  const int world = comm.size();
+  received_bytes.assign(static_cast<std::size_t>(world), 0);
+  std::vector<std::int64_t> source(static_cast<std::size_t>(world));
+  std::vector<std::int64_t> next(block_start.begin(), block_start.end() - 1);  // per node
+  for (int k = 0; k < nodes; ++k) {
+    const std::int64_t header = 8 * static_cast<std::int64_t>(comm.node_sizes()[k]);
+    DGC_CHECK(block_bytes[k] >= header, "node ", k, "'s leader sent ", block_bytes[k],
+              " bytes, less than the sizes of its ", comm.node_sizes()[k], " ranks");
+    next[k] += header;
+  }
+  // World rank r is rank node_rank_of(r) of its node: its message follows its node mates'.
+  for (int r = 0; r < world; ++r) {
+    const int k = comm.node_of(r), j = comm.node_rank_of(r);
+    std::int64_t bytes = 0;
+    std::memcpy(&bytes, blocks.data() + block_start[k] + 8 * j, 8);
+    const std::int64_t room = block_start[k + 1] - next[k];
+    DGC_CHECK(bytes >= 0 && bytes <= room, "node ", k, "'s leader sent a message of ", bytes,
+              " bytes for rank ", r, " with ", room, " bytes left in its block");
+    DGC_CHECK(encoding != WireEncoding::kRaw || bytes == layout.bytes, "node ", k,
+              "'s leader sent a raw slot of ", bytes, " bytes for rank ", r, ", expected ",
+              layout.bytes);
+    received_bytes[r] = bytes;
+    source[r] = next[k];
+    next[k] += bytes;
+  }
+  for (int k = 0; k < nodes; ++k) {
+    DGC_CHECK(next[k] == block_start[k + 1], "node ", k, "'s leader sent ",
+              block_start[k + 1] - next[k], " bytes beyond its ranks' messages");
+  }
+  std::int64_t total = 0;
+  for (const std::int64_t bytes : received_bytes) total += bytes;
+  received.resize(static_cast<std::size_t>(total));
+  std::int64_t at = 0;
+  for (int r = 0; r < world; ++r) {
+    std::memcpy(received.data() + at, blocks.data() + source[r], received_bytes[r]);
+    at += received_bytes[r];
+  }
+}
+
+void DgcBucket::share(ProcessGroup& group, int senders, TrafficStats& traffic, bool sized) {
+  const bool root = group.rank() == 0;
+  if (sized || encoding == WireEncoding::kEncoded) {
     // The sizes first: the group's other ranks learn how much the root gathered.
     received_bytes.resize(static_cast<std::size_t>(senders));
     const std::int64_t size_bytes = 8 * static_cast<std::int64_t>(senders);

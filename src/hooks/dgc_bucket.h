@@ -40,8 +40,9 @@ struct DgcBucket {
   std::vector<std::size_t> sparse;  // positions in the bucket, in slot order
   std::vector<std::size_t> dense;   // positions in the bucket, in the fused buffer's order
   WireEncoding encoding = WireEncoding::kEncoded;
-  SparseSlotLayout layout;  // kRaw: the fixed-size slot
-  SparseMessage message;    // kEncoded: the selections before encoding and after decoding
+  bool hierarchical_allgather = false;  // DgcHookOptions', for the allgather scheme
+  SparseSlotLayout layout;              // kRaw: the fixed-size slot
+  SparseMessage message;  // kEncoded: the selections before encoding and after decoding
   std::vector<std::string> sparse_names;  // for error messages, in slot order
   // What one sender's sparse message is expected to weigh: the slot (kRaw), or the encoded
   // size expected at the plans' densities (kEncoded). Depends only on the plans.
@@ -84,8 +85,18 @@ struct DgcBucket {
   // Every sender's message of `group` in `received`: an allgather of the slots, or the
   // selections encoded and allgathered with their sizes.
   void gather(ProcessGroup& group, TrafficStats& traffic);
-  // Copies what `group`'s rank 0 gathered to the group's other ranks (node-local traffic).
-  void share(ProcessGroup& group, int senders, TrafficStats& traffic);
+  // gather() over the world through the node leaders (DgcHookOptions::hierarchical_allgather):
+  // `received` ends in world rank order, as gather() leaves it, on every rank.
+  void gather_through_leaders(Communicator& comm, TrafficStats& traffic);
+  // Its last part, on every rank: the nodes' blocks (each node's message sizes, then its messages)
+  // into `received` and `received_bytes` by world rank. Every size is checked first.
+  void unpack_node_blocks(const Communicator& comm, const std::vector<std::int64_t>& block_bytes,
+                          const std::vector<std::uint8_t>& blocks);
+  // Encodes this rank's selections into `send` (kEncoded; kRaw compressed into it).
+  void encode_message();
+  // Copies what `group`'s rank 0 gathered to the group's other ranks (node-local traffic): the
+  // senders' sizes first where they may differ (kEncoded, or `sized`), then their messages.
+  void share(ProcessGroup& group, int senders, TrafficStats& traffic, bool sized = false);
   // Copies the dense tensors' gradients into the fused buffer.
   void pack_dense(const std::vector<torch::Tensor>& grads);
   // Writes the averaged gradients: the `senders` messages summed and divided by `senders`; the

@@ -84,8 +84,9 @@ double DgcHook::predict_step_seconds(const ExchangeCosts& costs) const {
   const auto schemes = bucket_schemes();
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
     if (!buckets_[i]->planned) continue;
-    seconds += predict_seconds(schemes[i], buckets_[i]->bytes(compressor_),
-                               {world_size_, node_count_}, costs, options_.encoding);
+    seconds +=
+        predict_seconds(schemes[i], buckets_[i]->bytes(compressor_), {world_size_, node_count_},
+                        costs, options_.encoding, options_.hierarchical_allgather);
   }
   return seconds;
 }

@@ -44,6 +44,11 @@ std::unique_ptr<dgc::CommHook> make_hook(const std::string& name) {
     raw.encoding = dgc::WireEncoding::kRaw;
     return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)), raw);
   }
+  if (name == "dgc_leaders") {
+    dgc::DgcHookOptions leaders;
+    leaders.hierarchical_allgather = true;
+    return std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)), leaders);
+  }
   if (name.rfind("dgc", 0) == 0) {
     // Configured links for dgc_auto: the choice must not depend on a measurement.
     dgc::DgcAutoOptions choice;
@@ -140,8 +145,8 @@ TEST_P(EveryHook, ResumesExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Hooks, EveryHook,
                          testing::Values("allreduce", "fp16", "bf16", "dgc", "dgc_raw",
-                                         "dgc_hierarchical", "dgc_reduce_scatter", "dgc_auto",
-                                         "powersgd"),
+                                         "dgc_leaders", "dgc_hierarchical", "dgc_reduce_scatter",
+                                         "dgc_auto", "powersgd"),
                          [](const auto& info) { return info.param; });
 
 // Rank r's gradient: quarter steps times (r + 1), exact in float16 and bfloat16, and so are their

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/sgd.h"
 #include "error_of.h"
+#include "hooks/dgc_bucket.h"
 #include "mpi_test.h"
 #include "training_fixture.h"
 
@@ -263,6 +265,163 @@ TEST(EncodedMessages, TrainExactlyAsTheRawSlots) {
   const auto hierarchical_raw =
       trained<dgc::DgcHierarchicalHook>(with_encoding(dgc::WireEncoding::kRaw));
   EXPECT_TRUE(torch::equal(hierarchical.parameters, hierarchical_raw.parameters));
+}
+
+// The allgather through the node leaders (DgcHookOptions::hierarchical_allgather) takes its own
+// path only with several nodes, one of several ranks: mpi.suite.emulated.np4 (2 nodes of 2) and
+// mpi.leaders.np8 (4 nodes of 2); elsewhere it is the flat allgather.
+bool through_leaders_here() {
+  return comm().node_count() > 1 && comm().node_count() < comm().size();
+}
+
+dgc::DgcHookOptions through_leaders(dgc::WireEncoding encoding) {
+  auto o = with_encoding(encoding);
+  o.hierarchical_allgather = true;
+  return o;
+}
+
+// The same messages arrive in the same order: training ends bitwise where the flat allgather
+// takes it, in both encodings.
+TEST(HierarchicalAllgather, TrainsExactlyAsTheFlatOne) {
+  for (const auto encoding : {dgc::WireEncoding::kEncoded, dgc::WireEncoding::kRaw}) {
+    const auto flat = trained<dgc::DgcHook>(with_encoding(encoding));
+    const auto leaders = trained<dgc::DgcHook>(through_leaders(encoding));
+    EXPECT_TRUE(torch::equal(flat.parameters, leaders.parameters));
+    EXPECT_TRUE(identical_on_all_ranks(leaders.parameters));
+    EXPECT_EQ(leaders.traffic.intra_node_bytes > 0, through_leaders_here());
+  }
+}
+
+// Only the leaders use the network, each sending its node's block (every rank's slot size and
+// slot) once; the node's slots, and the blocks with their sizes, stay inside the node.
+TEST(HierarchicalAllgather, CrossesTheNetworkOnlyBetweenLeaders) {
+  if (!through_leaders_here()) GTEST_SKIP() << "needs several nodes, one of several ranks";
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptimizer opt(
+      comm(), sgd, {{"w", w}},
+      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc::test::dgc_options(0.05)),
+                                     through_leaders(dgc::WireEncoding::kRaw)));
+  (w.view({-1}) * torch::arange(1, 201, torch::kFloat).roll(comm().rank())).sum().backward();
+  opt.synchronize();
+  const auto& t = opt.last_step_traffic();
+  // One slot: 8 + 10 * 8 + 10 * 4 bytes (10 of 200 selected).
+  const std::int64_t slot = 128, node_size = comm().node().size();
+  const std::int64_t nodes = comm().node_count(), block = node_size * (8 + slot);
+  EXPECT_EQ(t.intra_node_bytes, slot * node_size + 8 * nodes + block * nodes);
+  EXPECT_EQ(t.bytes_sent + t.bytes_received - t.intra_node_bytes,
+            comm().node().rank() == 0 ? block * nodes : 0);
+}
+
+// A rank that sends through the leaders while another does not would mismatch the collectives:
+// the layout check names both before any message moves.
+TEST(HierarchicalAllgather, RanksMustAgreeOnIt) {
+  if (comm().size() == 1) GTEST_SKIP() << "needs two ranks";
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptions options;
+  options.failure_policy = dgc::FailurePolicy::kThrow;
+  dgc::DgcHookOptions hook_options;
+  hook_options.hierarchical_allgather = comm().rank() == 0;
+  dgc::DistributedOptimizer opt(
+      comm(), sgd, {{"w", w}},
+      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc::test::dgc_options(0.05)), hook_options),
+      options);
+  (w.view({-1}) * torch::ones({200})).sum().backward();
+  const std::string error = dgc::test::error_of([&] { opt.synchronize(); });
+  EXPECT_THAT(error, testing::HasSubstr("the ranks disagree on a bucket's exchange"));
+  EXPECT_THAT(error, testing::HasSubstr("allgather through the node leaders, 1 sparse tensor(s)"));
+}
+
+// dgc_auto weighs the allgather through the leaders as its three collectives, and as the flat
+// one where the path is not taken (one node, or one rank per node). A 50-byte message at 2 nodes
+// of 2 ranks: the node's allgatherv of it, the leaders' of 2 sizes and 2 messages (116 bytes),
+// the node's broadcast of all 4.
+TEST(HierarchicalAllgather, IsPredictedAsItsCollectives) {
+  const dgc::BucketBytes bytes{800, 800, 50, 0};
+  const dgc::ExchangeCosts costs{{1e-4, 1e6}, {1e-6, 1e9}};
+  const auto predict = [&](int world, int nodes, bool leaders) {
+    return dgc::predict_seconds(dgc::DgcScheme::kAllgather, bytes, {world, nodes}, costs,
+                                dgc::WireEncoding::kEncoded, leaders);
+  };
+  const double node_allgather = 2 * 1e-6 + 50 / 1e9;
+  const double leaders_allgather = 2 * 1e-4 + 116 / 1e6;
+  const double node_broadcast = 1e-6 + 200 / 1e9;
+  EXPECT_NEAR(predict(4, 2, true), node_allgather + leaders_allgather + node_broadcast, 1e-12);
+  EXPECT_LT(predict(4, 2, true), predict(4, 2, false));
+  EXPECT_EQ(predict(4, 4, true), predict(4, 4, false));
+  EXPECT_EQ(predict(4, 1, true), predict(4, 1, false));
+}
+
+// The blocks another node's leader sent: node k's ranks' message sizes, then their messages.
+// Here rank r's message is node_rank_of(r) + 1 bytes of value r.
+struct NodeBlocks {
+  std::vector<std::int64_t> bytes;
+  std::vector<std::uint8_t> data;
+};
+NodeBlocks node_blocks() {
+  NodeBlocks b;
+  for (int k = 0; k < comm().node_count(); ++k) {
+    const std::size_t start = b.data.size();
+    std::vector<std::uint8_t> messages;
+    for (int r = 0; r < comm().size(); ++r) {
+      if (comm().node_of(r) != k) continue;
+      const std::int64_t size = comm().node_rank_of(r) + 1;
+      const auto at = b.data.size();
+      b.data.resize(at + 8);
+      std::memcpy(b.data.data() + at, &size, 8);
+      messages.insert(messages.end(), static_cast<std::size_t>(size), static_cast<std::uint8_t>(r));
+    }
+    b.data.insert(b.data.end(), messages.begin(), messages.end());
+    b.bytes.push_back(static_cast<std::int64_t>(b.data.size() - start));
+  }
+  return b;
+}
+
+void set_size(NodeBlocks& b, int node, int node_rank, std::int64_t size) {
+  std::int64_t start = 0;
+  for (int k = 0; k < node; ++k) start += b.bytes[k];
+  std::memcpy(b.data.data() + start + 8 * node_rank, &size, 8);
+}
+
+// A leader's block is read by world rank, and every size in it is checked before a byte is
+// copied: a size past its block, a negative one, a block shorter than its sizes or longer than
+// its messages is one error naming the node.
+TEST(HierarchicalAllgather, ALeadersMalformedBlockIsAnError) {
+  if (!through_leaders_here()) GTEST_SKIP() << "needs several nodes, one of several ranks";
+  dgc::detail::DgcBucket bucket;
+  const auto unpack = [&](const NodeBlocks& b) {
+    return dgc::test::thrown_error_of([&] { bucket.unpack_node_blocks(comm(), b.bytes, b.data); });
+  };
+  const auto valid = node_blocks();
+  bucket.unpack_node_blocks(comm(), valid.bytes, valid.data);
+  std::size_t at = 0;
+  for (int r = 0; r < comm().size(); ++r) {
+    ASSERT_EQ(bucket.received_bytes[r], comm().node_rank_of(r) + 1);
+    for (int i = 0; i <= comm().node_rank_of(r); ++i) ASSERT_EQ(bucket.received[at++], r);
+  }
+  EXPECT_EQ(at, bucket.received.size());
+
+  const int last = comm().node_count() - 1;
+  auto too_large = node_blocks();
+  set_size(too_large, last, 0, std::int64_t{1} << 40);
+  EXPECT_THAT(unpack(too_large), testing::HasSubstr("node " + std::to_string(last) +
+                                                    "'s leader sent a message of 1099511627776"));
+  auto negative = node_blocks();
+  set_size(negative, 0, 0, -1);
+  EXPECT_THAT(unpack(negative), testing::HasSubstr("node 0's leader sent a message of -1 bytes"));
+  auto short_sizes = node_blocks();
+  set_size(short_sizes, 0, 0, 0);  // one byte of node 0 left over
+  EXPECT_THAT(unpack(short_sizes), testing::HasSubstr("node 0's leader sent 1 bytes beyond"));
+  auto truncated = node_blocks();
+  truncated.data.resize(truncated.data.size() - truncated.bytes[last]);
+  truncated.bytes[last] = 8;
+  truncated.data.resize(truncated.data.size() + 8);
+  EXPECT_THAT(unpack(truncated), testing::HasSubstr("node " + std::to_string(last) +
+                                                    "'s leader sent 8 bytes, less than the sizes"));
+  auto miscounted = node_blocks();
+  miscounted.bytes[0] += 1;
+  EXPECT_THAT(unpack(miscounted), testing::HasSubstr("blocks of"));
 }
 
 // On one rank there is one region and its quota is the capacity: the exchange is `dgc`'s.

@@ -45,6 +45,14 @@ struct DgcHookOptions {
   // How the selections travel (include/dgc/wire.h) [kEncoded]. The compressor's int32_indices
   // applies to kRaw only; with kEncoded it is an error.
   WireEncoding encoding = WireEncoding::kEncoded;
+  // The allgather scheme's messages travel through the node leaders (Horovod's hierarchical
+  // allgather): the node's messages to its rank 0, one allgather of whole nodes between the
+  // leaders, the node's copy of the result. Each host link then carries every remote message
+  // once instead of once per rank of the node. The same bytes arrive in the same order, so
+  // training is bitwise the same as without. It applies only where there are several nodes and
+  // one of them has several ranks [false]. Every rank must use the same value (the layout
+  // check names a rank that does not).
+  bool hierarchical_allgather = false;
 };
 
 class DGC_EXPORT DgcHook : public CommHook {
