@@ -70,22 +70,8 @@ done
 [[ -x $exe ]] || fail "$exe not found; build it first (make build)"
 
 # RATE in bit/s, for the HTB burst and for the lower bound on the transfer time printed below.
-# Only tc's decimal bit units are accepted: its bps means bytes per second, easy to misread.
-rate_bits() {
-  local value unit
-  [[ ${1,,} =~ ^([0-9]+(\.[0-9]+)?)(bit|kbit|mbit|gbit|tbit)$ ]] ||
-    fail "RATE must look like 100mbit, 1gbit or 2.5gbit, got $1"
-  value=${BASH_REMATCH[1]}
-  unit=${BASH_REMATCH[3]}
-  case $unit in
-    bit) awk -v v="$value" 'BEGIN { printf "%.0f", v }' ;;
-    kbit) awk -v v="$value" 'BEGIN { printf "%.0f", v * 1e3 }' ;;
-    mbit) awk -v v="$value" 'BEGIN { printf "%.0f", v * 1e6 }' ;;
-    gbit) awk -v v="$value" 'BEGIN { printf "%.0f", v * 1e9 }' ;;
-    tbit) awk -v v="$value" 'BEGIN { printf "%.0f", v * 1e12 }' ;;
-  esac
-}
-rate_bps=$(rate_bits "$rate")
+source "$(dirname "$0")/link_rate.sh"
+rate_bps=$(rate_bits "$rate") || fail "RATE must look like 100mbit, 1gbit or 2.5gbit, got $rate"
 # HTB's burst: 2 ms at RATE, at least 256 KiB. With its default (one MTU's worth, ~1.4 kB) lo's
 # 64 KiB packets each overdraw the bucket, and 1 Gbit/s measured ~800 Mbit/s; with 256 KiB, 950.
 burst=$(awk -v r="$rate_bps" 'BEGIN { b = r / 8 * 0.002; if (b < 262144) b = 262144; printf "%.0f", b }')

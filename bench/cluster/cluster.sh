@@ -60,15 +60,9 @@ for ns in dgc-sw dgc-head $(seq -f 'dgc-h%g' 1 "$hosts"); do
   fi
 done
 
-# RATE (tc's decimal bit units) in bit/s.
-tc_rate_bits() {
-  [[ ${1,,} =~ ^([0-9]+(\.[0-9]+)?)(bit|kbit|mbit|gbit)$ ]] ||
-    { echo "cluster.sh: --rate must look like 100mbit or 1gbit, got $1" >&2; return 1; }
-  local unit=${BASH_REMATCH[3]} scale=1
-  case $unit in kbit) scale=1e3 ;; mbit) scale=1e6 ;; gbit) scale=1e9 ;; esac
-  awk -v v="${BASH_REMATCH[1]}" -v s="$scale" 'BEGIN { printf "%.0f\n", v * s }'
-}
-tc_rate_bits "$rate" > /dev/null || exit 2
+source "$here/../link_rate.sh"
+link_bits=$(rate_bits "$rate") ||
+  { echo "cluster.sh: --rate must look like 100mbit or 1gbit, got $rate" >&2; exit 2; }
 
 add_ns() { ip netns add "$1"; namespaces+=("$1"); ip -n "$1" link set lo up; }
 add_ns dgc-sw
@@ -84,7 +78,7 @@ attach() {
   # its bucket holds any credit, so a 64 KiB offloaded segment crossed a 10 Mbit/s link at once
   # after a pause (20 kB in 0 ms instead of 16). At 1 Gbit/s and above that segment is worth
   # 0.5 ms or less, and without offload this VM's TCP stops at ~0.4 Gbit/s, so offload stays.
-  if ((rate_bits < 1000000000)); then
+  if ((link_bits < 1000000000)); then
     ip -n "$ns" link set dev eth0 gso_max_size 1514 gso_max_segs 1
     ip -n dgc-sw link set dev "$port" gso_max_size 1514 gso_max_segs 1
   fi
@@ -115,8 +109,7 @@ shape() {
   fi
 }
 
-rate_bits=$(tc_rate_bits "$rate")
-burst=$(awk -v r="$rate_bits" 'BEGIN { b = r / 8 * 0.002; if (b < 3072) b = 3072; printf "%.0f", b }')
+burst=$(awk -v r="$link_bits" 'BEGIN { b = r / 8 * 0.002; if (b < 3072) b = 3072; printf "%.0f", b }')
 
 # netem for the delay, where the kernel has it (this development VM's has not: then only the
 # rate is emulated, and the script says so).

@@ -59,10 +59,12 @@ csv=$out/steps.csv
 
 batch=128  # per rank: configs/fmnist/default.yaml
 
-# rate_mbit RATE: the rate in Mbit/s, to compare with 100.
+source "$here/../link_rate.sh"
+# rate_mbit RATE: the rate in whole Mbit/s, to compare with 100.
 rate_mbit() {
-  [[ ${1,,} =~ ^([0-9]+)(mbit|gbit)$ ]] || { echo "e2e.sh: rates must look like 10mbit or 1gbit, got $1" >&2; exit 2; }
-  if [[ ${BASH_REMATCH[2]} == gbit ]]; then echo $((BASH_REMATCH[1] * 1000)); else echo "${BASH_REMATCH[1]}"; fi
+  local bits
+  bits=$(rate_bits "$1") || { echo "e2e.sh: rates must look like 10mbit or 1gbit, got $1" >&2; exit 2; }
+  echo $((bits / 1000000))
 }
 
 # run LAYOUT RATE EXCHANGE: one training on the cluster, its rows appended to the CSV.

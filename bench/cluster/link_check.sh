@@ -6,13 +6,12 @@
 #   bench/cluster/link_check.sh [RATE...]      (default: 10mbit 100mbit 1gbit 10gbit)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../link_rate.sh"
 rates=("$@")
 [[ ${#rates[@]} -gt 0 ]] || rates=(10mbit 100mbit 1gbit 10gbit)
 for rate in "${rates[@]}"; do
-  [[ ${rate,,} =~ ^([0-9]+)(mbit|gbit)$ ]] ||
+  bits=$(rate_bits "$rate") ||
     { echo "link_check.sh: rates look like 10mbit or 1gbit, got $rate" >&2; exit 2; }
-  bits=${BASH_REMATCH[1]}000000
-  [[ ${BASH_REMATCH[2]} == gbit ]] && bits=${bits}000
   bytes=$((bits / 2))  # 4 s at the rate
   echo "== $rate"
   # Inside the cluster (the head namespace): the server in host 1, the client in host 2.

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/cluster's scripts: e2e.sh and link_check.sh refuse bad arguments with one error (exit 2);
 # as root, cluster.sh builds two hosts that one TCP connection crosses both ways
-# (link_check.sh), passes its command's failure on, refuses to start beside namespaces of its
-# name, and leaves no namespace behind in each case. No rate is asserted (tests never assert on
-# time). Exits 77 (ctest's SKIP_RETURN_CODE) after the argument checks where this is not root or
-# network namespaces cannot be made: a skip is reported, not a pass.
-#   cluster.sh BENCH_CLUSTER_DIR
+# (link_check.sh), runs MPI across them with one node per host, passes its command's failure on,
+# refuses to start beside namespaces of its name, and leaves no namespace behind in each case. No
+# rate is asserted (tests never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the
+# argument checks where this is not root or network namespaces cannot be made: a skip is
+# reported, not a pass.
+#   cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS
 set -uo pipefail
-dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR}
+dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
+mpi_tests=${2:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
 work=$(mktemp -d)
 made_sw=0  # the namespace dgc-sw this test made itself, to remove on any exit
 trap 'rm -rf "$work"; [ "$made_sw" -eq 0 ] || ip netns delete dgc-sw 2>/dev/null' EXIT
@@ -43,6 +45,20 @@ ip netns delete dgc-test-probe
 [ "$(grep -cE '^(server|client) \((one way|both ways)\): 50\.0 MB in [0-9.]+ s, [0-9.]+ Mbit/s$' "$work/out")" -eq 3 ] ||
   fail "link_check.sh did not report one receiver one way and two both ways: $(cat "$work/out")"
 [ -z "$(leftovers)" ] || fail "link_check.sh left namespaces behind: $(leftovers)"
+
+# MPI across the hosts, with ranks not numbered host by host (--map-by node: ranks 0 and 2 on the
+# first host, 1 and 3 on the second). The Communicator sees one node per host, and the allgather
+# through the node leaders puts every message back in world rank order: training is bitwise the
+# flat allgather's, and the leaders' blocks are read by world rank.
+"$dir/cluster.sh" --hosts 2 --ranks 2 --rate 1gbit -- bash -c "\$DGC_CLUSTER_MPIRUN --map-by node \
+  -x OMP_NUM_THREADS=1 $mpi_tests --gtest_color=no \
+  '--gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment:HierarchicalAllgather.*'" \
+  > "$work/out" 2>&1 || fail "the MPI tests across the hosts failed: $(tail -40 "$work/out")"
+# Rank 0 reports; every rank exits non-zero if any rank failed (tests/mpi/mpi_test_main.cpp).
+grep -q '^\[  PASSED  \] 6 tests' "$work/out" ||
+  fail "the 6 tests did not all pass across the hosts: $(grep -E 'PASSED|SKIPPED|FAILED' "$work/out")"
+! grep -q 'SKIPPED' "$work/out" || fail "a test was skipped across the hosts: $(grep SKIPPED "$work/out")"
+[ -z "$(leftovers)" ] || fail "the MPI run left namespaces behind: $(leftovers)"
 
 # The command's failure is cluster.sh's, and the cluster goes with it.
 expect_error 3 "cluster.sh: 2 host(s)" "$dir/cluster.sh" --hosts 2 --rate 10mbit -- bash -c 'exit 3'
