@@ -2,8 +2,9 @@
 # An emulated cluster on one machine (issue 15), as root: N hosts, each a network namespace
 # (dgc-h1 .. dgc-hN) with its own hostname for the processes started in it, joined by a bridge in a
 # switch namespace (dgc-sw) on the private subnet 10.99.0.0/24, with `tc` rate and delay on
-# every host's link (both directions: HTB for the rate, netem for the delay); mpirun runs in a head namespace (dgc-head, 10.99.0.254,
-# unshaped). Open MPI starts each host's daemon through bench/cluster/rsh_agent.sh, which enters
+# every host's link (both directions: HTB for the rate, netem for the delay, or
+# delay_forward.py where the kernel lacks netem); mpirun runs in a head namespace (dgc-head,
+# 10.99.0.254, unshaped). Open MPI starts each host's daemon through bench/cluster/rsh_agent.sh, which enters
 # the host's namespaces, so `mpirun -H` works as across real machines: TCP between hosts
 # (restricted to the subnet), shared memory inside a host, one node per host. Nothing is
 # routed: no namespace has a default route, and the root namespace is not attached, so no
@@ -12,8 +13,12 @@
 #
 #   bench/cluster/cluster.sh [--hosts N] [--rate RATE] [--delay DELAY] [--ranks R] -- COMMAND...
 #     RATE: tc units (10gbit, 1gbit, 100mbit, 10mbit; default 1gbit), by HTB; DELAY: one way per
-#     link (default 0.05ms), by netem where the kernel has it (a warning otherwise); R: ranks per
-#     host for $DGC_CLUSTER_MPIRUN (default 1).
+#     link, tc units (us, ms, s; default 0.05ms), so 2 DELAY one way between two hosts; R: ranks
+#     per host for $DGC_CLUSTER_MPIRUN (default 1).
+#     The delay is netem's where the kernel has netem. Where it has not, a --delay given is
+#     delay_forward.py's: each host's packets to the other hosts wait 2 DELAY in userspace on their
+#     way out (the head's packets to the hosts do not wait), which carries about 200 Mbit/s, so
+#     it needs RATE <= 100mbit; the default delay is then left out, with a warning.
 # COMMAND runs in the head namespace with, in its environment:
 #   DGC_CLUSTER_MPIRUN   mpirun with the hosts (-H h1:R,...), the rsh agent and the transports;
 #                        append the program: $DGC_CLUSTER_MPIRUN build/bin/dgc-train ...
@@ -25,12 +30,12 @@
 #     build/bin/dgc-mpi-tests --gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment'
 set -euo pipefail
 
-hosts=2 rate=1gbit delay=0.05ms ranks=1
+hosts=2 rate=1gbit delay=0.05ms delay_given=0 ranks=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --hosts) hosts=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
-    --delay) delay=$2; shift 2 ;;
+    --delay) delay=$2; delay_given=1; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "cluster.sh: unknown option $1 (see the header for usage)" >&2; exit 2 ;;
@@ -44,11 +49,12 @@ done
 here=$(cd "$(dirname "$0")" && pwd)
 subnet=10.99.0
 map=$(mktemp /tmp/dgc-cluster-map.XXXXXX)
-namespaces=()
+namespaces=() forwarders=()
 
 cleanup() {
+  for pid in "${forwarders[@]}"; do kill "$pid" 2>/dev/null || true; done
   for ns in "${namespaces[@]}"; do ip netns delete "$ns" 2>/dev/null || true; done
-  rm -f "$map"
+  rm -f "$map" "$map".*
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM  # until the command runs (then: below)
@@ -63,6 +69,10 @@ done
 source "$here/../link_rate.sh"
 link_bits=$(rate_bits "$rate") ||
   { echo "cluster.sh: --rate must look like 100mbit or 1gbit, got $rate" >&2; exit 2; }
+[[ ${delay,,} =~ ^([0-9]+(\.[0-9]+)?)(us|ms|s)$ ]] ||
+  { echo "cluster.sh: --delay must look like 0.05ms, 10ms or 200us, got $delay" >&2; exit 2; }
+delay_seconds=$(awk -v v="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[3]}" \
+  'BEGIN { printf "%.9f", v * (u == "us" ? 1e-6 : u == "ms" ? 1e-3 : 1) }')
 
 add_ns() { ip netns add "$1"; namespaces+=("$1"); ip -n "$1" link set lo up; }
 add_ns dgc-sw
@@ -89,7 +99,23 @@ attach() {
     # Both directions of the host's link: its sending side, and the switch's side towards it.
     shape "$ns" eth0
     shape dgc-sw "$port"
+    ((!use_forwarder)) || forward_with_delay "$ns" "$address"
   fi
+}
+
+# forward_with_delay NS ADDRESS: NS's packets to the subnet through delay_forward.py's device
+# (table 200), which sends them on with mark 1, routed by the main table out of eth0.
+forward_with_delay() {
+  local ns=$1 address=$2 log=$map.$1.delay
+  ip netns exec "$ns" /usr/bin/python3 "$here/delay_forward.py" dly0 \
+    "$(awk -v d="$delay_seconds" 'BEGIN { printf "%.9f", 2 * d }')" > "$log" 2>&1 &
+  forwarders+=($!)
+  for _ in $(seq 50); do grep -qs ready "$log" && break; sleep 0.1; done
+  grep -qs ready "$log" || { echo "cluster.sh: delay_forward.py did not start in $ns: $(cat "$log")" >&2; exit 1; }
+  ip -n "$ns" link set dly0 up
+  ip -n "$ns" rule add fwmark 1 lookup main pref 100
+  ip -n "$ns" route add "$subnet.0/24" dev dly0 src "$address" table 200
+  ip -n "$ns" rule add to "$subnet.0/24" lookup 200 pref 200
 }
 
 # shape NS DEVICE: HTB at the link's rate for everything leaving DEVICE (one default class), and
@@ -111,13 +137,20 @@ shape() {
 
 burst=$(awk -v r="$link_bits" 'BEGIN { b = r / 8 * 0.002; if (b < 3072) b = 3072; printf "%.0f", b }')
 
-# netem for the delay, where the kernel has it (this development VM's has not: then only the
-# rate is emulated, and the script says so).
-use_netem=1
+# netem for the delay, where the kernel has it. This development VM's has not: then a delay given
+# goes through delay_forward.py, and the default one is left out (the script says so).
+use_netem=1 use_forwarder=0 delay_by="netem"
 if ! netem_error=$(tc -n dgc-sw qdisc add dev lo root netem delay 1ms 2>&1); then
   use_netem=0
-  echo "cluster.sh: WARNING: netem unavailable ($netem_error); the delay of $delay is NOT" \
-    "emulated, only the rate" >&2
+  if ((delay_given)); then
+    ((link_bits <= 100000000)) || { echo "cluster.sh: without netem ($netem_error) the delay is" \
+      "delay_forward.py's, which carries about 200 Mbit/s: use --rate 100mbit or less, or no --delay" >&2; exit 2; }
+    use_forwarder=1 delay_by="delay_forward.py"
+  else
+    delay_by="none: netem unavailable"
+    echo "cluster.sh: WARNING: netem unavailable ($netem_error); the default delay of $delay is" \
+      "NOT emulated, only the rate (give --delay for delay_forward.py's)" >&2
+  fi
 else
   tc -n dgc-sw qdisc delete dev lo root
 fi
@@ -142,7 +175,8 @@ export DGC_CLUSTER_MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to 
 --mca plm_rsh_agent $here/rsh_agent.sh --mca pml ob1 --mca btl tcp,vader,self \
 --mca btl_tcp_if_include $subnet.0/24 --mca oob_tcp_if_include $subnet.0/24 -x DGC_CLUSTER_MAP \
 -x DGC_CLUSTER_NODES"
-echo "cluster.sh: $hosts host(s) at ${DGC_CLUSTER_HOSTS}, links $rate with $delay each way; running: $*" >&2
+echo "cluster.sh: $hosts host(s) at ${DGC_CLUSTER_HOSTS}, links $rate with $delay each way (delay by" \
+  "$delay_by); running: $*" >&2
 # In the background and waited for, so that a signal to this script alone (not only Ctrl-C to the
 # whole process group) stops the command and still removes the cluster.
 ip netns exec dgc-head "$@" &

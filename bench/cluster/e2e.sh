@@ -6,11 +6,13 @@
 #
 #   bench/cluster/e2e.sh [--bin DIR] [--out DIR] [--model convnet|resnet20] [--layouts 2x1,4x1,2x2]
 #                        [--rates 10gbit,1gbit,100mbit,10mbit] [--exchanges LIST] [--steps S]
-#                        [--mca NAME VALUE]... [--variant NAME -- DGC_TRAIN_SETTINGS...]
+#                        [--mca NAME VALUE]... [--delay DELAY]
+#                        [--variant NAME -- DGC_TRAIN_SETTINGS...]
 # --variant runs every point with the dgc-train settings after -- as well (for example
 # distributed.bucket_mb=1 distributed.wait=sleep), and names them in the CSV's variant column
 # ("default" without). --mca passes an Open MPI parameter to mpirun (for example
-# btl_tcp_eager_limit 8388608); name such runs with --variant too.
+# btl_tcp_eager_limit 8388608), --delay a link delay to cluster.sh (one way per link, for example
+# 5ms); name such runs with --variant too.
 #
 # Each run has S steps per epoch (default 6; 3 for the dense exchanges and PowerSGD below
 # 100 Mbit/s, where a dense step takes seconds). The DGC exchanges run the 8-epoch recipe's
@@ -26,7 +28,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=build/bin out=runs/e2e model=convnet layouts=2x1,4x1,2x2 rates=10gbit,1gbit,100mbit,10mbit
 exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto steps=6
-variant=default variant_args=() mca_args=()
+variant=default variant_args=() mca_args=() delay_args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --variant) variant=$2; shift 2
@@ -36,6 +38,8 @@ while [[ $# -gt 0 ]]; do
     --mca) [[ $# -ge 3 && $2 =~ ^[a-z0-9_]+$ && $3 =~ ^[A-Za-z0-9_.,:-]+$ ]] ||
              { echo "e2e.sh: --mca needs a parameter name and a value, got '${2:-}' '${3:-}'" >&2; exit 2; }
            mca_args+=(--mca "$2" "$3"); shift 3 ;;
+    --delay) [[ $# -ge 2 ]] || { echo "e2e.sh: --delay needs a value" >&2; exit 2; }
+             delay_args=(--delay "$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --layouts) layouts=$2; shift 2 ;;
@@ -88,7 +92,7 @@ run() {
   local name="$model.$layout.$rate.$exchange.$variant" run_dir
   run_dir=$(mktemp -d "/tmp/dgc-e2e.XXXXXX")
   echo "e2e.sh: $name ($epochs epoch(s) of $s steps)" >&2
-  if ! "$here/cluster.sh" --hosts "$hosts" --ranks "$per_host" --rate "$rate" -- \
+  if ! "$here/cluster.sh" --hosts "$hosts" --ranks "$per_host" --rate "$rate" "${delay_args[@]}" -- \
       bash -c "\$DGC_CLUSTER_MPIRUN -x OMP_NUM_THREADS=1 ${mca_args[*]} $bin/dgc-train --configs $model_config \
         ${args[*]} dataset.name=synthetic dataset.synthetic_train_size=$((s * batch * np)) \
         dataset.synthetic_test_size=$((batch * np)) train.num_epochs=$epochs \

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 # What one TCP connection carries between two emulated hosts, without MPI: BYTES one way (the
 # client sends) or both ways at once, timed from a start signal to the last byte received (each
-# receiving side prints its rate). Used by
-# bench/cluster/link_check.sh, which starts the server in one host and the client in the other.
-#   tcp_probe.py server PORT BYTES one|both
-#   tcp_probe.py client HOST:PORT BYTES one|both
+# receiving side prints its rate); or, with `rtt`, N round trips of one byte (the client prints
+# their minimum and median). Used by bench/cluster/link_check.sh, which starts the server in one
+# host and the client in the other.
+#   tcp_probe.py server PORT BYTES|N one|both|rtt
+#   tcp_probe.py client HOST:PORT BYTES|N one|both|rtt
 import os
 import socket
 import sys
@@ -39,6 +40,24 @@ def connect(address):
             time.sleep(0.1)
 
 
+def round_trips(sock, role, n):
+    """n round trips of one byte, the client's timed; nothing waits to fill a segment."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    times = []
+    for _ in range(n):
+        start = time.monotonic()
+        if role == "client":
+            sock.send(b"r")
+        receive_all(sock, 1)
+        if role == "server":
+            sock.send(b"r")
+        times.append((time.monotonic() - start) * 1e3)
+    if role == "client":
+        times.sort()
+        os.write(1, f"client (rtt): {n} round trips, min {times[0]:.2f} ms, "
+                    f"median {times[n // 2]:.2f} ms\n".encode())
+
+
 def main(role, where, n, mode):
     if role == "server":
         listener = socket.socket()
@@ -48,6 +67,8 @@ def main(role, where, n, mode):
         sock, _ = listener.accept()
     else:
         sock = connect(where)
+    if mode == "rtt":
+        return round_trips(sock, role, n)
     # A one-byte handshake each way, so that both sides start the clock together.
     if role == "server":
         receive_all(sock, 1)
@@ -76,7 +97,8 @@ def main(role, where, n, mode):
 
 if __name__ == "__main__":
     if len(sys.argv) != 5 or sys.argv[1] not in ("server", "client") or \
-            sys.argv[4] not in ("one", "both") or not sys.argv[3].isdigit():
-        raise SystemExit("usage: tcp_probe.py server PORT BYTES one|both | "
-                         "client HOST:PORT BYTES one|both")
+            sys.argv[4] not in ("one", "both", "rtt") or not sys.argv[3].isdigit() or \
+            int(sys.argv[3]) < 1:
+        raise SystemExit("usage: tcp_probe.py server PORT BYTES|N one|both|rtt | "
+                         "client HOST:PORT BYTES|N one|both|rtt")
     main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/cluster's scripts: e2e.sh and link_check.sh refuse bad arguments with one error (exit 2);
-# as root, cluster.sh builds two hosts that one TCP connection crosses both ways
-# (link_check.sh), runs MPI across them with one node per host, passes its command's failure on,
+# as root, cluster.sh builds two hosts that one TCP connection crosses both ways and with the
+# delay asked for (link_check.sh), runs MPI across them with one node per host, passes its command's failure on,
 # refuses to start beside namespaces of its name, and leaves no namespace behind in each case. No
 # rate is asserted (tests never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the
 # argument checks where this is not root or network namespaces cannot be made: a skip is
@@ -31,6 +31,7 @@ expect_error 2 "e2e.sh: --mca needs a parameter name and a value, got 'btl_tcp_e
   "$dir/e2e.sh" --mca btl_tcp_eager_limit
 expect_error 2 "got 'btl_tcp_eager_limit' '8;true'" "$dir/e2e.sh" --mca btl_tcp_eager_limit '8;true'
 expect_error 2 "link_check.sh: rates look like 10mbit or 1gbit, got fast" "$dir/link_check.sh" fast
+expect_error 2 "e2e.sh: --delay needs a value" "$dir/e2e.sh" --delay
 
 leftovers() { ip netns list 2>/dev/null | grep -E '^dgc-(sw|head|h[0-9]+)\b'; }
 if [ "$(id -u)" -ne 0 ] || ! ip netns add dgc-test-probe 2> /dev/null; then
@@ -45,6 +46,18 @@ ip netns delete dgc-test-probe
 [ "$(grep -cE '^(server|client) \((one way|both ways)\): 50\.0 MB in [0-9.]+ s, [0-9.]+ Mbit/s$' "$work/out")" -eq 3 ] ||
   fail "link_check.sh did not report one receiver one way and two both ways: $(cat "$work/out")"
 [ -z "$(leftovers)" ] || fail "link_check.sh left namespaces behind: $(leftovers)"
+
+# The delay (netem's, or delay_forward.py's where the kernel lacks netem): a round trip between
+# two hosts crosses 4 links of 5 ms, and no packet leaves before its time, so no round trip takes
+# less than 20 ms (a bound, not a measured speed).
+expect_error 2 "cluster.sh: --delay must look like 0.05ms, 10ms or 200us, got 5" \
+  "$dir/cluster.sh" --delay 5 -- true
+"$dir/link_check.sh" --delay 5ms 10mbit > "$work/out" 2>&1 || fail "link_check.sh --delay failed: $(cat "$work/out")"
+rtt=$(sed -n 's/^client (rtt): 20 round trips, min \([0-9.]*\) ms.*/\1/p' "$work/out")
+[ -n "$rtt" ] || fail "link_check.sh --delay printed no round trips: $(cat "$work/out")"
+awk -v r="$rtt" 'BEGIN { exit !(r >= 20) }' || fail "a round trip took $rtt ms, less than 4 x 5 ms"
+[ -z "$(leftovers)" ] || fail "link_check.sh --delay left namespaces behind: $(leftovers)"
+! pgrep -f delay_forward.py > /dev/null || fail "delay_forward.py still runs after the cluster went"
 
 # MPI across the hosts, with ranks not numbered host by host (--map-by node: ranks 0 and 2 on the
 # first host, 1 and 3 on the second). The Communicator sees one node per host, and the allgather
