@@ -429,25 +429,41 @@ TEST(CommHook, RanksMustRunTheSameHook) {
               HasSubstr("runs another comm hook than rank 0"));
 }
 
+// The error of the first step when this rank's DGC hook has `options` and the failure policy
+// throws ("" if none).
+std::string first_step_error(const dgc::DgcHookOptions& options) {
+  auto w = torch::zeros({10, 20}, torch::requires_grad());
+  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptions distributed;
+  distributed.failure_policy = dgc::FailurePolicy::kThrow;
+  dgc::DistributedOptimizer opt(
+      comm(), sgd, {{"w", w}},
+      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)), options), distributed);
+  (w.view({-1}) * torch::ones({200})).sum().backward();
+  return dgc::test::error_of([&] { opt.synchronize(); });
+}
+
 // Ranks that encode differently (a setting changed on one host) stop at the layout check with
 // one error naming both layouts, before any message is misread.
 TEST(CommHook, RanksMustShareTheWireEncoding) {
   if (comm().size() == 1) GTEST_SKIP() << "needs two ranks";
-  auto w = torch::zeros({10, 20}, torch::requires_grad());
-  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
-  dgc::DistributedOptions options;
-  options.failure_policy = dgc::FailurePolicy::kThrow;
-  dgc::DgcHookOptions hook_options;
-  hook_options.encoding =
-      comm().rank() == 0 ? dgc::WireEncoding::kRaw : dgc::WireEncoding::kEncoded;
-  dgc::DistributedOptimizer opt(
-      comm(), sgd, {{"w", w}},
-      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc_options(0.05)), hook_options), options);
-  (w.view({-1}) * torch::ones({200})).sum().backward();
-  const std::string error = dgc::test::error_of([&] { opt.synchronize(); });
+  dgc::DgcHookOptions options;
+  options.encoding = comm().rank() == 0 ? dgc::WireEncoding::kRaw : dgc::WireEncoding::kEncoded;
+  const std::string error = first_step_error(options);
   EXPECT_THAT(error, HasSubstr("the ranks disagree on a bucket's exchange"));
   EXPECT_THAT(error, HasSubstr("in raw slots of 128 bytes"));
   EXPECT_THAT(error, HasSubstr("encoded, 10 entries in all, values float32"));
+}
+
+// A rank that sends through the node leaders while another does not would mismatch the
+// collectives: the same check names both.
+TEST(CommHook, RanksMustAgreeOnTheHierarchicalAllgather) {
+  if (comm().size() == 1) GTEST_SKIP() << "needs two ranks";
+  dgc::DgcHookOptions options;
+  options.hierarchical_allgather = comm().rank() == 0;
+  const std::string error = first_step_error(options);
+  EXPECT_THAT(error, HasSubstr("the ranks disagree on a bucket's exchange"));
+  EXPECT_THAT(error, HasSubstr("allgather through the node leaders, 1 sparse tensor(s)"));
 }
 
 }  // namespace

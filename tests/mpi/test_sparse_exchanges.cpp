@@ -313,26 +313,6 @@ TEST(HierarchicalAllgather, CrossesTheNetworkOnlyBetweenLeaders) {
             comm().node().rank() == 0 ? block * nodes : 0);
 }
 
-// A rank that sends through the leaders while another does not would mismatch the collectives:
-// the layout check names both before any message moves.
-TEST(HierarchicalAllgather, RanksMustAgreeOnIt) {
-  if (comm().size() == 1) GTEST_SKIP() << "needs two ranks";
-  auto w = torch::zeros({10, 20}, torch::requires_grad());
-  dgc::DGCSGD sgd({w}, torch::optim::SGDOptions(0.1));
-  dgc::DistributedOptions options;
-  options.failure_policy = dgc::FailurePolicy::kThrow;
-  dgc::DgcHookOptions hook_options;
-  hook_options.hierarchical_allgather = comm().rank() == 0;
-  dgc::DistributedOptimizer opt(
-      comm(), sgd, {{"w", w}},
-      std::make_unique<dgc::DgcHook>(dgc::Compressor(dgc::test::dgc_options(0.05)), hook_options),
-      options);
-  (w.view({-1}) * torch::ones({200})).sum().backward();
-  const std::string error = dgc::test::error_of([&] { opt.synchronize(); });
-  EXPECT_THAT(error, testing::HasSubstr("the ranks disagree on a bucket's exchange"));
-  EXPECT_THAT(error, testing::HasSubstr("allgather through the node leaders, 1 sparse tensor(s)"));
-}
-
 // dgc_auto weighs the allgather through the leaders as its three collectives, and as the flat
 // one where the path is not taken (one node, or one rank per node). A 50-byte message at 2 nodes
 // of 2 ranks: the node's allgatherv of it, the leaders' of 2 sizes and 2 messages (116 bytes),

@@ -12,7 +12,9 @@ dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
 mpi_tests=${2:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
 work=$(mktemp -d)
 made_sw=0  # the namespace dgc-sw this test made itself, to remove on any exit
-trap 'rm -rf "$work"; [ "$made_sw" -eq 0 ] || ip netns delete dgc-sw 2>/dev/null' EXIT
+made_probe=0  # the same for dgc-test-probe
+trap 'rm -rf "$work"; [ "$made_sw" -eq 0 ] || ip netns delete dgc-sw 2>/dev/null
+      [ "$made_probe" -eq 0 ] || ip netns delete dgc-test-probe 2>/dev/null' EXIT
 fail() { echo "cluster: FAIL: $*"; exit 1; }
 
 # expect_error CODE MESSAGE COMMAND...: COMMAND exits with CODE and prints MESSAGE on stderr.
@@ -58,6 +60,14 @@ rtt=$(sed -n 's/^client (rtt): 20 round trips, min \([0-9.]*\) ms.*/\1/p' "$work
 awk -v r="$rtt" 'BEGIN { exit !(r >= 20) }' || fail "a round trip took $rtt ms, less than 4 x 5 ms"
 [ -z "$(leftovers)" ] || fail "link_check.sh --delay left namespaces behind: $(leftovers)"
 ! pgrep -f delay_forward.py > /dev/null || fail "delay_forward.py still runs after the cluster went"
+# Without netem the forwarder carries about 200 Mbit/s: a delay on a faster link is refused.
+ip netns add dgc-test-probe && made_probe=1
+if ! tc -n dgc-test-probe qdisc add dev lo root netem delay 1ms 2> /dev/null; then
+  expect_error 2 "which carries about 200 Mbit/s: use --rate 100mbit or less" \
+    "$dir/cluster.sh" --rate 1gbit --delay 1ms -- true
+  [ -z "$(leftovers)" ] || fail "a refused delay left namespaces behind: $(leftovers)"
+fi
+ip netns delete dgc-test-probe && made_probe=0
 
 # MPI across the hosts, with ranks not numbered host by host (--map-by node: ranks 0 and 2 on the
 # first host, 1 and 3 on the second). The Communicator sees one node per host, and the allgather
@@ -65,7 +75,7 @@ awk -v r="$rtt" 'BEGIN { exit !(r >= 20) }' || fail "a round trip took $rtt ms, 
 # flat allgather's, and the leaders' blocks are read by world rank.
 "$dir/cluster.sh" --hosts 2 --ranks 2 --rate 1gbit -- bash -c "\$DGC_CLUSTER_MPIRUN --map-by node \
   -x OMP_NUM_THREADS=1 $mpi_tests --gtest_color=no \
-  '--gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment:HierarchicalAllgather.*'" \
+  '--gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment:HierarchicalAllgather.*:CommHook.RanksMustAgreeOnTheHierarchicalAllgather'" \
   > "$work/out" 2>&1 || fail "the MPI tests across the hosts failed: $(tail -40 "$work/out")"
 # Rank 0 reports; every rank exits non-zero if any rank failed (tests/mpi/mpi_test_main.cpp).
 grep -q '^\[  PASSED  \] 6 tests' "$work/out" ||
