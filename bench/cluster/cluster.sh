@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # An emulated cluster on one machine (issue 15), as root: N hosts, each a network namespace
 # (dgc-h1 .. dgc-hN) with its own hostname for the processes started in it, joined by a bridge in a
-# switch namespace (dgc-sw) on the private subnet 10.99.0.0/24, with `tc` rate and delay on
-# every host's link (both directions: HTB for the rate, netem for the delay, or
-# delay_forward.py where the kernel lacks netem); mpirun runs in a head namespace (dgc-head,
-# 10.99.0.254, unshaped). Open MPI starts each host's daemon through bench/cluster/rsh_agent.sh, which enters
+# switch namespace (dgc-sw) on the private subnet 10.99.0.0/24, with a rate and a delay on every
+# host's link (both directions: HTB for the rate, netem for the delay, or delay_forward.py where
+# the kernel lacks netem); mpirun runs in a head namespace (dgc-head, 10.99.0.254, unshaped).
+# Open MPI starts each host's daemon through bench/cluster/rsh_agent.sh, which enters
 # the host's namespaces, so `mpirun -H` works as across real machines: TCP between hosts
 # (restricted to the subnet), shared memory inside a host, one node per host. Nothing is
 # routed: no namespace has a default route, and the root namespace is not attached, so no
@@ -111,7 +111,8 @@ forward_with_delay() {
     "$(awk -v d="$delay_seconds" 'BEGIN { printf "%.9f", 2 * d }')" > "$log" 2>&1 &
   forwarders+=($!)
   for _ in $(seq 50); do grep -qs ready "$log" && break; sleep 0.1; done
-  grep -qs ready "$log" || { echo "cluster.sh: delay_forward.py did not start in $ns: $(cat "$log")" >&2; exit 1; }
+  grep -qs ready "$log" ||
+    { echo "cluster.sh: delay_forward.py did not start in $ns: $(cat "$log")" >&2; exit 1; }
   ip -n "$ns" link set dly0 up
   ip -n "$ns" rule add fwmark 1 lookup main pref 100
   ip -n "$ns" route add "$subnet.0/24" dev dly0 src "$address" table 200
@@ -143,8 +144,11 @@ use_netem=1 use_forwarder=0 delay_by="netem"
 if ! netem_error=$(tc -n dgc-sw qdisc add dev lo root netem delay 1ms 2>&1); then
   use_netem=0
   if ((delay_given)); then
-    ((link_bits <= 100000000)) || { echo "cluster.sh: without netem ($netem_error) the delay is" \
-      "delay_forward.py's, which carries about 200 Mbit/s: use --rate 100mbit or less, or no --delay" >&2; exit 2; }
+    ((link_bits <= 100000000)) || {
+      echo "cluster.sh: without netem ($netem_error) the delay is delay_forward.py's, which" \
+        "carries about 200 Mbit/s: use --rate 100mbit or less, or no --delay" >&2
+      exit 2
+    }
     use_forwarder=1 delay_by="delay_forward.py"
   else
     delay_by="none: netem unavailable"

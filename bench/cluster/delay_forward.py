@@ -12,8 +12,9 @@ host's link as before, so they cross the switch and its rate limits normally.
 Every packet waits the same time, so a FIFO keeps them in order. The program prints "ready" once
 the device exists and runs until it is killed.
 
-It is plain Python, so it forwards a few thousand packets a second. That is enough for the slow
-links (10 Mbit/s is about 830 full packets a second each way), not for gigabit ones.
+It is plain Python: one TCP connection through it reached 230 Mbit/s on this 2-core VM, with
+the program's core busy. That is enough for the slow links (10 Mbit/s is about 830 full packets
+a second each way), not for gigabit ones.
 """
 import collections
 import fcntl

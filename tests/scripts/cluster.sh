@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/cluster's scripts: e2e.sh and link_check.sh refuse bad arguments with one error (exit 2);
 # as root, cluster.sh builds two hosts that one TCP connection crosses both ways and with the
-# delay asked for (link_check.sh), runs MPI across them with one node per host, passes its command's failure on,
-# refuses to start beside namespaces of its name, and leaves no namespace behind in each case. No
-# rate is asserted (tests never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the
+# delay asked for (link_check.sh), runs MPI across them with one node per host, passes its
+# command's failure on, refuses to start beside namespaces of its name, and leaves no namespace
+# behind in each case. No rate is asserted (tests never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the
 # argument checks where this is not root or network namespaces cannot be made: a skip is
 # reported, not a pass.
 #   cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS
@@ -54,7 +54,8 @@ ip netns delete dgc-test-probe
 # less than 20 ms (a bound, not a measured speed).
 expect_error 2 "cluster.sh: --delay must look like 0.05ms, 10ms or 200us, got 5" \
   "$dir/cluster.sh" --delay 5 -- true
-"$dir/link_check.sh" --delay 5ms 10mbit > "$work/out" 2>&1 || fail "link_check.sh --delay failed: $(cat "$work/out")"
+"$dir/link_check.sh" --delay 5ms 10mbit > "$work/out" 2>&1 ||
+  fail "link_check.sh --delay failed: $(cat "$work/out")"
 rtt=$(sed -n 's/^client (rtt): 20 round trips, min \([0-9.]*\) ms.*/\1/p' "$work/out")
 [ -n "$rtt" ] || fail "link_check.sh --delay printed no round trips: $(cat "$work/out")"
 awk -v r="$rtt" 'BEGIN { exit !(r >= 20) }' || fail "a round trip took $rtt ms, less than 4 x 5 ms"
@@ -75,12 +76,14 @@ ip netns delete dgc-test-probe && made_probe=0
 # flat allgather's, and the leaders' blocks are read by world rank.
 "$dir/cluster.sh" --hosts 2 --ranks 2 --rate 1gbit -- bash -c "\$DGC_CLUSTER_MPIRUN --map-by node \
   -x OMP_NUM_THREADS=1 $mpi_tests --gtest_color=no \
-  '--gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment:HierarchicalAllgather.*:CommHook.RanksMustAgreeOnTheHierarchicalAllgather'" \
+  '--gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment:HierarchicalAllgather.*:\
+CommHook.RanksMustAgreeOnTheHierarchicalAllgather'" \
   > "$work/out" 2>&1 || fail "the MPI tests across the hosts failed: $(tail -40 "$work/out")"
 # Rank 0 reports; every rank exits non-zero if any rank failed (tests/mpi/mpi_test_main.cpp).
 grep -q '^\[  PASSED  \] 6 tests' "$work/out" ||
   fail "the 6 tests did not all pass across the hosts: $(grep -E 'PASSED|SKIPPED|FAILED' "$work/out")"
-! grep -q 'SKIPPED' "$work/out" || fail "a test was skipped across the hosts: $(grep SKIPPED "$work/out")"
+! grep -q 'SKIPPED' "$work/out" ||
+  fail "a test was skipped across the hosts: $(grep SKIPPED "$work/out")"
 [ -z "$(leftovers)" ] || fail "the MPI run left namespaces behind: $(leftovers)"
 
 # The command's failure is cluster.sh's, and the cluster goes with it.
