@@ -3,8 +3,10 @@
 // selection from a Compressor of the same settings, the sums per region in rank order, each
 // owner's quota of the largest), including its residuals, on gradients that make the corner
 // cases (empty selections, equal magnitudes, a selection covering the whole tensor); the encoded
-// wire format against the raw one (bitwise the same training, fewer bytes). Every rank runs every
-// test with the same calls in the same order.
+// wire format against the raw one (bitwise the same training, fewer bytes); the allgather through
+// the node leaders against the flat one (bitwise the same training, the network left to the
+// leaders, malformed blocks refused). Every rank runs every test with the same calls in the same
+// order.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
