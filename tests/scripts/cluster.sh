@@ -12,9 +12,7 @@ dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
 mpi_tests=${2:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
 work=$(mktemp -d)
 made_sw=0  # the namespace dgc-sw this test made itself, to remove on any exit
-made_probe=0  # the same for dgc-test-probe
-trap 'rm -rf "$work"; [ "$made_sw" -eq 0 ] || ip netns delete dgc-sw 2>/dev/null
-      [ "$made_probe" -eq 0 ] || ip netns delete dgc-test-probe 2>/dev/null' EXIT
+trap 'rm -rf "$work"; [ "$made_sw" -eq 0 ] || ip netns delete dgc-sw 2>/dev/null' EXIT
 fail() { echo "cluster: FAIL: $*"; exit 1; }
 
 # expect_error CODE MESSAGE COMMAND...: COMMAND exits with CODE and prints MESSAGE on stderr.
@@ -40,6 +38,9 @@ if [ "$(id -u)" -ne 0 ] || ! ip netns add dgc-test-probe 2> /dev/null; then
   echo "cluster: argument checks passed; SKIP the namespaces (needs root and ip netns)"
   exit 77
 fi
+# The probe namespace also says whether this kernel has netem (the delay checks below).
+has_netem=0
+tc -n dgc-test-probe qdisc add dev lo root netem delay 1ms 2> /dev/null && has_netem=1
 ip netns delete dgc-test-probe
 [ -z "$(leftovers)" ] || fail "dgc namespaces exist before the test (another cluster running?): $(leftovers)"
 
@@ -54,10 +55,6 @@ ip netns delete dgc-test-probe
 # less than 20 ms (a bound, not a measured speed).
 expect_error 2 "cluster.sh: --delay must look like 0.05ms, 10ms or 200us, got 5" \
   "$dir/cluster.sh" --delay 5 -- true
-ip netns add dgc-test-probe && made_probe=1
-has_netem=0
-tc -n dgc-test-probe qdisc add dev lo root netem delay 1ms 2> /dev/null && has_netem=1
-ip netns delete dgc-test-probe && made_probe=0
 if [ "$has_netem" -eq 0 ] && [ ! -c /dev/net/tun ]; then
   echo "cluster: SKIP the delay checks: neither netem nor /dev/net/tun on this machine"
 else
