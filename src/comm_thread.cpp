@@ -2,15 +2,23 @@
 
 #include <ATen/Parallel.h>
 #include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 
+#include <cstring>
 #include <utility>
 
+#include "dgc/error.h"
 #include "dgc/timeline.h"
 
 namespace dgc::detail {
 
 CommThread::CommThread(std::function<void(std::exception_ptr)> on_error)
-    : on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+    : on_error_(std::move(on_error)), thread_([this] { loop(); }) {
+  // Named here rather than in loop(), so that it has its name once the constructor returns; for
+  // top -H, ps -L and /proc/PID/task/TID/comm (at most 15 characters).
+  pthread_setname_np(thread_.native_handle(), "dgc-comm");
+}
 
 CommThread::~CommThread() {
   {
@@ -39,6 +47,18 @@ void CommThread::wait() {
 void CommThread::run(std::function<void()> job) {
   submit(std::move(job));
   wait();
+}
+
+void CommThread::pin_to_cpu(int cpu) {
+  DGC_CHECK(cpu >= 0 && cpu < CPU_SETSIZE, "comm_thread_cpus: core ", cpu,
+            " does not exist (cores are numbered from 0 to ", CPU_SETSIZE - 1, ")");
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  const int failed = pthread_setaffinity_np(thread_.native_handle(), sizeof set, &set);
+  // EINVAL: the core is offline, absent, or outside the cores this process's cgroup allows.
+  DGC_CHECK(failed == 0, "comm_thread_cpus: cannot run the communication thread on core ", cpu,
+            ": ", std::strerror(failed));
 }
 
 void CommThread::loop() {

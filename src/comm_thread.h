@@ -29,6 +29,9 @@ class CommThread {
   void wait();
   // submit + wait.
   void run(std::function<void()> job);
+  // Lets the thread run on core `cpu` only; a core that does not exist or that this process may
+  // not use is a dgc::Error naming it. Call it before the first job.
+  void pin_to_cpu(int cpu);
 
  private:
   void loop();

@@ -169,6 +169,11 @@ DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Opt
   DGC_CHECK(options.backward_passes_per_step >= 1, "backward_passes_per_step must be >= 1, got ",
             options.backward_passes_per_step);
   DGC_CHECK(options.bucket_bytes > 0, "bucket_bytes must be > 0, got ", options.bucket_bytes);
+  const std::size_t cores_listed = options.comm_thread_cpus.size();
+  DGC_CHECK(cores_listed <= 1 || cores_listed == static_cast<std::size_t>(comm.local_size()),
+            "comm_thread_cpus lists ", cores_listed, " cores, but rank ", comm.rank(),
+            "'s machine runs ", comm.local_size(),
+            " ranks: list one core for each, or one for all");
   State& s = *state_;
   std::vector<HookTensor> hook_tensors;
   for (auto& [name, tensor] : named_parameters) {
@@ -207,6 +212,8 @@ DistributedOptimizer::DistributedOptimizer(Communicator& comm, torch::optim::Opt
                  "; the job ends here (the other ranks cannot go on without this one)");
     }
   });
+  const auto& cpus = options.comm_thread_cpus;
+  if (!cpus.empty()) s.thread->pin_to_cpu(cpus[cpus.size() == 1 ? 0 : comm.local_rank()]);
   for (std::size_t i = 0; i < s.params.size(); ++i) {
     State* state = state_.get();
     s.params[i].hook = s.params[i].tensor.register_hook(

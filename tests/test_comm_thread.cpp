@@ -1,13 +1,19 @@
-// The optimizer's communication thread: jobs in submission order, failures rethrown once, and
-// its ATen kernels on that thread alone, beside the caller's intra-op threads.
+// The optimizer's communication thread: jobs in submission order, failures rethrown once, its
+// ATen kernels on that thread alone, beside the caller's intra-op threads, and its core.
 #include <ATen/Parallel.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "comm_thread.h"
+#include "dgc/error.h"
 
 namespace dgc::detail {
 namespace {
@@ -48,6 +54,71 @@ TEST(CommThread, ItsKernelsUseOneThreadWhileTheCallerKeepsItsOwn) {
     EXPECT_EQ(caller_chunks.load(), 2);
   }
   at::set_num_threads(before);
+}
+
+// The cores this process may use, in increasing order.
+std::vector<int> usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  EXPECT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  std::vector<int> cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cores.push_back(cpu);
+  }
+  return cores;
+}
+
+TEST(CommThread, RunsOnTheCoreItIsPinnedTo) {
+  const std::vector<int> cores = usable_cores();
+  ASSERT_FALSE(cores.empty());
+  const int core = cores.back();
+  CommThread thread([](std::exception_ptr) {});
+  thread.pin_to_cpu(core);
+  std::vector<int> allowed;
+  int ran_on = -1;
+  char name[16] = {};
+  thread.run([&] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) allowed.push_back(cpu);
+    }
+    ran_on = sched_getcpu();
+    pthread_getname_np(pthread_self(), name, sizeof name);
+  });
+  EXPECT_EQ(allowed, std::vector<int>{core});
+  EXPECT_EQ(ran_on, core);
+  EXPECT_EQ(std::string(name), "dgc-comm");
+  // The caller's own cores are untouched.
+  EXPECT_EQ(usable_cores(), cores);
+}
+
+TEST(CommThread, ACoreThatDoesNotExistIsAnErrorNamingIt) {
+  CommThread thread([](std::exception_ptr) {});
+  const auto message = [&](int cpu) {
+    try {
+      thread.pin_to_cpu(cpu);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(message(-1), testing::HasSubstr("comm_thread_cpus: core -1 does not exist"));
+  EXPECT_THAT(message(CPU_SETSIZE),
+              testing::HasSubstr("core " + std::to_string(CPU_SETSIZE) + " does not exist"));
+  // A core number within the set's range that this machine lacks.
+  const long configured = sysconf(_SC_NPROCESSORS_CONF);
+  ASSERT_GT(configured, 0);
+  if (configured < CPU_SETSIZE) {
+    EXPECT_THAT(message(static_cast<int>(configured)),
+                testing::HasSubstr("cannot run the communication thread on core " +
+                                   std::to_string(configured) + ": Invalid argument"));
+  }
+  // It still runs jobs, wherever the system puts it.
+  int ran = 0;
+  thread.run([&] { ran = 1; });
+  EXPECT_EQ(ran, 1);
 }
 
 }  // namespace

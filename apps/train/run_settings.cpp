@@ -418,6 +418,13 @@ RunSettings read_settings(const Config& c) {
   DGC_CHECK(wait == "block" || wait == "sleep", "config: ", d, "wait must be block or sleep, got '",
             wait, "'");
   s.wait = wait == "sleep" ? WaitPolicy::kSleep : WaitPolicy::kBlock;
+  const auto cpus = c.get<std::vector<std::int64_t>>(d + "comm_thread_cpus");
+  for (std::size_t i = 0; i < cpus.size(); ++i) {
+    // The library checks that the core exists and may be used, once it knows the machine.
+    DGC_CHECK(cpus[i] >= 0 && cpus[i] <= std::numeric_limits<int>::max(), "config: ", d,
+              "comm_thread_cpus[", i, "] must be a core number >= 0, got ", cpus[i]);
+    s.comm_thread_cpus.push_back(static_cast<int>(cpus[i]));
+  }
   s.stall_check.warning_seconds = c.get<double>(d + "stall_warning_seconds");
   s.stall_check.timeout_seconds = c.get<double>(d + "stall_timeout_seconds");
   for (const auto& [key, value] :

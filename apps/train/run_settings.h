@@ -51,6 +51,7 @@ struct RunSettings {
   std::int64_t bucket_bytes = 25 << 20;  // DistributedOptions::bucket_bytes
   bool overlap = true;                   // DistributedOptions::overlap
   WaitPolicy wait = WaitPolicy::kBlock;  // Communicator::set_wait_policy
+  std::vector<int> comm_thread_cpus;     // DistributedOptions::comm_thread_cpus
   StallCheckOptions stall_check;
   // Logging
   std::string runs_dir, metric;

@@ -136,6 +136,7 @@ int run_training(const CommandLine& command_line, Communicator& comm) {
   options.backward_passes_per_step = static_cast<int>(s.num_batches_per_step);
   options.bucket_bytes = s.bucket_bytes;
   options.overlap = s.overlap;
+  options.comm_thread_cpus = s.comm_thread_cpus;
   comm.set_wait_policy(s.wait);
   const auto named = model.module->named_parameters().pairs();
   std::optional<RunLog> log;          // opened once the run really starts

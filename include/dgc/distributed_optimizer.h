@@ -75,6 +75,12 @@ struct DistributedOptions {
   // step() could apply it [true]. One extra read of the gradients per step.
   bool check_finite = true;
   FailurePolicy failure_policy = FailurePolicy::kAbortJob;
+  // The cores the communication thread may run on, as Horovod's HOROVOD_THREAD_AFFINITY: one
+  // core per rank of this machine (indexed by Communicator::local_rank()), or one core for all of
+  // them [empty: wherever the operating system puts it]. A core of its own keeps the blocking
+  // collectives' polling off the training threads' cores. A list of another length, or a core
+  // that does not exist or that this process may not use, is a dgc::Error at construction.
+  std::vector<int> comm_thread_cpus;
 };
 
 class DGC_EXPORT DistributedOptimizer {

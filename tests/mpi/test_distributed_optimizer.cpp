@@ -2,10 +2,13 @@
 // rank runs every test with the same calls in the same order; checks come after the collectives.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -299,6 +302,68 @@ TEST(DistributedOptimizer, RejectsBadSettings) {
     message = e.what();
   }
   EXPECT_THAT(message, HasSubstr("backward_passes_per_step must be >= 1, got 0"));
+}
+
+// One core per rank of the machine, or one for all (HOROVOD_THREAD_AFFINITY); another count is an
+// error naming the ranks the machine runs.
+TEST(DistributedOptimizer, CommThreadCoresMustMatchTheMachinesRanks) {
+  auto model = make_model(5);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1));
+  dgc::DistributedOptions options;
+  options.comm_thread_cpus.assign(comm().local_size() + 1, 0);
+  if (options.comm_thread_cpus.size() == 1) options.comm_thread_cpus.push_back(0);
+  std::string message;
+  try {
+    dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(), options);
+  } catch (const dgc::Error& e) {
+    message = e.what();
+  }
+  EXPECT_THAT(
+      message,
+      HasSubstr("comm_thread_cpus lists " + std::to_string(options.comm_thread_cpus.size()) +
+                " cores, but rank " + std::to_string(comm().rank()) + "'s machine runs " +
+                std::to_string(comm().local_size()) + " ranks"));
+}
+
+// The thread named dgc-comm, found the way top -H finds it, may run only on this rank's core of
+// the list, and training with it pinned keeps the ranks identical.
+TEST(DistributedOptimizer, PinsTheCommThreadToThisRanksCore) {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  std::vector<int> usable;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &mine)) usable.push_back(cpu);
+  }
+  ASSERT_FALSE(usable.empty());
+  // A different core for each local rank where there are enough, so that indexing shows.
+  dgc::DistributedOptions options;
+  for (int r = 0; r < comm().local_size(); ++r) {
+    options.comm_thread_cpus.push_back(usable[(usable.size() - 1 - r % usable.size())]);
+  }
+  const int expected = options.comm_thread_cpus[comm().local_rank()];
+  auto model = make_model(7);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  options.bucket_bytes = 1024;
+  dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(), options);
+  std::vector<std::vector<int>> comm_threads_cores;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream name_file(task.path() / "comm");
+    std::string name;
+    std::getline(name_file, name);
+    if (name != "dgc-comm") continue;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(sched_getaffinity(std::stoi(task.path().filename().string()), sizeof set, &set), 0);
+    comm_threads_cores.emplace_back();
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) comm_threads_cores.back().push_back(cpu);
+    }
+  }
+  ASSERT_EQ(comm_threads_cores.size(), 1u);
+  EXPECT_EQ(comm_threads_cores[0], std::vector<int>{expected});
+  train(model, opt, 10);
+  EXPECT_TRUE(identical_on_all_ranks(flat_parameters(*model)));
 }
 
 // Under DGC the memory applies the momentum; an inner SGD with its own would apply it twice.

@@ -65,6 +65,9 @@ TEST(Settings, DefaultsAndEdgesOfTheRanges) {
   EXPECT_FALSE(exchange.overlap);
   EXPECT_EQ(s.wait, WaitPolicy::kBlock);
   EXPECT_EQ(settings({"distributed.wait=sleep"}).wait, WaitPolicy::kSleep);
+  EXPECT_TRUE(s.comm_thread_cpus.empty());
+  EXPECT_EQ(settings({"distributed.comm_thread_cpus=[1, 0]"}).comm_thread_cpus,
+            (std::vector<int>{1, 0}));
   EXPECT_TRUE(exchange.timeline);
   EXPECT_EQ(exchange.timeline_steps, 3);
   EXPECT_NO_THROW(settings({"dataset.name=synthetic", "dataset.num_classes=7",
@@ -287,6 +290,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "config: distributed.bucket_mb must be in (0, 1e+06], got inf"},
         BadValue{{"distributed.wait=spin"},
                  "config: distributed.wait must be block or sleep, got 'spin'"},
+        BadValue{{"distributed.comm_thread_cpus=[0, -1]"},
+                 "config: distributed.comm_thread_cpus[1] must be a core number >= 0, got -1"},
         BadValue{{"logging.timeline_steps=0"},
                  "config: logging.timeline_steps must be >= 1, got 0"},
         BadValue{{"train.stop_after_epochs=-1"},
