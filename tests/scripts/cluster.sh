@@ -32,6 +32,10 @@ expect_error 2 "e2e.sh: --mca needs a parameter name and a value, got 'btl_tcp_e
 expect_error 2 "got 'btl_tcp_eager_limit' '8;true'" "$dir/e2e.sh" --mca btl_tcp_eager_limit '8;true'
 expect_error 2 "link_check.sh: rates look like 10mbit or 1gbit, got fast" "$dir/link_check.sh" fast
 expect_error 2 "e2e.sh: --delay needs a value" "$dir/e2e.sh" --delay
+expect_error 2 "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3, got '0;true'" \
+  "$dir/e2e.sh" --compute-cpus '0;true'
+expect_error 2 "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3, got ''" \
+  "$dir/e2e.sh" --compute-cpus
 
 leftovers() { ip netns list 2>/dev/null | grep -E '^dgc-(sw|head|h[0-9]+)\b'; }
 if [ "$(id -u)" -ne 0 ] || ! ip netns add dgc-test-probe 2> /dev/null; then
