@@ -42,6 +42,7 @@
 // the rank). The constructor and destructor are collective too.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,14 @@ enum class WaitPolicy {
   // may add in another order than the blocking ones (floating-point sums may differ in the last
   // bits; every rank still gets the same values).
   kSleep,
+};
+
+// What one rank handed to and got back from a collective made of several, in payload bytes, and
+// how much of that stayed inside its node (shared memory on a real machine, not the network).
+struct CollectiveBytes {
+  std::int64_t sent = 0;
+  std::int64_t received = 0;
+  std::int64_t intra_node = 0;
 };
 
 struct CommunicatorOptions {
@@ -124,6 +133,18 @@ class DGC_EXPORT Communicator : public ProcessGroup {
   bool nodes_uniform() const;
   // The emulated node size in effect (from the options or the environment); 0 for real nodes.
   int emulated_node_size() const;
+
+  // allgatherv() over the world through the node leaders, as Horovod's hierarchical allgather:
+  // the node's ranks' bytes gathered inside the node, the nodes' blocks (each node's sizes, then
+  // its ranks' bytes) allgathered between the leaders (node rank 0's cross_node()), and that
+  // result broadcast inside each node. The network then carries each rank's bytes once per other
+  // node, not once per other rank. Fills bytes_per_rank and recv exactly as allgatherv() does, in
+  // world rank order. A leader's block comes from another host: every rank checks every size in
+  // it before a byte is copied, and a malformed one is a dgc::Error naming the node, on every
+  // rank of the node. Collective over the world; returns what this rank moved.
+  CollectiveBytes allgatherv_through_leaders(const void* send, std::int64_t bytes,
+                                             std::vector<std::int64_t>& bytes_per_rank,
+                                             std::vector<std::uint8_t>& recv);
 
   // Replaces the stall check's options (those of the constructor, environment included); local,
   // takes effect within a second. Throws dgc::Error (see validate) and leaves the options as they

@@ -7,6 +7,7 @@
 #include "dgc/timeline.h"
 #include "dgc/wire.h"
 #include "hooks/dgc_schemes.h"
+#include "leaders_allgather.h"
 #include "wire_codec.h"
 
 namespace dgc::detail {
@@ -190,112 +191,33 @@ void DgcBucket::encode_message() {
 
 void DgcBucket::gather_through_leaders(Communicator& comm, TrafficStats& traffic) {
   encode_message();
-  ProcessGroup& node = comm.node();
-  // 1. The node's messages to every rank of the node (only the leader keeps them); shared
-  // memory on a real machine.
-  std::vector<std::int64_t> node_bytes;
-  std::vector<std::uint8_t> node_messages;
-  const auto sent = static_cast<std::int64_t>(send.size());
-  node.allgatherv(send.data(), sent, node_bytes, node_messages);
-  const auto node_received = static_cast<std::int64_t>(node_messages.size()) - sent;
-  traffic.bytes_sent += sent;
-  traffic.bytes_received += node_received;
-  traffic.intra_node_bytes += sent + node_received;
-  if (node.rank() == 0) {
-    // 2. The leaders' allgather of whole nodes: each node's message sizes, then its messages.
-    const std::size_t header = 8 * node_bytes.size();
-    std::vector<std::uint8_t> block(header + node_messages.size());
-    std::memcpy(block.data(), node_bytes.data(), header);
-    std::copy(node_messages.begin(), node_messages.end(), block.begin() + header);
-    comm.cross_node().allgatherv(block.data(), static_cast<std::int64_t>(block.size()),
-                                 received_bytes, received);
-    traffic.bytes_sent += static_cast<std::int64_t>(block.size());
-    traffic.bytes_received += static_cast<std::int64_t>(received.size() - block.size());
-  }
-  // 3. The blocks to the node's other ranks. Every rank reads them itself, so that a malformed
-  // block is the same error on every rank (as a malformed message is in the flat allgather),
-  // not a leader's alone while its node waits.
-  if (node.size() > 1) share(node, comm.node_count(), traffic, /*sized=*/true);
-  const std::vector<std::int64_t> block_bytes = std::move(received_bytes);
-  const std::vector<std::uint8_t> blocks = std::move(received);
-  unpack_node_blocks(comm, block_bytes, blocks);
-}
-
-void DgcBucket::unpack_node_blocks(const Communicator& comm,
-                                   const std::vector<std::int64_t>& block_bytes,
-                                   const std::vector<std::uint8_t>& blocks) {
-  // The blocks come from other hosts: every size is checked before a byte is copied.
-  const int nodes = comm.node_count();
-  DGC_CHECK(static_cast<int>(block_bytes.size()) == nodes, "the node leaders' allgather returned ",
-            block_bytes.size(), " blocks for ", nodes, " nodes");
-  std::vector<std::int64_t> block_start(nodes + 1, 0);
-  for (int k = 0; k < nodes; ++k) block_start[k + 1] = block_start[k] + block_bytes[k];
-  DGC_CHECK(block_start[nodes] == static_cast<std::int64_t>(blocks.size()),
-            "the node leaders' blocks of ", block_start[nodes], " bytes in all arrived in ",
-            blocks.size(), " bytes");
-  const int world = comm.size();
-  received_bytes.assign(static_cast<std::size_t>(world), 0);
-  std::vector<std::int64_t> source(static_cast<std::size_t>(world));
-  std::vector<std::int64_t> next(block_start.begin(), block_start.end() - 1);  // per node
-  for (int k = 0; k < nodes; ++k) {
-    const std::int64_t header = 8 * static_cast<std::int64_t>(comm.node_sizes()[k]);
-    DGC_CHECK(block_bytes[k] >= header, "node ", k, "'s leader sent ", block_bytes[k],
-              " bytes, less than the sizes of its ", comm.node_sizes()[k], " ranks");
-    next[k] += header;
-  }
-  // World rank r is rank node_rank_of(r) of its node: its message follows its node mates'.
-  for (int r = 0; r < world; ++r) {
-    const int k = comm.node_of(r), j = comm.node_rank_of(r);
-    std::int64_t bytes = 0;
-    std::memcpy(&bytes, blocks.data() + block_start[k] + 8 * j, 8);
-    const std::int64_t room = block_start[k + 1] - next[k];
-    DGC_CHECK(bytes >= 0 && bytes <= room, "node ", k, "'s leader sent a message of ", bytes,
-              " bytes for rank ", r, " with ", room, " bytes left in its block");
-    DGC_CHECK(encoding != WireEncoding::kRaw || bytes == layout.bytes, "node ", k,
-              "'s leader sent a raw slot of ", bytes, " bytes for rank ", r, ", expected ",
-              layout.bytes);
-    received_bytes[r] = bytes;
-    source[r] = next[k];
-    next[k] += bytes;
-  }
-  for (int k = 0; k < nodes; ++k) {
-    DGC_CHECK(next[k] == block_start[k + 1], "node ", k, "'s leader sent ",
-              block_start[k + 1] - next[k], " bytes beyond its ranks' messages");
-  }
-  std::int64_t total = 0;
-  for (const std::int64_t bytes : received_bytes) total += bytes;
-  received.resize(static_cast<std::size_t>(total));
-  std::int64_t at = 0;
-  for (int r = 0; r < world; ++r) {
-    std::memcpy(received.data() + at, blocks.data() + source[r], received_bytes[r]);
-    at += received_bytes[r];
+  const CollectiveBytes moved = comm.allgatherv_through_leaders(
+      send.data(), static_cast<std::int64_t>(send.size()), received_bytes, received);
+  traffic.bytes_sent += moved.sent;
+  traffic.bytes_received += moved.received;
+  traffic.intra_node_bytes += moved.intra_node;
+  if (encoding != WireEncoding::kRaw) return;
+  for (int r = 0; r < comm.size(); ++r) {
+    DGC_CHECK(received_bytes[r] == layout.bytes, "node ", comm.node_of(r),
+              "'s leader sent a raw slot of ", received_bytes[r], " bytes for rank ", r,
+              ", expected ", layout.bytes);
   }
 }
 
-void DgcBucket::share(ProcessGroup& group, int senders, TrafficStats& traffic, bool sized) {
-  const bool root = group.rank() == 0;
-  if (sized || encoding == WireEncoding::kEncoded) {
+void DgcBucket::share(ProcessGroup& group, int senders, TrafficStats& traffic) {
+  std::int64_t shared = 0;
+  if (encoding == WireEncoding::kEncoded) {
     // The sizes first: the group's other ranks learn how much the root gathered.
     received_bytes.resize(static_cast<std::size_t>(senders));
-    const std::int64_t size_bytes = 8 * static_cast<std::int64_t>(senders);
-    group.broadcast(received_bytes.data(), size_bytes, 0);
-    (root ? traffic.bytes_sent : traffic.bytes_received) += size_bytes;
-    traffic.intra_node_bytes += size_bytes;
-    std::int64_t total = 0;
-    for (const std::int64_t bytes : received_bytes) {
-      DGC_CHECK(bytes >= 0 && bytes <= INT32_MAX - total, "node rank 0 shared a message of ", bytes,
-                " bytes (", total, " before it)");
-      total += bytes;
-    }
-    received.resize(static_cast<std::size_t>(total));
+    shared = broadcast_sized(group, received_bytes, received);
   } else {
     received.resize(send.size() * static_cast<std::size_t>(senders));
     received_bytes.assign(static_cast<std::size_t>(senders), layout.bytes);
+    shared = static_cast<std::int64_t>(received.size());
+    group.broadcast(received.data(), shared, 0);
   }
-  const auto bytes = static_cast<std::int64_t>(received.size());
-  group.broadcast(received.data(), bytes, 0);
-  (root ? traffic.bytes_sent : traffic.bytes_received) += bytes;
-  traffic.intra_node_bytes += bytes;
+  (group.rank() == 0 ? traffic.bytes_sent : traffic.bytes_received) += shared;
+  traffic.intra_node_bytes += shared;
 }
 
 void DgcBucket::pack_dense(const std::vector<torch::Tensor>& grads) {

@@ -88,15 +88,11 @@ struct DgcBucket {
   // gather() over the world through the node leaders (DgcHookOptions::hierarchical_allgather):
   // `received` ends in world rank order, as gather() leaves it, on every rank.
   void gather_through_leaders(Communicator& comm, TrafficStats& traffic);
-  // Its last part, on every rank: the nodes' blocks (each node's message sizes, then its messages)
-  // into `received` and `received_bytes` by world rank. Every size is checked first.
-  void unpack_node_blocks(const Communicator& comm, const std::vector<std::int64_t>& block_bytes,
-                          const std::vector<std::uint8_t>& blocks);
   // Encodes this rank's selections into `send` (kEncoded; kRaw compressed into it).
   void encode_message();
   // Copies what `group`'s rank 0 gathered to the group's other ranks (node-local traffic): the
-  // senders' sizes first where they may differ (kEncoded, or `sized`), then their messages.
-  void share(ProcessGroup& group, int senders, TrafficStats& traffic, bool sized = false);
+  // senders' sizes first where they may differ (kEncoded), then their messages.
+  void share(ProcessGroup& group, int senders, TrafficStats& traffic);
   // Copies the dense tensors' gradients into the fused buffer.
   void pack_dense(const std::vector<torch::Tensor>& grads);
   // Writes the averaged gradients: the `senders` messages summed and divided by `senders`; the

@@ -28,7 +28,7 @@
 #include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/sgd.h"
 #include "error_of.h"
-#include "hooks/dgc_bucket.h"
+#include "leaders_allgather.h"
 #include "mpi_test.h"
 #include "training_fixture.h"
 
@@ -371,18 +371,20 @@ void set_size(NodeBlocks& b, int node, int node_rank, std::int64_t size) {
 // its messages is one error naming the node.
 TEST(HierarchicalAllgather, ALeadersMalformedBlockIsAnError) {
   if (!through_leaders_here()) GTEST_SKIP() << "needs several nodes, one of several ranks";
-  dgc::detail::DgcBucket bucket;
+  std::vector<std::int64_t> bytes_per_rank;
+  std::vector<std::uint8_t> recv;
   const auto unpack = [&](const NodeBlocks& b) {
-    return dgc::test::thrown_error_of([&] { bucket.unpack_node_blocks(comm(), b.bytes, b.data); });
+    return dgc::test::thrown_error_of(
+        [&] { dgc::detail::unpack_node_blocks(comm(), b.bytes, b.data, bytes_per_rank, recv); });
   };
   const auto valid = node_blocks();
-  bucket.unpack_node_blocks(comm(), valid.bytes, valid.data);
+  dgc::detail::unpack_node_blocks(comm(), valid.bytes, valid.data, bytes_per_rank, recv);
   std::size_t at = 0;
   for (int r = 0; r < comm().size(); ++r) {
-    ASSERT_EQ(bucket.received_bytes[r], comm().node_rank_of(r) + 1);
-    for (int i = 0; i <= comm().node_rank_of(r); ++i) ASSERT_EQ(bucket.received[at++], r);
+    ASSERT_EQ(bytes_per_rank[r], comm().node_rank_of(r) + 1);
+    for (int i = 0; i <= comm().node_rank_of(r); ++i) ASSERT_EQ(recv[at++], r);
   }
-  EXPECT_EQ(at, bucket.received.size());
+  EXPECT_EQ(at, recv.size());
 
   const int last = comm().node_count() - 1;
   auto too_large = node_blocks();

@@ -174,6 +174,39 @@ TEST(Topology, TwoLevelSumEqualsTheWorldsSum) {
   EXPECT_TRUE(torch::equal(total, world)) << total << " vs " << world;
 }
 
+// The allgatherv through the node leaders returns the world allgatherv's sizes and bytes, on
+// the binary's nodes and on emulated ones of 1, 2 and every rank, with some ranks sending nothing;
+// only the leaders use the network, each sending its node's block once.
+TEST(Topology, AllgathervThroughTheLeadersIsTheWorldsAllgatherv) {
+  const int n = comm().size(), rank = comm().rank();
+  const auto check = [&](dgc::Communicator& c) {
+    const std::vector<std::uint8_t> mine(static_cast<std::size_t>(rank % 3) * 5,
+                                         static_cast<std::uint8_t>(rank + 1));
+    std::vector<std::int64_t> flat_bytes, leaders_bytes;
+    std::vector<std::uint8_t> flat, leaders;
+    c.allgatherv(mine.data(), static_cast<std::int64_t>(mine.size()), flat_bytes, flat);
+    const dgc::CollectiveBytes moved = c.allgatherv_through_leaders(
+        mine.data(), static_cast<std::int64_t>(mine.size()), leaders_bytes, leaders);
+    EXPECT_EQ(leaders_bytes, flat_bytes);
+    EXPECT_EQ(leaders, flat);
+    std::int64_t node_total = 0;
+    for (int r = 0; r < n; ++r) {
+      if (c.node_of(r) == c.node_index()) node_total += flat_bytes[r];
+    }
+    const auto total = static_cast<std::int64_t>(flat.size());
+    const std::int64_t blocks = 8 * n + total;  // every node's sizes and bytes
+    const std::int64_t shared = c.node().size() > 1 ? 8 * c.node_count() + blocks : 0;
+    EXPECT_EQ(moved.intra_node, node_total + shared);
+    EXPECT_EQ(moved.sent + moved.received - moved.intra_node, c.node().rank() == 0 ? blocks : 0);
+  };
+  check(comm());
+  for (const int s : {1, 2, n}) {
+    if (n % s != 0) continue;
+    dgc::Communicator c(CommunicatorOptions{s});
+    check(c);
+  }
+}
+
 // Nodes of one rank each: the cross-node group is the world; one node of every rank: the node
 // is the world.
 TEST(Topology, EmulatedNodesOfOneRankAndOfTheWholeWorld) {
