@@ -11,10 +11,13 @@
 # traffic leaves the namespaces this script makes. Everything it made (namespaces, links, qdiscs)
 # goes on exit, on Ctrl-C and on failure.
 #
-#   bench/cluster/cluster.sh [--hosts N] [--rate RATE] [--delay DELAY] [--ranks R] -- COMMAND...
+#   bench/cluster/cluster.sh [--hosts N] [--rate RATE] [--delay DELAY] [--ranks R] [--queue BYTES]
+#                            -- COMMAND...
 #     RATE: tc units (10gbit, 1gbit, 100mbit, 10mbit; default 1gbit), by HTB; DELAY: one way per
 #     link, tc units (us, ms, s; default 0.05ms), so 2 DELAY one way between two hosts; R: ranks
-#     per host for $DGC_CLUSTER_MPIRUN (default 1).
+#     per host for $DGC_CLUSTER_MPIRUN (default 1); BYTES: the most each host's link holds
+#     waiting, in bytes (a bfifo under HTB's class; with netem, netem's limit in packets of 1,514
+#     bytes, rounded up), where the default is a queue of 1,000 packets (netem: 100,000).
 #     The delay is netem's where the kernel has netem. Where it has not, a --delay given is
 #     delay_forward.py's: each host's packets to the other hosts wait 2 DELAY in userspace on their
 #     way out (the head's packets to the hosts do not wait), which carries about 200 Mbit/s, so
@@ -30,13 +33,15 @@
 #     build/bin/dgc-mpi-tests --gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment'
 set -euo pipefail
 
-hosts=2 rate=1gbit delay=0.05ms delay_given=0 ranks=1
+hosts=2 rate=1gbit delay=0.05ms delay_given=0 ranks=1 queue=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --hosts) hosts=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --delay) delay=$2; delay_given=1; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
+    --queue) [[ $# -ge 2 && $2 != -- ]] || { echo "cluster.sh: --queue needs a number of bytes" >&2; exit 2; }
+             queue=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "cluster.sh: unknown option $1 (see the header for usage)" >&2; exit 2 ;;
   esac
@@ -44,6 +49,8 @@ done
 [[ $# -gt 0 ]] || { echo "cluster.sh: no command after --" >&2; exit 2; }
 [[ $hosts =~ ^[0-9]+$ && $hosts -ge 1 && $hosts -le 64 ]] || { echo "cluster.sh: --hosts must be 1..64, got $hosts" >&2; exit 2; }
 [[ $ranks =~ ^[0-9]+$ && $ranks -ge 1 ]] || { echo "cluster.sh: --ranks must be >= 1, got $ranks" >&2; exit 2; }
+[[ -z $queue || ($queue =~ ^[0-9]{1,12}$ && $queue -ge 1514) ]] ||
+  { echo "cluster.sh: --queue must be a number of bytes >= 1514 (one full packet), got '$queue'" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "cluster.sh: needs root (network namespaces, tc)" >&2; exit 1; }
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -132,7 +139,11 @@ shape() {
     burst "$burst" cburst "$burst" quantum 65536
   if ((use_netem)); then
     # limit: netem's default of 1000 packets would drop at high rate times delay.
-    tc -n "$ns" qdisc add dev "$dev" parent 1:10 handle 10: netem delay "$delay" limit 100000
+    local limit=100000
+    [[ -n $queue ]] && limit=$(((queue + 1513) / 1514))
+    tc -n "$ns" qdisc add dev "$dev" parent 1:10 handle 10: netem delay "$delay" limit "$limit"
+  elif [[ -n $queue ]]; then
+    tc -n "$ns" qdisc add dev "$dev" parent 1:10 handle 10: bfifo limit "$queue"
   fi
 }
 

@@ -6,16 +6,16 @@
 #
 #   bench/cluster/e2e.sh [--bin DIR] [--out DIR] [--model convnet|resnet20] [--layouts 2x1,4x1,2x2]
 #                        [--rates 10gbit,1gbit,100mbit,10mbit] [--exchanges LIST] [--steps S]
-#                        [--mca NAME VALUE]... [--delay DELAY] [--compute-cpus LIST]
+#                        [--mca NAME VALUE]... [--delay DELAY] [--queue BYTES] [--compute-cpus LIST]
 #                        [--variant NAME -- DGC_TRAIN_SETTINGS...]
 # --variant runs every point with the dgc-train settings after -- as well (for example
 # distributed.bucket_mb=1 distributed.wait=sleep), and names them in the CSV's variant column
 # ("default" without). --mca passes an Open MPI parameter to mpirun (for example
 # btl_tcp_eager_limit 8388608), --delay a link delay to cluster.sh (one way per link, for example
-# 5ms); --compute-cpus runs every rank under taskset -c LIST (for example 0), so that its threads
-# run on those cores only, except a communication thread pinned elsewhere with
-# distributed.comm_thread_cpus (docs/PERFORMANCE.md, "Overlap where a core is free"). Name such
-# runs with --variant too.
+# 5ms) and --queue its links' queue in bytes. --compute-cpus runs every rank under taskset -c LIST
+# (for example 0), so that its threads run on those cores only, except a communication thread
+# pinned elsewhere with distributed.comm_thread_cpus (docs/PERFORMANCE.md, "Overlap where a core is
+# free"). Name such runs with --variant too.
 #
 # Each run has S steps per epoch (default 6; 3 for the dense exchanges and PowerSGD below
 # 100 Mbit/s, where a dense step takes seconds). The DGC exchanges run the 8-epoch recipe's
@@ -31,7 +31,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=build/bin out=runs/e2e model=convnet layouts=2x1,4x1,2x2 rates=10gbit,1gbit,100mbit,10mbit
 exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto steps=6
-variant=default variant_args=() mca_args=() delay_args=() compute_prefix=
+variant=default variant_args=() mca_args=() link_args=() compute_prefix=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --variant) variant=$2; shift 2
@@ -42,7 +42,9 @@ while [[ $# -gt 0 ]]; do
              { echo "e2e.sh: --mca needs a parameter name and a value, got '${2:-}' '${3:-}'" >&2; exit 2; }
            mca_args+=(--mca "$2" "$3"); shift 3 ;;
     --delay) [[ $# -ge 2 ]] || { echo "e2e.sh: --delay needs a value" >&2; exit 2; }
-             delay_args=(--delay "$2"); shift 2 ;;
+             link_args+=(--delay "$2"); shift 2 ;;
+    --queue) [[ $# -ge 2 ]] || { echo "e2e.sh: --queue needs a value" >&2; exit 2; }
+             link_args+=(--queue "$2"); shift 2 ;;
     --compute-cpus) [[ ${2:-} =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] ||
                       { echo "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3, got '${2:-}'" >&2; exit 2; }
                     compute_prefix="taskset -c $2"; shift 2 ;;
@@ -98,7 +100,7 @@ run() {
   local name="$model.$layout.$rate.$exchange.$variant" run_dir
   run_dir=$(mktemp -d "/tmp/dgc-e2e.XXXXXX")
   echo "e2e.sh: $name ($epochs epoch(s) of $s steps)" >&2
-  if ! "$here/cluster.sh" --hosts "$hosts" --ranks "$per_host" --rate "$rate" "${delay_args[@]}" -- \
+  if ! "$here/cluster.sh" --hosts "$hosts" --ranks "$per_host" --rate "$rate" "${link_args[@]}" -- \
       bash -c "\$DGC_CLUSTER_MPIRUN -x OMP_NUM_THREADS=1 ${mca_args[*]} $compute_prefix $bin/dgc-train --configs $model_config \
         ${args[*]} dataset.name=synthetic dataset.synthetic_train_size=$((s * batch * np)) \
         dataset.synthetic_test_size=$((batch * np)) train.num_epochs=$epochs \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# bench/cluster's scripts: e2e.sh and link_check.sh refuse bad arguments with one error (exit 2);
+# bench/cluster's scripts: e2e.sh, cluster.sh and link_check.sh refuse bad arguments with one error (exit 2);
 # as root, cluster.sh builds two hosts that one TCP connection crosses both ways and with the
-# delay asked for (link_check.sh), runs MPI across them with one node per host, passes its
-# command's failure on, refuses to start beside namespaces of its name, and leaves no namespace
+# delay asked for (link_check.sh), runs MPI across them with one node per host, gives the links
+# the queue asked for, passes its command's failure on, refuses to start beside namespaces of its
+# name, and leaves no namespace
 # behind in each case. No rate is asserted (tests never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the
 # argument checks where this is not root or network namespaces cannot be made: a skip is
 # reported, not a pass.
@@ -36,6 +37,9 @@ expect_error 2 "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3,
   "$dir/e2e.sh" --compute-cpus '0;true'
 expect_error 2 "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3, got ''" \
   "$dir/e2e.sh" --compute-cpus
+expect_error 2 "cluster.sh: --queue must be a number of bytes >= 1514 (one full packet), got '100'" \
+  "$dir/cluster.sh" --queue 100 -- true
+expect_error 2 "cluster.sh: --queue needs a number of bytes" "$dir/cluster.sh" --queue -- true
 
 leftovers() { ip netns list 2>/dev/null | grep -E '^dgc-(sw|head|h[0-9]+)\b'; }
 if [ "$(id -u)" -ne 0 ] || ! ip netns add dgc-test-probe 2> /dev/null; then
@@ -96,6 +100,19 @@ grep -q '^\[  PASSED  \] 7 tests' "$work/out" ||
 # The command's failure is cluster.sh's, and the cluster goes with it.
 expect_error 3 "cluster.sh: 2 host(s)" "$dir/cluster.sh" --hosts 2 --rate 10mbit -- bash -c 'exit 3'
 [ -z "$(leftovers)" ] || fail "a failed command left namespaces behind: $(leftovers)"
+
+# --queue: each host's link holds at most that many bytes waiting: a bfifo under HTB's class, or
+# netem's limit in full packets where netem gives the delay.
+"$dir/cluster.sh" --hosts 1 --rate 10mbit --queue 30000 -- tc -n dgc-h1 qdisc show > "$work/out" 2>&1 ||
+  fail "cluster.sh --queue failed: $(cat "$work/out")"
+if [ "$has_netem" -eq 1 ]; then
+  grep -qE '^qdisc netem 10: parent 1:10 limit 20 ' "$work/out" ||
+    fail "--queue 30000 did not give netem a limit of 20 packets: $(cat "$work/out")"
+else
+  grep -qE '^qdisc bfifo 10: .*parent 1:10 limit 30000b' "$work/out" ||
+    fail "--queue 30000 did not put a 30000-byte bfifo under the link's class: $(cat "$work/out")"
+fi
+[ -z "$(leftovers)" ] || fail "cluster.sh --queue left namespaces behind: $(leftovers)"
 
 # Beside a namespace of its name it refuses to start, and removes nothing it did not make.
 ip netns add dgc-sw && made_sw=1
