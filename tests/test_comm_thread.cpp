@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "comm_thread.h"
+#include "cpu_affinity.h"
 #include "dgc/error.h"
 
 namespace dgc::detail {
@@ -56,20 +57,8 @@ TEST(CommThread, ItsKernelsUseOneThreadWhileTheCallerKeepsItsOwn) {
   at::set_num_threads(before);
 }
 
-// The cores this process may use, in increasing order.
-std::vector<int> usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  EXPECT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
-  std::vector<int> cores;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cores.push_back(cpu);
-  }
-  return cores;
-}
-
 TEST(CommThread, RunsOnTheCoreItIsPinnedTo) {
-  const std::vector<int> cores = usable_cores();
+  const std::vector<int> cores = test::allowed_cores();
   ASSERT_FALSE(cores.empty());
   const int core = cores.back();
   CommThread thread([](std::exception_ptr) {});
@@ -78,12 +67,7 @@ TEST(CommThread, RunsOnTheCoreItIsPinnedTo) {
   int ran_on = -1;
   char name[16] = {};
   thread.run([&] {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) allowed.push_back(cpu);
-    }
+    allowed = test::allowed_cores();
     ran_on = sched_getcpu();
     pthread_getname_np(pthread_self(), name, sizeof name);
   });
@@ -91,7 +75,7 @@ TEST(CommThread, RunsOnTheCoreItIsPinnedTo) {
   EXPECT_EQ(ran_on, core);
   EXPECT_EQ(std::string(name), "dgc-comm");
   // The caller's own cores are untouched.
-  EXPECT_EQ(usable_cores(), cores);
+  EXPECT_EQ(test::allowed_cores(), cores);
 }
 
 TEST(CommThread, ACoreThatDoesNotExistIsAnErrorNamingIt) {

@@ -2,7 +2,6 @@
 // rank runs every test with the same calls in the same order; checks come after the collectives.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_affinity.h"
 #include "dgc/compressor.h"
 #include "dgc/distributed_optimizer.h"
 #include "dgc/error.h"
@@ -328,13 +328,7 @@ TEST(DistributedOptimizer, CommThreadCoresMustMatchTheMachinesRanks) {
 // The thread named dgc-comm, found the way top -H finds it, may run only on this rank's core of
 // the list, and training with it pinned keeps the ranks identical.
 TEST(DistributedOptimizer, PinsTheCommThreadToThisRanksCore) {
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
-  std::vector<int> usable;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &mine)) usable.push_back(cpu);
-  }
+  const std::vector<int> usable = dgc::test::allowed_cores();
   ASSERT_FALSE(usable.empty());
   // A different core for each local rank where there are enough, so that indexing shows.
   dgc::DistributedOptions options;
@@ -352,13 +346,8 @@ TEST(DistributedOptimizer, PinsTheCommThreadToThisRanksCore) {
     std::string name;
     std::getline(name_file, name);
     if (name != "dgc-comm") continue;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    ASSERT_EQ(sched_getaffinity(std::stoi(task.path().filename().string()), sizeof set, &set), 0);
-    comm_threads_cores.emplace_back();
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) comm_threads_cores.back().push_back(cpu);
-    }
+    comm_threads_cores.push_back(
+        dgc::test::allowed_cores(std::stoi(task.path().filename().string())));
   }
   ASSERT_EQ(comm_threads_cores.size(), 1u);
   EXPECT_EQ(comm_threads_cores[0], std::vector<int>{expected});
