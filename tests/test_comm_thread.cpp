@@ -15,6 +15,7 @@
 #include "comm_thread.h"
 #include "cpu_affinity.h"
 #include "dgc/error.h"
+#include "error_of.h"
 
 namespace dgc::detail {
 namespace {
@@ -81,12 +82,7 @@ TEST(CommThread, RunsOnTheCoreItIsPinnedTo) {
 TEST(CommThread, ACoreThatDoesNotExistIsAnErrorNamingIt) {
   CommThread thread([](std::exception_ptr) {});
   const auto message = [&](int cpu) {
-    try {
-      thread.pin_to_cpu(cpu);
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return test::thrown_error_of([&] { thread.pin_to_cpu(cpu); });
   };
   EXPECT_THAT(message(-1), testing::HasSubstr("comm_thread_cpus: core -1 does not exist"));
   EXPECT_THAT(message(CPU_SETSIZE),

@@ -18,6 +18,7 @@
 #include "dgc/error.h"
 #include "dgc/hooks/dgc_hook.h"
 #include "dgc/sgd.h"
+#include "error_of.h"
 #include "mpi_test.h"
 #include "training_fixture.h"
 
@@ -312,12 +313,9 @@ TEST(DistributedOptimizer, CommThreadCoresMustMatchTheMachinesRanks) {
   dgc::DistributedOptions options;
   options.comm_thread_cpus.assign(comm().local_size() + 1, 0);
   if (options.comm_thread_cpus.size() == 1) options.comm_thread_cpus.push_back(0);
-  std::string message;
-  try {
+  const std::string message = dgc::test::thrown_error_of([&] {
     dgc::DistributedOptimizer opt(comm(), sgd, model->named_parameters().pairs(), options);
-  } catch (const dgc::Error& e) {
-    message = e.what();
-  }
+  });
   EXPECT_THAT(
       message,
       HasSubstr("comm_thread_cpus lists " + std::to_string(options.comm_thread_cpus.size()) +
