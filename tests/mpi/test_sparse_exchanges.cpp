@@ -28,6 +28,7 @@
 #include "dgc/hooks/dgc_reduce_scatter_hook.h"
 #include "dgc/sgd.h"
 #include "error_of.h"
+#include "hooks/dgc_bucket.h"
 #include "leaders_allgather.h"
 #include "mpi_test.h"
 #include "training_fixture.h"
@@ -406,6 +407,28 @@ TEST(HierarchicalAllgather, ALeadersMalformedBlockIsAnError) {
   auto miscounted = node_blocks();
   miscounted.bytes[0] += 1;
   EXPECT_THAT(unpack(miscounted), testing::HasSubstr("blocks of"));
+}
+
+// Raw slots have one size on every rank. The layout check makes ranks agree on it before any
+// exchange, so only a peer that breaks the protocol sends another; the slots are then read at
+// their agreed size, so a leader's block of the wrong size must be an error naming the rank,
+// before decode reads past it.
+TEST(HierarchicalAllgather, ARawSlotOfTheWrongSizeIsAnError) {
+  dgc::detail::DgcBucket bucket;
+  bucket.encoding = dgc::WireEncoding::kRaw;
+  bucket.layout.bytes = 16;
+  const int last = comm().size() - 1;
+  bucket.send.assign(comm().rank() == last ? 24 : 16, static_cast<std::uint8_t>(comm().rank()));
+  dgc::TrafficStats traffic;
+  EXPECT_THAT(dgc::test::thrown_error_of([&] { bucket.gather_through_leaders(comm(), traffic); }),
+              testing::HasSubstr("node " + std::to_string(comm().node_of(last)) +
+                                 "'s leader sent a raw slot of 24 bytes for rank " +
+                                 std::to_string(last) + ", expected 16"));
+
+  bucket.send.assign(16, static_cast<std::uint8_t>(comm().rank()));
+  bucket.gather_through_leaders(comm(), traffic);
+  ASSERT_EQ(bucket.received.size(), 16u * static_cast<std::size_t>(comm().size()));
+  for (int r = 0; r < comm().size(); ++r) EXPECT_EQ(bucket.received[16 * r + 15], r);
 }
 
 // On one rank there is one region and its quota is the capacity: the exchange is `dgc`'s.
