@@ -6,6 +6,7 @@
 #
 #   bench/cluster/e2e.sh [--bin DIR] [--out DIR] [--model convnet|resnet20] [--layouts 2x1,4x1,2x2]
 #                        [--rates 10gbit,1gbit,100mbit,10mbit] [--exchanges LIST] [--steps S]
+#                        [--slow-steps S]
 #                        [--mca NAME VALUE]... [--delay DELAY] [--queue BYTES] [--compute-cpus LIST]
 #                        [--variant NAME -- DGC_TRAIN_SETTINGS...]
 # --variant runs every point with the dgc-train settings after -- as well (for example
@@ -17,20 +18,20 @@
 # pinned elsewhere with distributed.comm_thread_cpus (docs/PERFORMANCE.md, "Overlap where a core is
 # free"). Name such runs with --variant too.
 #
-# Each run has S steps per epoch (default 6; 3 for the dense exchanges and PowerSGD below
-# 100 Mbit/s, where a dense step takes seconds). The DGC exchanges run the 8-epoch recipe's
-# warm-up (configs/dgc/wm2.yaml) for 3 epochs, so that the rows give the step time at each of its ratios (0.1, 0.01, then
-# 0.001 to the end); PowerSGD runs 2 epochs, the first dense as in the recipe (start_iter = one
-# epoch); the dense exchanges run one. With these, a run's time to an accuracy is the sum over
-# its epochs of the steps times the step time at that epoch's setting (scripts/dgc-scaling).
-# dgc_hierarchical runs only where a host has more than one rank (with one rank per host it is
-# dgc). Writes DIR/steps.csv (appending, so that runs can be split; the header once) and every
-# run's output to DIR/logs/.
+# Each run has S steps per epoch (--steps, default 6), except the dense exchanges and PowerSGD
+# below 100 Mbit/s (--slow-steps, default 3: there the convnet's dense step takes seconds). The
+# DGC exchanges run the 8-epoch recipe's warm-up (configs/dgc/wm2.yaml) for 3 epochs, so that the
+# rows give the step time at each of its ratios (0.1, 0.01, then 0.001 to the end); PowerSGD runs
+# 2 epochs, the first dense as in the recipe (start_iter = one epoch); the dense exchanges run
+# one. With these, a run's time to an accuracy is the sum over its epochs of the steps times the
+# step time at that epoch's setting (scripts/dgc-scaling). dgc_hierarchical runs only where a host
+# has more than one rank (with one rank per host it is dgc). Writes DIR/steps.csv (appending, so
+# that runs can be split; the header once) and every run's output to DIR/logs/.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 bin=build/bin out=runs/e2e model=convnet layouts=2x1,4x1,2x2 rates=10gbit,1gbit,100mbit,10mbit
-exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto steps=6
+exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto steps=6 slow_steps=3
 variant=default variant_args=() mca_args=() link_args=() compute_prefix=
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -53,7 +54,10 @@ while [[ $# -gt 0 ]]; do
     --layouts) layouts=$2; shift 2 ;;
     --rates) rates=$2; shift 2 ;;
     --exchanges) exchanges=$2; shift 2 ;;
-    --steps) steps=$2; shift 2 ;;
+    --steps | --slow-steps)
+      [[ ${2:-} =~ ^[0-9]+$ && $2 -ge 3 ]] || { echo "e2e.sh: $1 must be a number >= 3, got '${2:-}'" >&2; exit 2; }
+      if [[ $1 == --steps ]]; then steps=$2; else slow_steps=$2; fi
+      shift 2 ;;
     *) echo "e2e.sh: unknown option $1 (see the header for usage)" >&2; exit 2 ;;
   esac
 done
@@ -63,7 +67,6 @@ case $model in
   resnet20) model_config=configs/fmnist/resnet20.yaml ;;
   *) echo "e2e.sh: --model must be convnet or resnet20, got $model" >&2; exit 2 ;;
 esac
-[[ $steps =~ ^[0-9]+$ && $steps -ge 3 ]] || { echo "e2e.sh: --steps must be >= 3, got $steps" >&2; exit 2; }
 bin=$(cd "$bin" && pwd)
 mkdir -p "$out/logs"
 csv=$out/steps.csv
@@ -87,10 +90,10 @@ run() {
   case $exchange in
     allreduce | fp16 | bf16)
       args=(train.exchange=$exchange)
-      (($(rate_mbit "$rate") < 100)) && s=3 ;;
+      (($(rate_mbit "$rate") < 100)) && s=$slow_steps ;;
     powersgd)
       epochs=2
-      (($(rate_mbit "$rate") < 100)) && s=3
+      (($(rate_mbit "$rate") < 100)) && s=$slow_steps
       args=(train.exchange=powersgd train.powersgd.rank=4 train.powersgd.start_iter=$s) ;;
     dgc | dgc_hierarchical | dgc_reduce_scatter | dgc_auto)
       epochs=3

@@ -37,6 +37,8 @@ expect_error 2 "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3,
   "$dir/e2e.sh" --compute-cpus '0;true'
 expect_error 2 "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3, got ''" \
   "$dir/e2e.sh" --compute-cpus
+expect_error 2 "e2e.sh: --slow-steps must be a number >= 3, got '2'" "$dir/e2e.sh" --slow-steps 2
+expect_error 2 "e2e.sh: --steps must be a number >= 3, got ''" "$dir/e2e.sh" --steps
 expect_error 2 "cluster.sh: --queue must be a number of bytes >= 1514 (one full packet), got '100'" \
   "$dir/cluster.sh" --queue 100 -- true
 expect_error 2 "cluster.sh: --queue needs a number of bytes" "$dir/cluster.sh" --queue -- true
