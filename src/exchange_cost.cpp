@@ -82,18 +82,20 @@ double predict_seconds(DgcScheme scheme, const BucketBytes& b, const Topology& t
   const LinkCost& flat = nodes > 1 ? costs.network : costs.node;
   const bool sizes = encoding == WireEncoding::kEncoded;
   const auto m = static_cast<double>(b.message);
+  // The world's allgather of `per_rank` bytes from each rank: through the node leaders
+  // (hierarchical_allgather, several nodes of s > 1 ranks; always with sizes), else flat.
+  const bool leaders = hierarchical_allgather && nodes > 1 && s > 1;
+  const auto world_allgather = [&](double per_rank, bool with_sizes) {
+    if (!leaders) return allgather_seconds(p, per_rank, flat, with_sizes);
+    return allgather_seconds(s, per_rank, costs.node, /*with_sizes=*/true) +
+           allgather_seconds(nodes, s * (per_rank + 8), costs.network, /*with_sizes=*/true) +
+           broadcast_seconds(s, p * per_rank, costs.node);
+  };
   switch (scheme) {
     case DgcScheme::kDense:
       return allreduce_seconds(p, static_cast<double>(b.dense), flat);
     case DgcScheme::kAllgather:
-      if (hierarchical_allgather && nodes > 1 && s > 1) {
-        return allgather_seconds(s, m, costs.node, /*with_sizes=*/true) +
-               allgather_seconds(nodes, s * (m + 8), costs.network, /*with_sizes=*/true) +
-               broadcast_seconds(s, p * m, costs.node) +
-               allreduce_seconds(p, static_cast<double>(b.one_dim), flat);
-      }
-      return allgather_seconds(p, m, flat, sizes) +
-             allreduce_seconds(p, static_cast<double>(b.one_dim), flat);
+      return world_allgather(m, sizes) + allreduce_seconds(p, static_cast<double>(b.one_dim), flat);
     case DgcScheme::kHierarchical:
       return allreduce_seconds(s, static_cast<double>(b.node_sum), costs.node) +
              allgather_seconds(nodes, m, costs.network, sizes) +
@@ -103,7 +105,7 @@ double predict_seconds(DgcScheme scheme, const BucketBytes& b, const Topology& t
       return (p > 1
                   ? 2.0 * (p - 1) * flat.latency_seconds + (p - 1.0) / p * m / flat.bytes_per_second
                   : 0.0) +
-             allgather_seconds(p, m / p, flat, /*with_sizes=*/true) +
+             world_allgather(m / p, /*with_sizes=*/true) +
              allreduce_seconds(p, static_cast<double>(b.one_dim), flat);
   }
   return 0;

@@ -54,6 +54,13 @@ struct TrafficStats {
   // Of bytes_sent + bytes_received, what stayed inside a node (the dense sum and the broadcasts
   // of a hierarchical exchange): shared memory on a real machine, not the network.
   std::int64_t intra_node_bytes = 0;
+
+  // Counts what a collective made of several (Communicator::allgatherv_through_leaders) moved.
+  void add(const CollectiveBytes& moved) {
+    bytes_sent += moved.sent;
+    bytes_received += moved.received;
+    intra_node_bytes += moved.intra_node;
+  }
 };
 
 // One exchanged tensor, as registered.

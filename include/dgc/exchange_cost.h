@@ -19,7 +19,8 @@
 //                    (log2 s steps)
 //   reduce_scatter:  an alltoallv of the message over P (sizes and data: 2 (P - 1) alpha +
 //                    (P - 1) / P * m / beta), an allgatherv of the kept sums (message / P per
-//                    rank), an allreduce of the 1-D tensors
+//                    rank; through the leaders as the allgather's messages where
+//                    hierarchical_allgather applies), an allreduce of the 1-D tensors
 // A collective of no bytes costs nothing (the hooks skip it). The expected message is the plans'
 // (full capacity, indices spread evenly), never the data's,
 // so every rank predicts the same times and takes the same choice. Compression's own time is

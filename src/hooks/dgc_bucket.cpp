@@ -191,11 +191,8 @@ void DgcBucket::encode_message() {
 
 void DgcBucket::gather_through_leaders(Communicator& comm, TrafficStats& traffic) {
   encode_message();
-  const CollectiveBytes moved = comm.allgatherv_through_leaders(
-      send.data(), static_cast<std::int64_t>(send.size()), received_bytes, received);
-  traffic.bytes_sent += moved.sent;
-  traffic.bytes_received += moved.received;
-  traffic.intra_node_bytes += moved.intra_node;
+  traffic.add(comm.allgatherv_through_leaders(send.data(), static_cast<std::int64_t>(send.size()),
+                                              received_bytes, received));
   if (encoding != WireEncoding::kRaw) return;
   for (int r = 0; r < comm.size(); ++r) {
     DGC_CHECK(received_bytes[r] == layout.bytes, "node ", comm.node_of(r),

@@ -40,7 +40,7 @@ struct DgcBucket {
   std::vector<std::size_t> sparse;  // positions in the bucket, in slot order
   std::vector<std::size_t> dense;   // positions in the bucket, in the fused buffer's order
   WireEncoding encoding = WireEncoding::kEncoded;
-  bool hierarchical_allgather = false;  // DgcHookOptions', for the allgather scheme
+  bool hierarchical_allgather = false;  // DgcHookOptions'
   SparseSlotLayout layout;              // kRaw: the fixed-size slot
   SparseMessage message;  // kEncoded: the selections before encoding and after decoding
   std::vector<std::string> sparse_names;  // for error messages, in slot order

@@ -41,6 +41,13 @@ struct ScatterState {
   std::vector<std::vector<ScatterEntry>> applied;
 };
 
+// Whether the bucket's allgathers of sparse messages (the allgather scheme's messages, the
+// reduce-scatter's kept sums) go through the node leaders: hierarchical_allgather is on, and that
+// spares a host link (several nodes, not all of one rank).
+inline bool gathers_through_leaders(const DgcBucket& b, const SchemeContext& c) {
+  return b.hierarchical_allgather && c.node_count > 1 && c.node_count < c.world_size;
+}
+
 // Dispatch on the bucket's scheme.
 void run_scheme(DgcBucket& b, const SchemeContext& c, const std::vector<torch::Tensor>& grads,
                 Communicator& comm, TrafficStats& traffic);

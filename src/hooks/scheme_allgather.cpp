@@ -35,8 +35,7 @@ void run_allgather(DgcBucket& b, const SchemeContext& c, const std::vector<torch
     // Section 8: the statistic is the mean over ranks of sum(g^2).
     const auto square_means = b.square_means(c.compressor, grads, comm, traffic);
     b.compress(c.compressor, grads, square_means);
-    // Through the leaders only where that spares a host link: several nodes, not all of one rank.
-    if (b.hierarchical_allgather && c.node_count > 1 && c.node_count < c.world_size) {
+    if (gathers_through_leaders(b, c)) {
       b.gather_through_leaders(comm, traffic);
     } else {
       b.gather(comm, traffic);

@@ -150,11 +150,15 @@ void run_reduce_scatter(DgcBucket& b, const SchemeContext& c,
       DGC_CHECK(offsets[r] == ends[r], "the scatter message from rank ", r, " has ",
                 ends[r] - offsets[r], " byte(s) after its last block");
     }
-    comm.allgatherv(s.kept_send.data(), static_cast<std::int64_t>(s.kept_send.size()),
-                    s.kept_received_bytes, s.kept_received);
-    traffic.bytes_sent += static_cast<std::int64_t>(s.kept_send.size());
-    traffic.bytes_received +=
-        static_cast<std::int64_t>(s.kept_received.size() - s.kept_send.size());
+    const auto kept = static_cast<std::int64_t>(s.kept_send.size());
+    if (gathers_through_leaders(b, c)) {
+      traffic.add(comm.allgatherv_through_leaders(s.kept_send.data(), kept,
+                                                  s.kept_received_bytes, s.kept_received));
+    } else {
+      comm.allgatherv(s.kept_send.data(), kept, s.kept_received_bytes, s.kept_received);
+      traffic.bytes_sent += kept;
+      traffic.bytes_received += static_cast<std::int64_t>(s.kept_received.size()) - kept;
+    }
   }
   if (!b.dense.empty()) {
     b.pack_dense(grads);

@@ -295,6 +295,25 @@ TEST(HierarchicalAllgather, TrainsExactlyAsTheFlatOne) {
   }
 }
 
+// The reduce-scatter's kept sums take the same path; its scatter stays flat. Training ends
+// bitwise where the flat allgatherv takes it, and a rank other than its node's leader then sends
+// and receives nothing but the scatter on the network.
+TEST(HierarchicalAllgather, ReduceScatterTrainsExactlyAsWithoutIt) {
+  const auto encoding = dgc::WireEncoding::kEncoded;
+  const auto flat = trained<dgc::DgcReduceScatterHook>(with_encoding(encoding));
+  const auto leaders = trained<dgc::DgcReduceScatterHook>(through_leaders(encoding));
+  EXPECT_TRUE(torch::equal(flat.parameters, leaders.parameters));
+  EXPECT_TRUE(identical_on_all_ranks(leaders.parameters));
+  EXPECT_EQ(flat.traffic.intra_node_bytes, 0);
+  EXPECT_EQ(leaders.traffic.intra_node_bytes > 0, through_leaders_here());
+  const auto network = [](const dgc::TrafficStats& t) {
+    return t.bytes_sent + t.bytes_received - t.intra_node_bytes;
+  };
+  if (through_leaders_here() && comm().node().rank() != 0) {
+    EXPECT_LT(network(leaders.traffic), network(flat.traffic));
+  }
+}
+
 // Only the leaders use the network, each sending its node's block (every rank's slot size and
 // slot) once; the node's slots, and the blocks with their sizes, stay inside the node.
 TEST(HierarchicalAllgather, CrossesTheNetworkOnlyBetweenLeaders) {
@@ -334,6 +353,20 @@ TEST(HierarchicalAllgather, IsPredictedAsItsCollectives) {
   EXPECT_LT(predict(4, 2, true), predict(4, 2, false));
   EXPECT_EQ(predict(4, 4, true), predict(4, 4, false));
   EXPECT_EQ(predict(4, 1, true), predict(4, 1, false));
+
+  // The reduce-scatter's kept sums (50 / 4 bytes per rank) take the same three collectives,
+  // after its flat scatter of the message.
+  const auto predict_scatter = [&](int world, int nodes, bool leaders) {
+    return dgc::predict_seconds(dgc::DgcScheme::kReduceScatter, bytes, {world, nodes}, costs,
+                                dgc::WireEncoding::kEncoded, leaders);
+  };
+  const double scatter = 2 * 3 * 1e-4 + 0.75 * 50 / 1e6;
+  const double kept_through_leaders = (2 * 1e-6 + 12.5 / 1e9) + (2 * 1e-4 + 41 / 1e6) +
+                                      (1e-6 + 50 / 1e9);
+  EXPECT_NEAR(predict_scatter(4, 2, true), scatter + kept_through_leaders, 1e-12);
+  EXPECT_LT(predict_scatter(4, 2, true), predict_scatter(4, 2, false));
+  EXPECT_EQ(predict_scatter(4, 4, true), predict_scatter(4, 4, false));
+  EXPECT_EQ(predict_scatter(4, 1, true), predict_scatter(4, 1, false));
 }
 
 // The blocks another node's leader sent: node k's ranks' message sizes, then their messages.

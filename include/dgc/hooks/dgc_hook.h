@@ -45,13 +45,14 @@ struct DgcHookOptions {
   // How the selections travel (include/dgc/wire.h) [kEncoded]. The compressor's int32_indices
   // applies to kRaw only; with kEncoded it is an error.
   WireEncoding encoding = WireEncoding::kEncoded;
-  // The allgather scheme's messages travel through the node leaders (Horovod's hierarchical
-  // allgather): the node's messages to its rank 0, one allgather of whole nodes between the
-  // leaders, the node's copy of the result. Each host link then carries every remote message
-  // once instead of once per rank of the node. The same bytes arrive in the same order, so
-  // training is bitwise the same as without. It applies only where there are several nodes and
-  // one of them has several ranks [false]. Every rank must use the same value (the layout
-  // check names a rank that does not).
+  // The sparse messages' allgathers travel through the node leaders (Horovod's hierarchical
+  // allgather): the allgather scheme's messages (`dgc`), and the reduce-scatter's kept sums
+  // (`dgc_reduce_scatter`; its scatter stays flat). The node's messages go to its rank 0, one
+  // allgather of whole nodes runs between the leaders, the node copies the result. Each host
+  // link then carries every remote message once instead of once per rank of the node. The same
+  // bytes arrive in the same order, so training is bitwise the same as without. It applies only
+  // where there are several nodes and one of them has several ranks [false]. Every rank must
+  // use the same value (the layout check names a rank that does not).
   bool hierarchical_allgather = false;
 };
 
