@@ -31,7 +31,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 bin=build/bin out=runs/e2e model=convnet layouts=2x1,4x1,2x2 rates=10gbit,1gbit,100mbit,10mbit
-exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto steps=6 slow_steps=3
+exchanges=allreduce,fp16,bf16,powersgd,dgc,dgc_hierarchical,dgc_reduce_scatter,dgc_auto
+steps=6 slow_steps=3
 variant=default variant_args=() mca_args=() link_args=() compute_prefix=
 while [[ $# -gt 0 ]]; do
   case $1 in
