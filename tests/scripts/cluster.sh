@@ -85,16 +85,17 @@ fi
 
 # MPI across the hosts, with ranks not numbered host by host (--map-by node: ranks 0 and 2 on the
 # first host, 1 and 3 on the second). The Communicator sees one node per host, and the allgather
-# through the node leaders puts every message back in world rank order: training is bitwise the
-# flat allgather's, and the leaders' blocks are read by world rank.
+# through the node leaders puts every message back in world rank order: training (the allgather
+# scheme's messages, the reduce-scatter's kept sums) is bitwise the flat allgather's, and the
+# leaders' blocks are read by world rank.
 "$dir/cluster.sh" --hosts 2 --ranks 2 --rate 1gbit -- bash -c "\$DGC_CLUSTER_MPIRUN --map-by node \
   -x OMP_NUM_THREADS=1 $mpi_tests --gtest_color=no \
   '--gtest_filter=Topology.TheBinarysNodesFollowTheMachineOrTheEnvironment:HierarchicalAllgather.*:\
 Topology.AllgathervThroughTheLeadersIsTheWorldsAllgatherv:CommHook.RanksMustAgreeOnTheHierarchicalAllgather'" \
   > "$work/out" 2>&1 || fail "the MPI tests across the hosts failed: $(tail -40 "$work/out")"
 # Rank 0 reports; every rank exits non-zero if any rank failed (tests/mpi/mpi_test_main.cpp).
-grep -q '^\[  PASSED  \] 7 tests' "$work/out" ||
-  fail "the 7 tests did not all pass across the hosts: $(grep -E 'PASSED|SKIPPED|FAILED' "$work/out")"
+grep -q '^\[  PASSED  \] 9 tests' "$work/out" ||
+  fail "the 9 tests did not all pass across the hosts: $(grep -E 'PASSED|SKIPPED|FAILED' "$work/out")"
 ! grep -q 'SKIPPED' "$work/out" ||
   fail "a test was skipped across the hosts: $(grep SKIPPED "$work/out")"
 [ -z "$(leftovers)" ] || fail "the MPI run left namespaces behind: $(leftovers)"
