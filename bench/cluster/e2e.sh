@@ -26,7 +26,8 @@
 # one. With these, a run's time to an accuracy is the sum over its epochs of the steps times the
 # step time at that epoch's setting (scripts/dgc-scaling). dgc_hierarchical runs only where a host
 # has more than one rank (with one rank per host it is dgc). Writes DIR/steps.csv (appending, so
-# that runs can be split; the header once) and every run's output to DIR/logs/.
+# that runs can be split; the header once) and every run's output to DIR/logs/ (a point run again
+# into the same DIR gets NAME.2.log, NAME.3.log, ..., so that every repeat's steps stay readable).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -101,7 +102,9 @@ run() {
       args=(--configs configs/dgc/wm2.yaml train.exchange=$exchange) ;;
     *) echo "e2e.sh: unknown exchange $exchange" >&2; exit 2 ;;
   esac
-  local name="$model.$layout.$rate.$exchange.$variant" run_dir
+  local name="$model.$layout.$rate.$exchange.$variant" run_dir log repeat=2
+  log=$out/logs/$name.log
+  while [[ -e $log ]]; do log=$out/logs/$name.$((repeat++)).log; done
   run_dir=$(mktemp -d "/tmp/dgc-e2e.XXXXXX")
   echo "e2e.sh: $name ($epochs epoch(s) of $s steps)" >&2
   if ! "$here/cluster.sh" --hosts "$hosts" --ranks "$per_host" --rate "$rate" "${link_args[@]}" -- \
@@ -110,8 +113,8 @@ run() {
         dataset.synthetic_test_size=$((batch * np)) train.num_epochs=$epochs \
         train.schedule.warmup_lr_epochs=0 logging.runs_dir=$run_dir logging.progress_bar=false \
         ${variant_args[*]}" \
-      > "$out/logs/$name.log" 2>&1; then
-    echo "e2e.sh: $name failed; see $out/logs/$name.log" >&2
+      > "$log" 2>&1; then
+    echo "e2e.sh: $name failed; see $log" >&2
     rm -rf "$run_dir"
     return 1
   fi
