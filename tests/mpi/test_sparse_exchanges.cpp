@@ -296,8 +296,8 @@ TEST(HierarchicalAllgather, TrainsExactlyAsTheFlatOne) {
 }
 
 // The reduce-scatter's kept sums take the same path; its scatter stays flat. Training ends
-// bitwise where the flat allgatherv takes it, and a rank other than its node's leader then sends
-// and receives nothing but the scatter on the network.
+// bitwise where the flat allgatherv takes it, and a rank other than its node's leader then moves
+// fewer bytes over the network (its scatter alone).
 TEST(HierarchicalAllgather, ReduceScatterTrainsExactlyAsWithoutIt) {
   const auto encoding = dgc::WireEncoding::kEncoded;
   const auto flat = trained<dgc::DgcReduceScatterHook>(with_encoding(encoding));
