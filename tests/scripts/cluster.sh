@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# bench/cluster's scripts: e2e.sh, cluster.sh and link_check.sh refuse bad arguments with one error (exit 2);
-# as root, cluster.sh builds two hosts that one TCP connection crosses both ways and with the
-# delay asked for (link_check.sh), runs MPI across them with one node per host, gives the links
-# the queue asked for, passes its command's failure on, refuses to start beside namespaces of its
-# name, and leaves no namespace
-# behind in each case. No rate is asserted (tests never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the
-# argument checks where this is not root or network namespaces cannot be made: a skip is
-# reported, not a pass.
+# bench/cluster's scripts: e2e.sh, cluster.sh and link_check.sh refuse bad arguments with one
+# error (exit 2); as root, cluster.sh builds two hosts that one TCP connection crosses both ways
+# and with the delay asked for (link_check.sh), runs MPI across them with one node per host, gives
+# the links the queue asked for, passes its command's failure on, refuses to start beside
+# namespaces of its name, and leaves no namespace behind in each case. No rate is asserted (tests
+# never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the argument checks where this
+# is not root or network namespaces cannot be made: a skip is reported, not a pass.
 #   cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS
 set -uo pipefail
 dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
