@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "log/step_times.h"
 #include "log/terminal.h"
 
 namespace dgc::train {
@@ -72,9 +73,9 @@ void RunLog::end_epoch(std::int64_t inputs_seen) {
   if (!enabled_) return;
   if (on_terminal_) std::printf("\n");
   if (step_seconds_.empty()) return;
-  const auto middle = step_seconds_.begin() + static_cast<std::ptrdiff_t>(step_seconds_.size() / 2);
-  std::nth_element(step_seconds_.begin(), middle, step_seconds_.end());
-  meter("time/step_ms", *middle * 1000.0, inputs_seen);
+  const StepTimeSummary steps = summarize_step_times(step_seconds_);
+  meter("time/step_ms", steps.median_seconds * 1000.0, inputs_seen);
+  meter("time/step_mean_ms", steps.mean_seconds * 1000.0, inputs_seen);
 }
 
 }  // namespace dgc::train

@@ -33,8 +33,9 @@ class RunLog {
                    std::int64_t first_step = 0);
   // After each training step: the bar's rate, loss and time left.
   void step_done(std::int64_t step, double loss, std::int64_t inputs);
-  // Logs the epoch's median step time (data wait included) as the meter time/step_ms: the median,
-  // because a noisy machine adds outliers that a mean would carry.
+  // Logs the epoch's step time (data wait included) as two meters (log/step_times.h): the median
+  // as time/step_ms, robust to a noisy machine's outliers, and the mean of the steps after the
+  // first as time/step_mean_ms, what a sum of steps needs where the steps have two modes.
   void end_epoch(std::int64_t inputs_seen);
 
  private:

@@ -2,7 +2,8 @@
 # End-to-end step times of dgc-train on the emulated cluster (issue 15), as root: for every
 # layout (hosts x ranks per host), link rate and exchange, a short training on synthetic data of
 # the model's input shape, over bench/cluster/cluster.sh; one CSV row per epoch with the median
-# step time (dgc-train's time/step_ms), images per second and the bytes a rank sent and received.
+# step time (dgc-train's time/step_ms), images per second at that median, the bytes a rank sent
+# and received, and the mean of the epoch's steps after its first (time/step_mean_ms).
 #
 #   bench/cluster/e2e.sh [--bin DIR] [--out DIR] [--model convnet|resnet20] [--layouts 2x1,4x1,2x2]
 #                        [--rates 10gbit,1gbit,100mbit,10mbit] [--exchanges LIST] [--steps S]
@@ -72,7 +73,13 @@ esac
 bin=$(cd "$bin" && pwd)
 mkdir -p "$out/logs"
 csv=$out/steps.csv
-[[ -s $csv ]] || echo "model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received" > "$csv"
+header=model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received,step_mean_ms
+if [[ -s $csv ]]; then
+  [[ $(head -1 "$csv") == "$header" ]] ||
+    { echo "e2e.sh: $csv has other columns than this e2e.sh writes ($header); use another --out" >&2; exit 2; }
+else
+  echo "$header" > "$csv"
+fi
 
 batch=128  # per rank: configs/fmnist/default.yaml
 
@@ -128,6 +135,7 @@ run() {
     NR > 1 {
       e = int(($1 - 1) / per_epoch) + 1
       if ($2 == "time/step_ms") ms[e] = $3
+      if ($2 == "time/step_mean_ms") mean[e] = $3
       if ($2 == "traffic/bytes_sent") sent[e] = $3
       if ($2 == "traffic/bytes_received") received[e] = $3
       if ($2 == "dgc/compress_ratio") ratio[e] = $3
@@ -137,8 +145,8 @@ run() {
       for (e = 1; e <= last; e++) {
         if (!(e in ms)) continue
         setting = (e in ratio) ? "ratio " ratio[e] : (x == "powersgd" && e > 1 ? "rank 4" : "dense")
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%d,%s,%.1f,%.1f,%s,%s\n", m, l, h, r, np, rate, x, variant, e, setting,
-          ms[e], images / (ms[e] / 1000), sent[e], received[e]
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%d,%s,%.1f,%.1f,%s,%s,%.1f\n", m, l, h, r, np, rate, x, variant, e,
+          setting, ms[e], images / (ms[e] / 1000), sent[e], received[e], mean[e]
       }
     }' "$metrics" | tee -a "$csv"
   rm -rf "$run_dir"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# bench/cluster's scripts: e2e.sh, cluster.sh and link_check.sh refuse bad arguments with one
-# error (exit 2); as root, cluster.sh builds two hosts that one TCP connection crosses both ways
-# and with the delay asked for (link_check.sh), runs MPI across them with one node per host, gives
-# the links the queue asked for, passes its command's failure on, refuses to start beside
-# namespaces of its name, and leaves no namespace behind in each case. No rate is asserted (tests
-# never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the argument checks where this
-# is not root or network namespaces cannot be made: a skip is reported, not a pass.
+# bench/cluster's scripts: e2e.sh, cluster.sh and link_check.sh refuse bad arguments (e2e.sh also
+# a steps.csv of other columns) with one error (exit 2); as root, cluster.sh builds two hosts that
+# one TCP connection crosses both ways and with the delay asked for (link_check.sh), runs MPI
+# across them with one node per host, gives the links the queue asked for, passes its command's
+# failure on, refuses to start beside namespaces of its name, and leaves no namespace behind in
+# each case. No rate is asserted (tests never assert on time). Exits 77 (ctest's
+# SKIP_RETURN_CODE) after the argument checks where this is not root or network namespaces cannot
+# be made: a skip is reported, not a pass.
 #   cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS
 set -uo pipefail
 dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
@@ -38,6 +39,15 @@ expect_error 2 "e2e.sh: --compute-cpus needs a list of cores such as 0 or 0,2-3,
   "$dir/e2e.sh" --compute-cpus
 expect_error 2 "e2e.sh: --slow-steps must be a number >= 3, got '2'" "$dir/e2e.sh" --slow-steps 2
 expect_error 2 "e2e.sh: --steps must be a number >= 3, got ''" "$dir/e2e.sh" --steps
+# A steps.csv from an e2e.sh of other columns is refused before any run, and left as it was. (The
+# dgc-train here only has to exist: nothing runs it.)
+mkdir -p "$work/bin" "$work/old"
+printf '#!/bin/sh\nexit 1\n' > "$work/bin/dgc-train" && chmod +x "$work/bin/dgc-train"
+old_header=model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received
+echo "$old_header" > "$work/old/steps.csv"
+expect_error 2 "e2e.sh: $work/old/steps.csv has other columns than this e2e.sh writes" \
+  "$dir/e2e.sh" --bin "$work/bin" --out "$work/old"
+[ "$(cat "$work/old/steps.csv")" = "$old_header" ] || fail "e2e.sh changed a steps.csv it refused"
 expect_error 2 "cluster.sh: --queue must be a number of bytes >= 1514 (one full packet), got '100'" \
   "$dir/cluster.sh" --queue 100 -- true
 expect_error 2 "cluster.sh: --queue needs a number of bytes" "$dir/cluster.sh" --queue -- true

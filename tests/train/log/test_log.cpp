@@ -1,5 +1,5 @@
 // dgc-train's logs: CRC-32C, TensorBoard event files read back by an independent reader
-// (event_file_reader.h), and metrics.csv.
+// (event_file_reader.h), metrics.csv, and the summary of an epoch's step times.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,6 +19,7 @@
 #include "log/crc32c.h"
 #include "log/event_writer.h"
 #include "log/metrics_csv.h"
+#include "log/step_times.h"
 #include "scratch_dir.h"
 
 namespace dgc::train {
@@ -321,6 +322,26 @@ TEST_F(LogTest, MetricsCsvErrorNamesUnusablePaths) {
   const std::string csv_path = (dir_ / "run" / "metrics.csv").string();
   EXPECT_THAT([&] { MetricsCsv csv((dir_ / "run").string()); },
               ThrowsMessage<Error>(HasSubstr("cannot open " + csv_path)));
+}
+
+TEST(StepTimes, MeanLeavesOutTheFirstStepAndMedianSeesEveryStep) {
+  // A first step that allocates, then steps in two modes, as Open MPI's slow links give them.
+  const StepTimeSummary summary = summarize_step_times({9.0, 0.7, 1.0, 0.7, 1.0, 1.0});
+  EXPECT_DOUBLE_EQ(summary.mean_seconds, (0.7 + 1.0 + 0.7 + 1.0 + 1.0) / 5);
+  EXPECT_DOUBLE_EQ(summary.median_seconds, 1.0);
+  // An odd count: the middle one, wherever the steps lie.
+  EXPECT_DOUBLE_EQ(summarize_step_times({3.0, 0.5, 2.0, 0.7, 1.0}).median_seconds, 1.0);
+}
+
+TEST(StepTimes, ASingleStepIsItsOwnMeanAndMedian) {
+  const StepTimeSummary summary = summarize_step_times({0.25});
+  EXPECT_DOUBLE_EQ(summary.mean_seconds, 0.25);
+  EXPECT_DOUBLE_EQ(summary.median_seconds, 0.25);
+}
+
+TEST(StepTimes, AnEpochWithoutStepsIsAnError) {
+  EXPECT_THAT([] { summarize_step_times({}); },
+              ThrowsMessage<dgc::Error>(HasSubstr("no steps to summarize")));
 }
 
 }  // namespace

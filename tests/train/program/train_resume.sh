@@ -37,7 +37,8 @@ steps=$(grep -c ",loss/train," "$dir/metrics.csv")
 sent=$(grep -c ",traffic/bytes_sent," "$dir/metrics.csv")
 [ "$sent" -gt "$steps" ] || fail "traffic/bytes_sent in $sent rows, not every step ($steps loss rows)"
 tags=(loss/train lr traffic/bytes_sent traffic/bytes_received traffic/intra_node_bytes
-      dgc/compress_ratio acc/test_top1 acc/test_top5 acc/test_top1_best time/step_ms)
+      dgc/compress_ratio acc/test_top1 acc/test_top5 acc/test_top1_best time/step_ms
+      time/step_mean_ms)
 "$event_check" "$dir" "${tags[@]}" || fail "the event file does not match metrics.csv"
 # The check can fail: one flipped byte in a copy of the event file must be caught.
 cp -r "$dir" "$work/corrupt"
