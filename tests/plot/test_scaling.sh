@@ -119,6 +119,14 @@ grep -q "dgc-scaling: $work/bad.csv: not a bench/cluster/e2e.sh CSV" "$work/stde
 "$scaling" "$work/mixed.csv" --out-dir "$work/mixed" > "$work/stdout" 2> "$work/stderr"
 [ $? -eq 1 ] && grep -q "the runs of convnet 4x1 1gbit dgc 2 sent different bytes" "$work/stderr" ||
   { cat "$work/stderr"; fail "repeats with different bytes were merged"; }
+# Where e2e.sh recorded dgc_auto's schemes, the error names them.
+{ echo "model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received,step_mean_ms,auto_schemes"
+  echo "convnet,2x2,2,2,4,10gbit,dgc_auto,default,1,ratio 0.1,300,0,1500000,2200000,310,reduce_scatter"
+  echo "convnet,2x2,2,2,4,10gbit,dgc_auto,default,1,ratio 0.1,320,0,2900000,4400000,330,hierarchical"
+} > "$work/auto.csv"
+"$scaling" "$work/auto.csv" --out-dir "$work/auto" > "$work/stdout" 2> "$work/stderr"
+[ $? -eq 1 ] && grep -q "(1500000 to 2900000; dgc_auto took hierarchical and reduce_scatter)" "$work/stderr" ||
+  { cat "$work/stderr"; fail "the error does not name dgc_auto's schemes"; }
 "$scaling" "$work/steps.csv" > /dev/null 2> "$work/stderr"
 [ $? -eq 2 ] && grep -q "usage: dgc-scaling" "$work/stderr" || fail "a missing --out-dir is no usage error"
 echo "dgc-scaling: all checks passed"
