@@ -3,7 +3,8 @@
 # layout (hosts x ranks per host), link rate and exchange, a short training on synthetic data of
 # the model's input shape, over bench/cluster/cluster.sh; one CSV row per epoch with the median
 # step time (dgc-train's time/step_ms), images per second at that median, the bytes a rank sent
-# and received, and the mean of the epoch's steps after its first (time/step_mean_ms).
+# and received, the mean of the epoch's steps after its first (time/step_mean_ms) and, for
+# dgc_auto, the schemes it took in that epoch (from its log).
 #
 #   bench/cluster/e2e.sh [--bin DIR] [--out DIR] [--model convnet|resnet20] [--layouts 2x1,4x1,2x2]
 #                        [--rates 10gbit,1gbit,100mbit,10mbit] [--exchanges LIST] [--steps S]
@@ -73,7 +74,7 @@ esac
 bin=$(cd "$bin" && pwd)
 mkdir -p "$out/logs"
 csv=$out/steps.csv
-header=model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received,step_mean_ms
+header=model,layout,hosts,ranks_per_host,np,rate,exchange,variant,epoch,setting,step_ms,images_per_s,bytes_sent,bytes_received,step_mean_ms,auto_schemes
 if [[ -s $csv ]]; then
   [[ $(head -1 "$csv") == "$header" ]] ||
     { echo "e2e.sh: $csv has other columns than this e2e.sh writes ($header); use another --out" >&2; exit 2; }
@@ -91,19 +92,30 @@ rate_mbit() {
   echo $((bits / 1000000))
 }
 
+# auto_schemes LOG: dgc_auto's schemes per epoch, one line each, from the block dgc-train prints
+# after every epoch ("bucket N: SCHEME (...)" per bucket): the buckets' schemes joined by "+",
+# each once, in the order they first appear (for example "allgather" or "reduce_scatter+allgather").
+auto_schemes() {
+  awk '/^=> dgc_auto.s schemes/ { e++; in_block = 1; next }
+       in_block && /^bucket [0-9]+: [a-z_]+ / {
+         if (index("+" s[e] "+", "+" $3 "+") == 0) s[e] = s[e] (s[e] == "" ? "" : "+") $3
+         next
+       }
+       { in_block = 0 }
+       END { for (i = 1; i <= e; i++) print s[i] }' "$1"
+}
+
 # run LAYOUT RATE EXCHANGE: one training on the cluster, its rows appended to the CSV.
 run() {
   local layout=$1 rate=$2 exchange=$3
   local hosts=${layout%x*} per_host=${layout#*x}
   local np=$((hosts * per_host)) epochs=1 s=$steps setting args=()
   case $exchange in
-    allreduce | fp16 | bf16)
-      args=(train.exchange=$exchange)
-      (($(rate_mbit "$rate") < 100)) && s=$slow_steps ;;
-    powersgd)
-      epochs=2
+    allreduce | fp16 | bf16 | powersgd)
       (($(rate_mbit "$rate") < 100)) && s=$slow_steps
-      args=(train.exchange=powersgd train.powersgd.rank=4 train.powersgd.start_iter=$s) ;;
+      args=(train.exchange=$exchange)
+      [[ $exchange == powersgd ]] &&
+        epochs=2 args+=(train.powersgd.rank=4 train.powersgd.start_iter=$s) ;;
     dgc | dgc_hierarchical | dgc_reduce_scatter | dgc_auto)
       epochs=3
       args=(--configs configs/dgc/wm2.yaml train.exchange=$exchange) ;;
@@ -125,13 +137,14 @@ run() {
     rm -rf "$run_dir"
     return 1
   fi
-  local metrics
+  local metrics schemes=
   metrics=$(find "$run_dir" -name metrics.csv | head -1)
+  [[ $exchange == dgc_auto ]] && schemes=$(auto_schemes "$log" | paste -sd ,)
   # One row per epoch: time/step_ms is logged at the epoch's end (at its inputs_seen step); the
   # traffic of the epoch's last step, and its compression ratio or exchange, name its setting.
   awk -F, -v m="$model" -v l="$layout" -v h="$hosts" -v r="$per_host" -v np="$np" -v rate="$rate" \
       -v x="$exchange" -v variant="$variant" -v per_epoch=$((s * batch * np)) \
-      -v images=$((batch * np)) '
+      -v images=$((batch * np)) -v schemes="$schemes" '
     NR > 1 {
       e = int(($1 - 1) / per_epoch) + 1
       if ($2 == "time/step_ms") ms[e] = $3
@@ -142,11 +155,12 @@ run() {
       if (e > last) last = e
     }
     END {
+      split(schemes, scheme, ",")
       for (e = 1; e <= last; e++) {
         if (!(e in ms)) continue
         setting = (e in ratio) ? "ratio " ratio[e] : (x == "powersgd" && e > 1 ? "rank 4" : "dense")
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%d,%s,%.1f,%.1f,%s,%s,%.1f\n", m, l, h, r, np, rate, x, variant, e,
-          setting, ms[e], images / (ms[e] / 1000), sent[e], received[e], mean[e]
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%d,%s,%.1f,%.1f,%s,%s,%.1f,%s\n", m, l, h, r, np, rate, x, variant,
+          e, setting, ms[e], images / (ms[e] / 1000), sent[e], received[e], mean[e], scheme[e]
       }
     }' "$metrics" | tee -a "$csv"
   rm -rf "$run_dir"
