@@ -82,9 +82,9 @@ double predict_seconds(DgcScheme scheme, const BucketBytes& b, const Topology& t
   const LinkCost& flat = nodes > 1 ? costs.network : costs.node;
   const bool sizes = encoding == WireEncoding::kEncoded;
   const auto m = static_cast<double>(b.message);
-  // The world's allgather of `per_rank` bytes from each rank: through the node leaders
-  // (hierarchical_allgather, several nodes of s > 1 ranks; always with sizes), else flat.
-  const bool leaders = hierarchical_allgather && nodes > 1 && s > 1;
+  // The world's allgather of `per_rank` bytes from each rank: through the node leaders (always
+  // with sizes) where they apply, else flat.
+  const bool leaders = gathers_through_leaders(hierarchical_allgather, t);
   const auto world_allgather = [&](double per_rank, bool with_sizes) {
     if (!leaders) return allgather_seconds(p, per_rank, flat, with_sizes);
     return allgather_seconds(s, per_rank, costs.node, /*with_sizes=*/true) +

@@ -68,6 +68,14 @@ struct Topology {
   int node_count = 1;  // nodes of world_size / node_count ranks each
 };
 
+// Whether the allgathers of sparse messages (the allgather scheme's messages, the reduce-scatter's
+// kept sums) go through the node leaders: asked for (hierarchical_allgather), and that spares a
+// host link (several nodes, not all of one rank). The hooks and predict_seconds both ask this.
+inline bool gathers_through_leaders(bool hierarchical_allgather, const Topology& topology) {
+  return hierarchical_allgather && topology.node_count > 1 &&
+         topology.node_count < topology.world_size;
+}
+
 // The predicted seconds of one bucket's collectives under `scheme`.
 DGC_EXPORT double predict_seconds(DgcScheme scheme, const BucketBytes& bucket,
                                   const Topology& topology, const ExchangeCosts& costs,

@@ -41,11 +41,10 @@ struct ScatterState {
   std::vector<std::vector<ScatterEntry>> applied;
 };
 
-// Whether the bucket's allgathers of sparse messages (the allgather scheme's messages, the
-// reduce-scatter's kept sums) go through the node leaders: hierarchical_allgather is on, and that
-// spares a host link (several nodes, not all of one rank).
+// Whether the bucket's allgathers of sparse messages go through the node leaders.
 inline bool gathers_through_leaders(const DgcBucket& b, const SchemeContext& c) {
-  return b.hierarchical_allgather && c.node_count > 1 && c.node_count < c.world_size;
+  return dgc::gathers_through_leaders(b.hierarchical_allgather,
+                                      Topology{c.world_size, c.node_count});
 }
 
 // Dispatch on the bucket's scheme.

@@ -340,6 +340,12 @@ TEST(HierarchicalAllgather, CrossesTheNetworkOnlyBetweenLeaders) {
 // of 2 ranks: the node's allgatherv of it, the leaders' of 2 sizes and 2 messages (116 bytes),
 // the node's broadcast of all 4.
 TEST(HierarchicalAllgather, IsPredictedAsItsCollectives) {
+  // The path is taken where it spares a host link: asked for, several nodes of several ranks.
+  EXPECT_TRUE(dgc::gathers_through_leaders(true, {4, 2}));
+  EXPECT_FALSE(dgc::gathers_through_leaders(false, {4, 2}));
+  EXPECT_FALSE(dgc::gathers_through_leaders(true, {4, 4}));
+  EXPECT_FALSE(dgc::gathers_through_leaders(true, {4, 1}));
+
   const dgc::BucketBytes bytes{800, 800, 50, 0};
   const dgc::ExchangeCosts costs{{1e-4, 1e6}, {1e-6, 1e9}};
   const auto predict = [&](int world, int nodes, bool leaders) {
