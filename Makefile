@@ -54,7 +54,7 @@ bench-slow-link: build
 # directory for repeats: dgc-scaling takes each point's median.
 bench-cluster: build
 	./bench/cluster/link_check.sh
-	./bench/cluster/e2e.sh --bin $(BUILD_DIR)/bin --out runs/e2e --model convnet
+	./bench/cluster/e2e.sh --bin $(BUILD_DIR)/bin --out runs/e2e --model convnet --slow-steps 12
 	./bench/cluster/e2e.sh --bin $(BUILD_DIR)/bin --out runs/e2e --model resnet20 --steps 12 --slow-steps 12
 	./scripts/dgc-scaling runs/e2e/steps.csv --out-dir runs/e2e/model --alpha-us 3.3 --cap-gbit 2.5 \
 	    --accuracy docs/results/accuracy_per_epoch.csv --targets convnet=88,resnet20=90
