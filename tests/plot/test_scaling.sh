@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # dgc-scaling end to end: usage: test_scaling.sh PATH/TO/dgc-scaling
 # Step times made by the model's own formula from known link parameters (alpha 100 us and a
-# 3 Gbit/s cap, given; an efficiency per rate and collective, fitted) and known local times must give
-# back those, predictions within 0.5% of every point (fitted and held out), the crossover that the
-# formula implies, and time to accuracy from the accuracy runs' epochs; its files and plots are
-# written; a CSV that is not e2e.sh's is one error naming the file, and nothing is written.
+# 3 Gbit/s cap, given; an efficiency per layout, rate and collective, fitted) and known local
+# times must give back those, predictions within 0.05% of every point (fitted and held out), the
+# crossover that the formula implies, and time to accuracy from the accuracy runs' epochs; its
+# files and plots are written; a CSV that is not e2e.sh's is one error naming the file, and
+# nothing is written. The bytes an allreduce or an allgatherv puts on a host link follow Open
+# MPI's choice of algorithm (checked directly, and through 2x2 points that only the right bytes
+# fit).
 set -uo pipefail
 scaling=${1:?usage: test_scaling.sh PATH/TO/dgc-scaling}
 python=/usr/bin/python3
@@ -21,6 +24,7 @@ efficiency = {("10mbit", "allreduce"): 0.60, ("100mbit", "allreduce"): 0.80,
               ("1gbit", "allreduce"): 0.70, ("10mbit", "allgather"): 0.50,
               ("100mbit", "allgather"): 0.60, ("1gbit", "allgather"): 0.50,
               ("10gbit", "allreduce"): 1, ("10gbit", "allgather"): 1}
+efficiency_2x2 = {"10mbit": 0.54, "100mbit": 0.74, "1gbit": 0.66}  # on the fit's grid
 rates = {"10mbit": 10e6, "100mbit": 100e6, "1gbit": 1e9, "10gbit": 10e9}
 # exchange, epoch, t_local (s), sent, received (bytes per rank) at np 4 (4 hosts of 1)
 runs = [("allreduce", 1, 0.250, 13_000_000, 13_000_000),
@@ -34,10 +38,14 @@ with open(f"{work}/steps.csv", "w") as f:
         for name, rate in rates.items():
             p = 4
             collective = "allreduce" if sent == received else "allgather"
-            w, c = (2 * (p - 1) / p * sent, 2 * (p - 1)) if sent == received else (received, 4 * (p - 1))
-            # Messages within Open MPI's eager limit (a ring's pieces: the buffer over p) get
-            # TCP's 0.95 of the rate below the fastest link.
-            piece = sent / p if collective == "allreduce" else sent
+            # At 4 hosts of 1: Rabenseifner's allreduce (1.5 times the buffer on each link in
+            # 4 messages a rank, the largest half of it), and an allgatherv of every other
+            # rank's message in 2 steps (Bruck's or the neighbour exchange), for the sizes and
+            # the messages.
+            w, c = (2 * (p - 1) / p * sent, 4) if sent == received else (received, 4)
+            # Messages within Open MPI's eager limit get TCP's 0.95 of the rate below the
+            # fastest link.
+            piece = sent / 2 if collective == "allreduce" else sent
             eff = 0.95 if piece <= 65536 and name != "10gbit" else efficiency[(name, collective)]
             t = local + c * alpha + w * 8 / min(eff * rate, cap)
             f.write(f"convnet,4x1,4,1,4,{name},{x},default,{e},,{1000 * t:.3f},0,{sent},{received}\n")
@@ -48,6 +56,14 @@ with open(f"{work}/steps.csv", "w") as f:
                             f"{sent},{received}\n")
             # A variant must not enter the fit: wildly off.
             f.write(f"convnet,4x1,4,1,4,{name},{x},sleep,{e},,{5000 * t:.3f},0,{sent},{received}\n")
+    # 2 hosts of 2 ranks: Open MPI's Rabenseifner puts a large buffer on each host link once
+    # (4 messages a rank), recursive doubling a buffer under 8 KiB twice (2 messages; eager).
+    for x, e, local, sent, w, c in (("allreduce", 1, 0.280, 13_000_000, 13_000_000, 4),
+                                    ("powersgd", 2, 0.270, 8_000, 16_000, 2)):
+        for name, rate in rates.items():
+            eff = (0.95 if sent < 65536 else efficiency_2x2[name]) if name != "10gbit" else 1
+            t = local + c * alpha + w * 8 / min(eff * rate, cap)
+            f.write(f"convnet,2x2,2,2,4,{name},{x},default,{e},,{1000 * t:.3f},0,{sent},{sent}\n")
     # dgc_auto with 2 ranks per host: its counters may include a node's sum; out of the model.
     for name in rates:
         f.write(f"convnet,2x2,2,2,4,{name},dgc_auto,default,1,,1.0,0,13000000,1000\n")
@@ -65,47 +81,98 @@ grep -q "fit: alpha 100 us and cap 3 Gbit/s (given)" "$work/stdout" ||
   { cat "$work/stdout"; fail "alpha and the cap were not taken as given"; }
 grep -q "left out of the model: 4 points of dgc_auto with several ranks per host" "$work/stdout" ||
   { cat "$work/stdout"; fail "dgc_auto with several ranks per host was modelled"; }
-for expected in "10mbit allreduce: 0.60" "100mbit allreduce: 0.80" "1gbit allreduce: 0.70" \
-                "10mbit allgather: 0.50" "100mbit allgather: 0.60" "1gbit allgather: 0.50"; do
-  grep -q "efficiency 4x1 $expected" "$work/stdout" ||
+for expected in "4x1 10mbit allreduce: 0.60" "4x1 100mbit allreduce: 0.80" "4x1 1gbit allreduce: 0.70" \
+                "4x1 10mbit allgather: 0.50" "4x1 100mbit allgather: 0.60" "4x1 1gbit allgather: 0.50" \
+                "2x2 10mbit allreduce: 0.54" "2x2 100mbit allreduce: 0.74" "2x2 1gbit allreduce: 0.66"; do
+  grep -q "efficiency $expected" "$work/stdout" ||
     { cat "$work/stdout"; fail "the efficiency $expected was not recovered"; }
 done
-grep -q "12 points predicted (the fastest link's give t_local): 12 points, median error 0.0%, largest 0\.[0-4]%" \
+grep -q "18 points predicted (the fastest link's give t_local): 18 points, median error 0.0%, largest 0.0%" \
   "$work/stdout" || { cat "$work/stdout"; fail "predictions off the formula"; }
-# The allgather's cells hold one point each (DGC's second epoch is eager): 3 have no held-out
-# prediction.
-grep -q "held out (each point's link fitted without it): 9 points, median error 0.0%, largest 0\.[0-4]%" \
+# The allgather's cells hold one point each (DGC's second epoch is eager), and so do 2x2's
+# allreduce cells: 6 have no held-out prediction.
+grep -q "held out (each point's link fitted without it): 12 points, median error 0.0%, largest 0.0%" \
   "$work/stdout" || { cat "$work/stdout"; fail "held-out predictions off the formula"; }
 grep -q '^| allreduce, [a-z0-9. ]* | [0-9,]* ([0-9,]*) \[3\] |' "$work/out/step_tables.md" ||
   { cat "$work/out/step_tables.md"; fail "the step tables do not give the repeats' median"; }
 for f in points.csv efficiency.csv step_tables.md crossover.csv speedup.csv time_to_accuracy.csv speedup_bandwidth.png speedup_nodes.png; do
   [ -s "$work/out/$f" ] || fail "no $f"
 done
-# DGC's fixed time (0.260 s + 12 alpha) exceeds fp16's (0.240 + 6 alpha) by 20.6 ms, and the
-# dense float32's (0.250 + 6 alpha) by 10.6 ms; a dense link carries 1.5 x 6.5 MB (fp16) or
+# DGC's fixed time (0.260 s + 4 alpha) exceeds fp16's (0.240 + 4 alpha) by 20 ms, and the
+# dense float32's (0.250 + 4 alpha) by 10 ms; a dense link carries 1.5 x 6.5 MB (fp16) or
 # 1.5 x 13 MB (float32) at the allreduce's mean efficiency over the rates (0.7) against DGC's
 # 62 kB, eager, at TCP's 0.95: DGC is faster below 8 (W_dense / 0.7 - 62 kB / 0.95) / gap.
 "$python" - "$work/out" <<'PY' || fail "the crossover or the time to accuracy is wrong"
 import csv, sys
 out = sys.argv[1]
 cross = {(r["sparse"], r["dense"]): r["sparse_faster_below"] for r in csv.DictReader(open(f"{out}/crossover.csv"))}
-for dense, wire, gap in (("fp16", 1.5 * 6_500_000, 0.0206), ("allreduce", 1.5 * 13_000_000, 0.0106)):
+for dense, wire, gap in (("fp16", 1.5 * 6_500_000, 0.020), ("allreduce", 1.5 * 13_000_000, 0.010)):
     expected = 8 * (wire / 0.7 - 62_000 / 0.95) / gap / 1e6
     got = float(cross[("dgc", dense)].split()[0])  # "N Mbit/s"; the CSV's ms have 3 decimals
     assert abs(got - expected) < 0.001 * expected, (cross, expected)
 for r in csv.DictReader(open(f"{out}/points.csv")):
-    assert r["runs"] == ("3" if r["exchange"] == "allreduce" else "1"), r
+    assert r["runs"] == ("3" if r["exchange"] == "allreduce" and r["layout"] == "4x1" else "1"), r
 tta = {(r["exchange"], r["rate"]): r for r in csv.DictReader(open(f"{out}/time_to_accuracy.csv"))}
 # Dense reaches 88 at epoch 3, DGC at epoch 4: epochs 1 (ratio setting) and 2.. (the last one's).
 r = tta[("allreduce", "10mbit")]
 assert r["epochs"] == "3", r
-dense = 0.250 + 6 * 100e-6 + 1.5 * 13e6 * 8 / 6e6
+dense = 0.250 + 4 * 100e-6 + 1.5 * 13e6 * 8 / 6e6
 assert abs(float(r["seconds"]) - 3 * 118 * dense) < 0.2, (r, 3 * 118 * dense)
 r = tta[("dgc", "10mbit")]
-first = 0.300 + 12 * 100e-6 + 4.6e6 * 8 / 5e6
-later = 0.260 + 12 * 100e-6 + 62_000 * 8 / 9.5e6
+first = 0.300 + 4 * 100e-6 + 4.6e6 * 8 / 5e6
+later = 0.260 + 4 * 100e-6 + 62_000 * 8 / 9.5e6
 assert r["epochs"] == "4" and abs(float(r["seconds"]) - 118 * (first + 3 * later)) < 0.2, r
 PY
+
+# The bytes on a host link (and messages per rank; an allreduce's largest message between hosts)
+# by the algorithm Open MPI 4.1.4 picks: what bench/cluster/collective_wire.sh reads off the links.
+"$python" - "$scaling" <<'PY' || fail "a collective's bytes on the link are not Open MPI's algorithm's"
+import importlib.machinery, importlib.util, sys
+loader = importlib.machinery.SourceFileLoader("dgc_scaling", sys.argv[1])
+spec = importlib.util.spec_from_loader("dgc_scaling", loader)
+m = importlib.util.module_from_spec(spec)
+loader.exec_module(m)
+n = 13_000_000
+assert m.allreduce_wire(n, 4, 2) == (n, 4, n / 4)               # Rabenseifner's, 2x2
+assert m.allreduce_wire(n, 4, 4) == (1.5 * n, 4, n / 2)         # Rabenseifner's, 4x1
+assert m.allreduce_wire(8000, 4, 2) == (16000, 2, 8000)         # recursive doubling, 2x2
+assert m.allreduce_wire(8000, 4, 4) == (16000, 2, 8000)         # recursive doubling, 4x1
+assert m.allreduce_wire(100_000, 2, 2) == (100_000, 2, 50_000)  # the segmented ring, 2x1
+assert m.allreduce_wire(4, 2, 2) == (4, 2, 2)                   # the ring (under 8 bytes)
+assert m.allreduce_wire(n, 256, 256)[:2] == (2 * 255 / 256 * n, 16)
+assert m.allgatherv_wire(22_000, 4, 2) == (110_000, 2)       # Bruck's, 2x2: 5 blocks
+assert m.allgatherv_wire(5_500, 4, 2) == (16_500, 3)         # the ring, 2x2: 3 blocks
+assert m.allgatherv_wire(400_000, 4, 2) == (1_600_000, 2)    # the neighbour exchange, 2x2: 4
+assert m.allgatherv_wire(22_000, 4, 4) == (66_000, 2)        # one rank per host: p - 1 blocks
+assert m.allgatherv_wire(100_000, 256, 256) == (25_500_000, 255)
+for ranks, hosts, size, says in ((512, 512, n, "beyond the model's table"),
+                                 (6, 3, n, "powers of two only"),
+                                 (128, 128, 100_000, "algorithm 2")):
+    try:
+        m.allreduce_wire(size, ranks, hosts)
+        raise AssertionError(f"no error for {ranks} ranks")
+    except m.PlotError as e:
+        assert says in str(e), e
+PY
+
+# --wire: collective_wire.sh's rows with Open MPI's default algorithm beside the model's bytes
+# (the busiest host, each way); forced algorithms are not the model's and stay out.
+{ echo "collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call"
+  echo "allreduce,2,2,default,0,13000000,13000000,13100000"
+  echo "allreduce,2,2,default,1,13000000,13050000,13000000"
+  echo "allreduce,2,2,4,0,13000000,19500000,19500000"
+  echo "allgatherv,2,2,default,0,22000,121000,121000"
+  echo "allgatherv,2,2,default,1,22000,110000,110000"
+} > "$work/wire.csv"
+"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/wire.csv" > "$work/stdout" 2> "$work/stderr" ||
+  { cat "$work/stderr"; fail "dgc-scaling --wire failed"; }
+grep -q "wire: 2 collectives read off the links, measured over the model's bytes 1.008 to 1.100" "$work/stdout" ||
+  { cat "$work/stdout"; fail "--wire did not compare the busiest host with the model"; }
+tr -d '\r' < "$work/wired/wire.csv" | grep -qx "allgatherv,2x2,22000,121000,110000,1.1" ||
+  { cat "$work/wired/wire.csv"; fail "wire.csv does not hold the allgatherv's row"; }
+"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/steps.csv" > /dev/null 2> "$work/stderr"
+[ $? -eq 1 ] && grep -q "$work/steps.csv: not a bench/cluster/collective_wire.sh CSV" "$work/stderr" ||
+  { cat "$work/stderr"; fail "--wire took a CSV that is not collective_wire.sh's"; }
 
 # Not e2e.sh's CSV: one error naming the file, exit 1, nothing written.
 echo "a,b" > "$work/bad.csv"

@@ -4,7 +4,8 @@
 # one TCP connection crosses both ways and with the delay asked for (link_check.sh), runs MPI
 # across them with one node per host, gives the links the queue asked for, passes its command's
 # failure on, refuses to start beside namespaces of its name, and leaves no namespace behind in
-# each case. No rate is asserted (tests never assert on time). Exits 77 (ctest's
+# each case; collective_wire.sh reads the bytes an allreduce and an allgatherv put on the links
+# off the hosts' interfaces. No rate is asserted (tests never assert on time). Exits 77 (ctest's
 # SKIP_RETURN_CODE) after the argument checks where this is not root or network namespaces cannot
 # be made: a skip is reported, not a pass.
 #   cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS
@@ -51,6 +52,12 @@ expect_error 2 "e2e.sh: $work/old/steps.csv has other columns than this e2e.sh w
 expect_error 2 "cluster.sh: --queue must be a number of bytes >= 1514 (one full packet), got '100'" \
   "$dir/cluster.sh" --queue 100 -- true
 expect_error 2 "cluster.sh: --queue needs a number of bytes" "$dir/cluster.sh" --queue -- true
+expect_error 2 "collective_wire.sh: sizes are bytes, multiples of 4, got '10'" "$dir/collective_wire.sh" 10
+expect_error 2 "collective_wire.sh: --algorithms takes default and 1..6, comma-separated, got '7'" \
+  "$dir/collective_wire.sh" --algorithms 7 1024
+expect_error 2 "collective_wire.sh: --collective takes allreduce or allgatherv, got 'bcast'" \
+  "$dir/collective_wire.sh" --collective bcast 1024
+expect_error 2 "collective_wire.sh: no sizes (bytes, multiples of 4) given" "$dir/collective_wire.sh"
 
 leftovers() { ip netns list 2>/dev/null | grep -E '^dgc-(sw|head|h[0-9]+)\b'; }
 if [ "$(id -u)" -ne 0 ] || ! ip netns add dgc-test-probe 2> /dev/null; then
@@ -108,6 +115,25 @@ grep -q '^\[  PASSED  \] 9 tests' "$work/out" ||
 ! grep -q 'SKIPPED' "$work/out" ||
   fail "a test was skipped across the hosts: $(grep SKIPPED "$work/out")"
 [ -z "$(leftovers)" ] || fail "the MPI run left namespaces behind: $(leftovers)"
+
+# What a collective puts on each host's link at 2 hosts of 2 ranks, read off the interfaces: the
+# bytes scripts/dgc-scaling counts for the algorithm Open MPI picks (allreduce_wire and
+# allgatherv_wire there). By default an allreduce of 4,096 bytes goes by recursive doubling (twice
+# the buffer) and of 1 MiB by Rabenseifner's (once); the ring, forced, carries 1 MiB 1.5 times. An
+# allgatherv of 22,000 bytes a rank goes by Bruck's: 5 blocks. Within 10%: TCP/IP's headers and
+# acknowledgements count too.
+{ "$dir/collective_wire.sh" --algorithms default,4 --reps 5 4096 1048576 &&
+  "$dir/collective_wire.sh" --collective allgatherv --reps 5 22000 | tail -n +2; } > "$work/out" 2> "$work/err" ||
+  fail "collective_wire.sh failed: $(tail -5 "$work/err")"
+for expected in "allreduce,default,4096,2" "allreduce,default,1048576,1" "allreduce,4,1048576,1.5" \
+                "allgatherv,default,22000,5"; do
+  IFS=, read -r collective algorithm bytes times <<< "$expected"
+  [ "$(awk -F, -v c="$collective" -v a="$algorithm" -v b="$bytes" -v t="$times" '$1 == c && $4 == a && $6 == b {
+         n++; if ($7 < t * b || $7 > 1.1 * t * b || $8 < t * b || $8 > 1.1 * t * b) bad++ }
+       END { print (n == 2 && !bad) ? "ok" : "no" }' "$work/out")" = ok ] ||
+    fail "an $collective of $bytes bytes ($algorithm) did not carry $times times them each way on each host's link: $(cat "$work/out")"
+done
+[ -z "$(leftovers)" ] || fail "collective_wire.sh left namespaces behind: $(leftovers)"
 
 # The command's failure is cluster.sh's, and the cluster goes with it.
 expect_error 3 "cluster.sh: 2 host(s)" "$dir/cluster.sh" --hosts 2 --rate 10mbit -- bash -c 'exit 3'

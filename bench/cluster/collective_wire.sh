@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# What one MPI collective carries over each host's link on the emulated cluster, as root, with
+# Open MPI's default choice of algorithm and with each algorithm forced: the check of the bytes
+# that the scaling model (scripts/dgc-scaling: allreduce_wire, allgatherv_wire) puts on a host
+# link. Compiles collective_wire.c with mpicc into a temporary directory and runs it on
+# cluster.sh's hosts at 10 Gbit/s (bytes do not depend on the rate).
+#
+#   bench/cluster/collective_wire.sh [--collective allreduce|allgatherv] [--hosts H] [--ranks R]
+#                                    [--reps N] [--algorithms LIST] BYTES...
+#     BYTES: the allreduce's buffer, or what each rank brings to the allgatherv (DGC's message).
+#     H hosts of R ranks (default 2 x 2), N calls per size (default 20), LIST of Open MPI's
+#     coll_tuned_<collective>_algorithm numbers or "default" (default: default). Allreduce:
+#     1 basic linear, 2 nonoverlapping, 3 recursive doubling, 4 ring, 5 segmented ring,
+#     6 Rabenseifner's; allgatherv: 1 gatherv and broadcast, 2 Bruck's, 3 ring, 4 neighbour
+#     exchange, 5 two processes.
+# Prints CSV: collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call, the
+# bytes each host's interfaces counted per call (TCP/IP headers and acknowledgements in).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+collective=allreduce hosts=2 ranks=2 reps=20 algorithms=default
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --collective) collective=${2:-}; shift 2 ;;
+    --hosts) hosts=${2:-}; shift 2 ;;
+    --ranks) ranks=${2:-}; shift 2 ;;
+    --reps) reps=${2:-}; shift 2 ;;
+    --algorithms) algorithms=${2:-}; shift 2 ;;
+    -*) echo "collective_wire.sh: unknown option $1 (see the header for usage)" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+[[ $collective == allreduce || $collective == allgatherv ]] ||
+  { echo "collective_wire.sh: --collective takes allreduce or allgatherv, got '$collective'" >&2; exit 2; }
+for n in "$hosts" "$ranks" "$reps"; do
+  [[ $n =~ ^[1-9][0-9]{0,4}$ ]] || { echo "collective_wire.sh: --hosts, --ranks and --reps take a number >= 1, got '$n'" >&2; exit 2; }
+done
+[[ $algorithms =~ ^(default|[1-6])(,(default|[1-6]))*$ ]] ||
+  { echo "collective_wire.sh: --algorithms takes default and 1..6, comma-separated, got '$algorithms'" >&2; exit 2; }
+[[ $# -gt 0 ]] || { echo "collective_wire.sh: no sizes (bytes, multiples of 4) given" >&2; exit 2; }
+for bytes in "$@"; do
+  [[ $bytes =~ ^[1-9][0-9]{0,9}$ && $((bytes % 4)) -eq 0 ]] ||
+    { echo "collective_wire.sh: sizes are bytes, multiples of 4, got '$bytes'" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mpicc -O2 -o "$work/collective_wire" "$here/collective_wire.c"
+# The cluster's commands run in the head namespace; the program's output is collected there.
+runs=
+for algorithm in ${algorithms//,/ }; do
+  mca=
+  [[ $algorithm == default ]] ||
+    mca="--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_${collective}_algorithm $algorithm"
+  for bytes in "$@"; do
+    runs+="\$DGC_CLUSTER_MPIRUN $mca $work/collective_wire $collective $bytes $reps | "
+    runs+="sed 's/^/$collective,$hosts,$ranks,$algorithm,/' && "
+  done
+done
+echo "collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call"
+"$here/cluster.sh" --hosts "$hosts" --ranks "$ranks" --rate 10gbit -- bash -c "${runs}true"
