@@ -155,6 +155,31 @@ for ranks, hosts, size, says in ((512, 512, n, "beyond the model's table"),
         assert says in str(e), e
 PY
 
+# --statistic mean takes each run's step_mean_ms instead of its step_ms: the same steps with their
+# medians made wildly off give back the same links; a CSV without the column is one error naming
+# the first row.
+"$python" - "$work" <<'PY'
+import csv, sys
+work = sys.argv[1]
+rows = list(csv.DictReader(open(f"{work}/steps.csv")))
+with open(f"{work}/means.csv", "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0]) + ["step_mean_ms"])
+    w.writeheader()
+    for r in rows:
+        w.writerow(dict(r, step_ms=3 * float(r["step_ms"]), step_mean_ms=r["step_ms"]))
+PY
+"$scaling" "$work/means.csv" --out-dir "$work/means" --alpha-us 100 --cap-gbit 3 --statistic mean \
+  > "$work/stdout" 2> "$work/stderr" || { cat "$work/stderr"; fail "dgc-scaling --statistic mean failed"; }
+grep -q "efficiency 4x1 10mbit allreduce: 0.60" "$work/stdout" &&
+  grep -q "18 points predicted (the fastest link's give t_local): 18 points, median error 0.0%, largest 0.0%" "$work/stdout" ||
+  { cat "$work/stdout"; fail "--statistic mean did not fit the means"; }
+"$scaling" "$work/steps.csv" --out-dir "$work/means" --statistic mean > /dev/null 2> "$work/stderr"
+[ $? -eq 1 ] && grep -q "$work/steps.csv:2: convnet 4x1 10mbit allreduce epoch 1 has no step_mean_ms" "$work/stderr" ||
+  { cat "$work/stderr"; fail "--statistic mean took a CSV without the means"; }
+"$scaling" "$work/steps.csv" --out-dir "$work/means" --statistic mode > /dev/null 2> "$work/stderr"
+[ $? -eq 2 ] && grep -q "statistic takes median or mean, got 'mode'" "$work/stderr" ||
+  { cat "$work/stderr"; fail "--statistic mode was not a usage error"; }
+
 # --wire: collective_wire.sh's rows with Open MPI's default algorithm beside the model's bytes
 # (the busiest host, each way); forced algorithms are not the model's and stay out.
 { echo "collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call"
@@ -173,6 +198,10 @@ tr -d '\r' < "$work/wired/wire.csv" | grep -qx "allgatherv,2x2,22000,121000,1100
 "$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/steps.csv" > /dev/null 2> "$work/stderr"
 [ $? -eq 1 ] && grep -q "$work/steps.csv: not a bench/cluster/collective_wire.sh CSV" "$work/stderr" ||
   { cat "$work/stderr"; fail "--wire took a CSV that is not collective_wire.sh's"; }
+sed 's/^allgatherv,2,2,default,1,22000,/allgatherv,2,2,default,1,22k,/' "$work/wire.csv" > "$work/badwire.csv"
+"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/badwire.csv" > /dev/null 2> "$work/stderr"
+[ $? -eq 1 ] && grep -q "$work/badwire.csv:6: a number is not one" "$work/stderr" ||
+  { cat "$work/stderr"; fail "--wire took a row whose bytes are not a number"; }
 
 # Not e2e.sh's CSV: one error naming the file, exit 1, nothing written.
 echo "a,b" > "$work/bad.csv"
