@@ -64,11 +64,15 @@ int main(int argc, char** argv) {
       argc == 4 && (strcmp(argv[1], "allreduce") == 0 || strcmp(argv[1], "allgatherv") == 0);
   long bytes = known ? strtol(argv[2], NULL, 10) : -1;
   long reps = known ? strtol(argv[3], NULL, 10) : -1;
-  /* An allgatherv's offsets are ints: every rank's floats together must fit one. */
-  if (bytes < 4 || bytes % 4 != 0 || bytes / 4 * size > 0x7fffffffL || reps < 1 || reps > 100000) {
+  /* What a rank receives (the allreduce's buffer, every rank's blocks of the allgatherv) stays
+   * within 512 MiB: the emulated hosts share one machine's memory, and the allgatherv's offsets
+   * are ints. */
+  long received = known && strcmp(argv[1], "allgatherv") == 0 ? bytes * size : bytes;
+  if (bytes < 4 || bytes % 4 != 0 || received > (1L << 29) || reps < 1 || reps > 100000) {
     if (rank == 0)
       fprintf(stderr,
-              "usage: collective_wire allreduce|allgatherv BYTES REPS (BYTES a multiple of 4)\n");
+              "usage: collective_wire allreduce|allgatherv BYTES REPS (BYTES a multiple of 4; "
+              "at most 512 MiB received per rank)\n");
     MPI_Finalize();
     return 2;
   }

@@ -7,7 +7,8 @@
 #
 #   bench/cluster/collective_wire.sh [--collective allreduce|allgatherv] [--hosts H] [--ranks R]
 #                                    [--reps N] [--algorithms LIST] BYTES...
-#     BYTES: the allreduce's buffer, or what each rank brings to the allgatherv (DGC's message).
+#     BYTES: the allreduce's buffer, or what each rank brings to the allgatherv (DGC's message);
+#     what a rank receives must stay within 512 MiB (the hosts share this machine's memory).
 #     H hosts of R ranks (default 2 x 2), N calls per size (default 20), LIST of Open MPI's
 #     coll_tuned_<collective>_algorithm numbers or "default" (default: default). Allreduce:
 #     1 basic linear, 2 nonoverlapping, 3 recursive doubling, 4 ring, 5 segmented ring,
@@ -34,8 +35,10 @@ done
 for n in "$hosts" "$ranks" "$reps"; do
   [[ $n =~ ^[1-9][0-9]{0,4}$ ]] || { echo "collective_wire.sh: --hosts, --ranks and --reps take a number >= 1, got '$n'" >&2; exit 2; }
 done
-[[ $algorithms =~ ^(default|[1-6])(,(default|[1-6]))*$ ]] ||
-  { echo "collective_wire.sh: --algorithms takes default and 1..6, comma-separated, got '$algorithms'" >&2; exit 2; }
+last=6
+[[ $collective == allreduce ]] || last=5
+[[ $algorithms =~ ^(default|[1-$last])(,(default|[1-$last]))*$ ]] ||
+  { echo "collective_wire.sh: --algorithms takes default and 1..$last for the $collective, comma-separated, got '$algorithms'" >&2; exit 2; }
 [[ $# -gt 0 ]] || { echo "collective_wire.sh: no sizes (bytes, multiples of 4) given" >&2; exit 2; }
 for bytes in "$@"; do
   [[ $bytes =~ ^[1-9][0-9]{0,9}$ && $((bytes % 4)) -eq 0 ]] ||
@@ -45,8 +48,9 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mpicc -O2 -o "$work/collective_wire" "$here/collective_wire.c"
-# The cluster's commands run in the head namespace; the program's output is collected there.
-runs=
+# The cluster's commands run in the head namespace; the program's output is collected there, and
+# any run's failure is the script's.
+runs="set -o pipefail; "
 for algorithm in ${algorithms//,/ }; do
   mca=
   [[ $algorithm == default ]] ||

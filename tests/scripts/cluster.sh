@@ -53,8 +53,10 @@ expect_error 2 "cluster.sh: --queue must be a number of bytes >= 1514 (one full 
   "$dir/cluster.sh" --queue 100 -- true
 expect_error 2 "cluster.sh: --queue needs a number of bytes" "$dir/cluster.sh" --queue -- true
 expect_error 2 "collective_wire.sh: sizes are bytes, multiples of 4, got '10'" "$dir/collective_wire.sh" 10
-expect_error 2 "collective_wire.sh: --algorithms takes default and 1..6, comma-separated, got '7'" \
+expect_error 2 "collective_wire.sh: --algorithms takes default and 1..6 for the allreduce, comma-separated, got '7'" \
   "$dir/collective_wire.sh" --algorithms 7 1024
+expect_error 2 "collective_wire.sh: --algorithms takes default and 1..5 for the allgatherv, comma-separated, got '6'" \
+  "$dir/collective_wire.sh" --collective allgatherv --algorithms 6 1024
 expect_error 2 "collective_wire.sh: --collective takes allreduce or allgatherv, got 'bcast'" \
   "$dir/collective_wire.sh" --collective bcast 1024
 expect_error 2 "collective_wire.sh: no sizes (bytes, multiples of 4) given" "$dir/collective_wire.sh"
