@@ -60,14 +60,14 @@ int main(int argc, char** argv) {
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  int known =
-      argc == 4 && (strcmp(argv[1], "allreduce") == 0 || strcmp(argv[1], "allgatherv") == 0);
+  int allgatherv = argc == 4 && strcmp(argv[1], "allgatherv") == 0;
+  int known = allgatherv || (argc == 4 && strcmp(argv[1], "allreduce") == 0);
   long bytes = known ? strtol(argv[2], NULL, 10) : -1;
   long reps = known ? strtol(argv[3], NULL, 10) : -1;
   /* What a rank receives (the allreduce's buffer, every rank's blocks of the allgatherv) stays
    * within 512 MiB: the emulated hosts share one machine's memory, and the allgatherv's offsets
    * are ints. */
-  long received = known && strcmp(argv[1], "allgatherv") == 0 ? bytes * size : bytes;
+  long received = allgatherv ? bytes * size : bytes;
   if (bytes < 4 || bytes % 4 != 0 || received > (1L << 29) || reps < 1 || reps > 100000) {
     if (rank == 0)
       fprintf(stderr,
@@ -81,10 +81,9 @@ int main(int argc, char** argv) {
   int node_rank;
   MPI_Comm_rank(node, &node_rank);
 
-  struct call c = {strcmp(argv[1], "allgatherv") == 0, (int)(bytes / 4), NULL, NULL, NULL, NULL};
-  size_t out_floats = (size_t)c.count * (c.allgatherv ? (size_t)size : 1);
+  struct call c = {allgatherv, (int)(bytes / 4), NULL, NULL, NULL, NULL};
   c.in = calloc((size_t)c.count, sizeof(float));
-  c.out = calloc(out_floats, sizeof(float));
+  c.out = calloc((size_t)(received / 4), sizeof(float));
   c.counts = calloc((size_t)size, sizeof(int));
   c.offsets = calloc((size_t)size, sizeof(int));
   if (!c.in || !c.out || !c.counts || !c.offsets) MPI_Abort(MPI_COMM_WORLD, 1);
