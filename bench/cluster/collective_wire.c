@@ -1,13 +1,18 @@
-/* What one collective carries over each emulated host's link (bench/cluster/collective_wire.sh):
- * the scaling model (scripts/dgc-scaling) counts the bytes a collective puts on a host link from
- * the algorithm Open MPI picks; this reads them off the hosts' interfaces instead.
+/* What one collective carries over each emulated host's link, and how long it takes
+ * (bench/cluster/collective_wire.sh): the scaling model (scripts/dgc-scaling) counts the bytes a
+ * collective puts on a host link from the algorithm Open MPI picks, and fits the part of the
+ * link's rate they get; this reads both off the hosts instead.
  *   collective_wire allreduce|allgatherv BYTES REPS
- * Every rank runs the collective REPS times between barriers: an allreduce of BYTES of floats
- * (MPI_SUM), or an allgatherv of BYTES from every rank (DGC's messages). The first rank of each
- * node reads its network namespace's interface counters (/proc/net/dev is the reader's
- * namespace's; every interface but lo) before and after, and rank 0 prints one line per node:
- *   node,bytes,tx_per_call,rx_per_call
- * The counters include TCP/IP headers, the acknowledgements and the barriers' few bytes. */
+ * Every rank runs the collective REPS times back to back between barriers: an allreduce of BYTES
+ * of floats (MPI_SUM), or an allgatherv of BYTES from every rank (DGC's messages). The first rank
+ * of each node reads its network namespace's interface counters (/proc/net/dev is the reader's
+ * namespace's; every interface but lo) before and after. Then REPS more calls, each after a
+ * barrier, are timed. Rank 0 prints one line per node:
+ *   node,bytes,tx_per_call,rx_per_call,seconds_median,seconds_mean,seconds_back_to_back
+ * The counters include TCP/IP headers, the acknowledgements and the two barriers' few bytes. A
+ * call's seconds are the slowest rank's, from the barrier before it to its end; the median and
+ * mean over the timed calls, and the mean of the counted calls back to back (the slowest rank's
+ * loop over REPS), are the same on every node's line. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,11 @@ struct call {
   float *in, *out;
   int *counts, *offsets;
 };
+
+static int by_value(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
 
 static void run(const struct call* c) {
   if (c->allgatherv)
@@ -98,9 +108,35 @@ int main(int argc, char** argv) {
   unsigned long long tx0 = 0, rx0 = 0, tx1 = 0, rx1 = 0;
   if (node_rank == 0) read_counters(&tx0, &rx0);
   MPI_Barrier(MPI_COMM_WORLD);
+  const double start = MPI_Wtime();
   for (long r = 0; r < reps; ++r) run(&c);
+  const double back_to_back = (MPI_Wtime() - start) / reps;
   MPI_Barrier(MPI_COMM_WORLD);
   if (node_rank == 0) read_counters(&tx1, &rx1);
+
+  /* The times, in a second round of calls, each after a barrier. Back to back, large calls over
+   * TCP lock into a slow mode: once one call has had a slow step, every later one takes twice as
+   * long, the two directions taking turns; a barrier before each call (or a pause of a training
+   * step's compute) avoids that, and training's steps do not show it (docs/PERFORMANCE.md, "The
+   * collectives alone"). */
+  double* seconds = calloc((size_t)reps, sizeof(double));
+  double* slowest = calloc((size_t)reps, sizeof(double));
+  if (!seconds || !slowest) MPI_Abort(MPI_COMM_WORLD, 1);
+  for (long r = 0; r < reps; ++r) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const double begin = MPI_Wtime();
+    run(&c);
+    seconds[r] = MPI_Wtime() - begin;
+  }
+  MPI_Reduce(seconds, slowest, (int)reps, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  double slowest_back_to_back = 0;
+  MPI_Reduce(&back_to_back, &slowest_back_to_back, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  double median = 0, mean = 0;
+  if (rank == 0) {
+    for (long r = 0; r < reps; ++r) mean += slowest[r] / reps;
+    qsort(slowest, (size_t)reps, sizeof(double), by_value);
+    median = reps % 2 ? slowest[reps / 2] : (slowest[reps / 2 - 1] + slowest[reps / 2]) / 2;
+  }
 
   /* Rank 0 prints what each node's first rank read, in world rank order. */
   double mine[3] = {node_rank == 0 ? 1.0 : 0.0, (double)(tx1 - tx0) / reps,
@@ -110,9 +146,12 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     for (int r = 0, n = 0; r < size; ++r)
       if (all[3 * r] == 1.0)
-        printf("%d,%ld,%.0f,%.0f\n", n++, bytes, all[3 * r + 1], all[3 * r + 2]);
+        printf("%d,%ld,%.0f,%.0f,%.6f,%.6f,%.6f\n", n++, bytes, all[3 * r + 1], all[3 * r + 2],
+               median, mean, slowest_back_to_back);
     free(all);
   }
+  free(seconds);
+  free(slowest);
   free(c.in);
   free(c.out);
   free(c.counts);

@@ -181,26 +181,67 @@ grep -q "efficiency 4x1 10mbit allreduce: 0.60" "$work/stdout" &&
   { cat "$work/stderr"; fail "--statistic mode was not a usage error"; }
 
 # --wire: collective_wire.sh's rows with Open MPI's default algorithm beside the model's bytes
-# (the busiest host, each way); forced algorithms are not the model's and stay out.
-{ echo "collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call"
-  echo "allreduce,2,2,default,0,13000000,13000000,13100000"
-  echo "allreduce,2,2,default,1,13000000,13050000,13000000"
-  echo "allreduce,2,2,4,0,13000000,19500000,19500000"
-  echo "allgatherv,2,2,default,0,22000,121000,121000"
-  echo "allgatherv,2,2,default,1,22000,110000,110000"
+# (the busiest host, each way); forced algorithms are not the model's and stay out. Where a row
+# has its calls' times at a slower link, the part of the rate it reached on the model's bytes,
+# with the same call at the fastest link as its t_local (there less its bytes at the 2.5 Gbit/s
+# cap), beside the efficiency the model uses: at 2x2 and 10 Mbit/s the allreduce's 13 MB (at the
+# cap 0.0416 s, so no t_local) in 20.8 s is 0.5 of the link (0.495 by the median, 21 s; 0.25 by
+# the calls back to back, 41.6 s), where the steps above fit 0.54; the allgatherv's 22 kB are eager (TCP's 0.95), and 5 blocks of them
+# in 0.12 s with 10 ms of t_local are 0.8; no step fits an allgather of 158 kB at 2x2 (0.6). A
+# row without times (measured before collective_wire.sh timed its calls) has none.
+{ echo "collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call,seconds_median,seconds_mean,seconds_back_to_back,rate"
+  echo "allreduce,2,2,default,0,13000000,13000000,13100000,21,20.8,41.6,10mbit"
+  echo "allreduce,2,2,default,1,13000000,13050000,13000000,21,20.8,41.6,10mbit"
+  echo "allreduce,2,2,default,0,13000000,13000000,13000000,0.0416,0.0416,0.0416,10gbit"
+  echo "allreduce,2,2,4,0,13000000,19500000,19500000,30,30,30,10mbit"
+  echo "allgatherv,2,2,default,0,22000,121000,121000,0.12,0.12,,10mbit"
+  echo "allgatherv,2,2,default,1,22000,110000,110000,0.12,0.12,,10mbit"
+  echo "allgatherv,2,2,default,0,22000,110000,110000,0.010352,0.010352,,10gbit"
+  echo "allgatherv,2,2,default,0,158000,790000,790000,1.0533333,1.0533333,,10mbit"
+  echo "allgatherv,2,2,default,0,158000,790000,790000,0.002528,0.002528,,10gbit"
+  echo "allgatherv,2,2,default,0,5500,16500,16500,,,,"
 } > "$work/wire.csv"
-"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/wire.csv" > "$work/stdout" 2> "$work/stderr" ||
-  { cat "$work/stderr"; fail "dgc-scaling --wire failed"; }
-grep -q "wire: 2 collectives read off the links, measured over the model's bytes 1.008 to 1.100" "$work/stdout" ||
+"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/wire.csv" --alpha-us 100 \
+  --cap-gbit 3 > "$work/stdout" 2> "$work/stderr" || { cat "$work/stderr"; fail "dgc-scaling --wire failed"; }
+grep -q "wire: 4 collectives read off the links, measured over the model's bytes 1.000 to 1.100" "$work/stdout" ||
   { cat "$work/stdout"; fail "--wire did not compare the busiest host with the model"; }
 tr -d '\r' < "$work/wired/wire.csv" | grep -qx "allgatherv,2x2,22000,121000,110000,1.1" ||
   { cat "$work/wired/wire.csv"; fail "wire.csv does not hold the allgatherv's row"; }
+grep -q "collectives timed alone: 3 (collective_efficiency.csv)" "$work/stdout" ||
+  { cat "$work/stdout"; fail "--wire did not take the 3 timed rows at 10 Mbit/s"; }
+for expected in "allgatherv,2x2,10mbit,22000,0.12,0.12,0.010352,0.8,0.8,,0.95,eager" \
+                "allgatherv,2x2,10mbit,158000,1.0533333,1.0533333,0.002528,0.6,0.6,,,not fitted" \
+                "allreduce,2x2,10mbit,13000000,20.8,21.0,0.0416,0.5,0.495,0.25,0.54,fitted"; do
+  tr -d '\r' < "$work/wired/collective_efficiency.csv" | grep -qx "$expected" ||
+    { cat "$work/wired/collective_efficiency.csv"; fail "collective_efficiency.csv has no row $expected"; }
+done
+# The 2x2 allreduce's point at 10 Mbit/s predicted with the 0.5 its collective reached alone
+# instead of the 0.54 fitted: 0.280 s of t_local + 4 alpha + 13 MB at 0.5 of 10 Mbit/s. The other
+# points have no timed collective of their layout, rate and size.
+grep -q "from the collectives alone (collective_wire.sh's efficiency of the same collective, layout, rate and size): 1 points" \
+  "$work/stdout" || { cat "$work/stdout"; fail "no point was predicted from the collectives alone"; }
+tr -d '\r' < "$work/wired/points.csv" | grep -q '^convnet,2x2,10mbit,allreduce,1,,[0-9.]*,1,[0-9.]*,[-0-9.]*,[0-9.]*,[-0-9.]*,21080.4,' ||
+  { cat "$work/wired/points.csv"; fail "the 2x2 allreduce at 10 Mbit/s was not predicted from its collective alone"; }
+[ "$(tr -d '\r' < "$work/wired/points.csv" | awk -F, '$13 != ""' | wc -l)" -eq 2 ] ||
+  { cat "$work/wired/points.csv"; fail "points without a timed collective were predicted from one"; }
+grep -v '^allgatherv,2,2,default,0,158000,790000,790000,0.002528' "$work/wire.csv" > "$work/nofast.csv"
+"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/nofast.csv" > /dev/null 2> "$work/stderr"
+[ $? -eq 1 ] && grep -q "the allgatherv of 158000 bytes at 2x2 has times at 10mbit but none at 10gbit" "$work/stderr" ||
+  { cat "$work/stderr"; fail "--wire took a timed call without its fastest link's"; }
+sed 's/,10mbit$/,10mb/' "$work/wire.csv" > "$work/badrate.csv"
+"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/badrate.csv" > /dev/null 2> "$work/stderr"
+[ $? -eq 1 ] && grep -q "$work/badrate.csv:2: unknown rate '10mb'" "$work/stderr" ||
+  { cat "$work/stderr"; fail "--wire took a row at an unknown rate"; }
+sed 's/,0.12,0.12,,10mbit$/,0,0,,10mbit/' "$work/wire.csv" > "$work/notime.csv"
+"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/notime.csv" > /dev/null 2> "$work/stderr"
+[ $? -eq 1 ] && grep -q "$work/notime.csv:6: a collective took no time" "$work/stderr" ||
+  { cat "$work/stderr"; fail "--wire took a call of no time"; }
 "$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/steps.csv" > /dev/null 2> "$work/stderr"
 [ $? -eq 1 ] && grep -q "$work/steps.csv: not a bench/cluster/collective_wire.sh CSV" "$work/stderr" ||
   { cat "$work/stderr"; fail "--wire took a CSV that is not collective_wire.sh's"; }
 sed 's/^allgatherv,2,2,default,1,22000,/allgatherv,2,2,default,1,22k,/' "$work/wire.csv" > "$work/badwire.csv"
 "$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/badwire.csv" > /dev/null 2> "$work/stderr"
-[ $? -eq 1 ] && grep -q "$work/badwire.csv:6: a number is not one" "$work/stderr" ||
+[ $? -eq 1 ] && grep -q "$work/badwire.csv:7: a number is not one" "$work/stderr" ||
   { cat "$work/stderr"; fail "--wire took a row whose bytes are not a number"; }
 
 # Not e2e.sh's CSV: one error naming the file, exit 1, nothing written.

@@ -5,9 +5,9 @@
 # across them with one node per host, gives the links the queue asked for, passes its command's
 # failure on, refuses to start beside namespaces of its name, and leaves no namespace behind in
 # each case; collective_wire.sh reads the bytes an allreduce and an allgatherv put on the links
-# off the hosts' interfaces. No rate is asserted (tests never assert on time). Exits 77 (ctest's
-# SKIP_RETURN_CODE) after the argument checks where this is not root or network namespaces cannot
-# be made: a skip is reported, not a pass.
+# off the hosts' interfaces, and times the calls at the rate given. No rate or time is asserted
+# (tests never assert on time). Exits 77 (ctest's SKIP_RETURN_CODE) after the argument checks
+# where this is not root or network namespaces cannot be made: a skip is reported, not a pass.
 #   cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS
 set -uo pipefail
 dir=${1:?usage: cluster.sh BENCH_CLUSTER_DIR DGC_MPI_TESTS}
@@ -60,6 +60,8 @@ expect_error 2 "collective_wire.sh: --algorithms takes default and 1..5 for the 
 expect_error 2 "collective_wire.sh: --collective takes allreduce or allgatherv, got 'bcast'" \
   "$dir/collective_wire.sh" --collective bcast 1024
 expect_error 2 "collective_wire.sh: no sizes (bytes, multiples of 4) given" "$dir/collective_wire.sh"
+expect_error 2 "collective_wire.sh: --rate takes a rate such as 10mbit or 1gbit, got '10 mbit'" \
+  "$dir/collective_wire.sh" --rate "10 mbit" 1024
 
 leftovers() { ip netns list 2>/dev/null | grep -E '^dgc-(sw|head|h[0-9]+)\b'; }
 if [ "$(id -u)" -ne 0 ] || ! ip netns add dgc-test-probe 2> /dev/null; then
@@ -125,8 +127,15 @@ grep -q '^\[  PASSED  \] 9 tests' "$work/out" ||
 # allgatherv of 22,000 bytes a rank goes by Bruck's: 5 blocks. Within 10%: TCP/IP's headers and
 # acknowledgements count too.
 { "$dir/collective_wire.sh" --algorithms default,4 --reps 5 4096 1048576 &&
-  "$dir/collective_wire.sh" --collective allgatherv --reps 5 22000 | tail -n +2; } > "$work/out" 2> "$work/err" ||
+  "$dir/collective_wire.sh" --collective allgatherv --reps 5 --rate 100mbit 22000 | tail -n +2; } > "$work/out" 2> "$work/err" ||
   fail "collective_wire.sh failed: $(tail -5 "$work/err")"
+# Each line also times the calls (median and mean seconds after a barrier each, the mean back to
+# back) and names the link's rate.
+head -1 "$work/out" | grep -qx "collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call,seconds_median,seconds_mean,seconds_back_to_back,rate" ||
+  fail "collective_wire.sh's header is not its columns: $(head -1 "$work/out")"
+[ "$(awk -F, 'NR > 1 { n++; if (NF != 12 || !($9 > 0) || !($10 > 0) || !($11 > 0) || $12 != ($1 == "allgatherv" ? "100mbit" : "10gbit")) bad++ }
+      END { print (n == 10 && !bad) ? "ok" : "no" }' "$work/out")" = ok ] ||
+  fail "collective_wire.sh did not time every call at its rate: $(cat "$work/out")"
 for expected in "allreduce,default,4096,2" "allreduce,default,1048576,1" "allreduce,4,1048576,1.5" \
                 "allgatherv,default,22000,5"; do
   IFS=, read -r collective algorithm bytes times <<< "$expected"
