@@ -187,8 +187,9 @@ grep -q "efficiency 4x1 10mbit allreduce: 0.60" "$work/stdout" &&
 # cap), beside the efficiency the model uses: at 2x2 and 10 Mbit/s the allreduce's 13 MB (at the
 # cap 0.0416 s, so no t_local) in 20.8 s is 0.5 of the link (0.495 by the median, 21 s; 0.25 by
 # the calls back to back, 41.6 s), where the steps above fit 0.54; the allgatherv's 22 kB are eager (TCP's 0.95), and 5 blocks of them
-# in 0.12 s with 10 ms of t_local are 0.8; no step fits an allgather of 158 kB at 2x2 (0.6). A
-# row without times (measured before collective_wire.sh timed its calls) has none.
+# in 0.12 s with 10 ms of t_local are 0.8 (at 100 Mbit/s faster than at the fastest link: no
+# figure); no step fits an allgather of 158 kB at 2x2 (0.6). A row without times (measured
+# before collective_wire.sh timed its calls) has none.
 { echo "collective,hosts,ranks_per_host,algorithm,node,bytes,tx_per_call,rx_per_call,seconds_median,seconds_mean,seconds_back_to_back,rate"
   echo "allreduce,2,2,default,0,13000000,13000000,13100000,21,20.8,41.6,10mbit"
   echo "allreduce,2,2,default,1,13000000,13050000,13000000,21,20.8,41.6,10mbit"
@@ -197,6 +198,7 @@ grep -q "efficiency 4x1 10mbit allreduce: 0.60" "$work/stdout" &&
   echo "allgatherv,2,2,default,0,22000,121000,121000,0.12,0.12,,10mbit"
   echo "allgatherv,2,2,default,1,22000,110000,110000,0.12,0.12,,10mbit"
   echo "allgatherv,2,2,default,0,22000,110000,110000,0.010352,0.010352,,10gbit"
+  echo "allgatherv,2,2,default,0,22000,110000,110000,0.005,0.005,,100mbit"
   echo "allgatherv,2,2,default,0,158000,790000,790000,1.0533333,1.0533333,,10mbit"
   echo "allgatherv,2,2,default,0,158000,790000,790000,0.002528,0.002528,,10gbit"
   echo "allgatherv,2,2,default,0,5500,16500,16500,,,,"
@@ -207,11 +209,12 @@ grep -q "wire: 4 collectives read off the links, measured over the model's bytes
   { cat "$work/stdout"; fail "--wire did not compare the busiest host with the model"; }
 tr -d '\r' < "$work/wired/wire.csv" | grep -qx "allgatherv,2x2,22000,121000,110000,1.1" ||
   { cat "$work/wired/wire.csv"; fail "wire.csv does not hold the allgatherv's row"; }
-grep -q "collectives timed alone: 3 (collective_efficiency.csv)" "$work/stdout" ||
-  { cat "$work/stdout"; fail "--wire did not take the 3 timed rows at 10 Mbit/s"; }
+grep -q "collectives timed alone: 4 (collective_efficiency.csv)" "$work/stdout" ||
+  { cat "$work/stdout"; fail "--wire did not take the 4 timed rows below the fastest link"; }
 for expected in "allgatherv,2x2,10mbit,22000,0.12,0.12,0.010352,0.8,0.8,,0.95,eager" \
                 "allgatherv,2x2,10mbit,158000,1.0533333,1.0533333,0.002528,0.6,0.6,,,not fitted" \
-                "allreduce,2x2,10mbit,13000000,20.8,21.0,0.0416,0.5,0.495,0.25,0.54,fitted"; do
+                "allreduce,2x2,10mbit,13000000,20.8,21.0,0.0416,0.5,0.495,0.25,0.54,fitted" \
+                "allgatherv,2x2,100mbit,22000,0.005,0.005,0.010352,,,,0.95,eager"; do
   tr -d '\r' < "$work/wired/collective_efficiency.csv" | grep -qx "$expected" ||
     { cat "$work/wired/collective_efficiency.csv"; fail "collective_efficiency.csv has no row $expected"; }
 done
