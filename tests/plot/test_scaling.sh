@@ -227,25 +227,22 @@ tr -d '\r' < "$work/wired/points.csv" | grep -q '^convnet,2x2,10mbit,allreduce,1
   { cat "$work/wired/points.csv"; fail "the 2x2 allreduce at 10 Mbit/s was not predicted from its collective alone"; }
 [ "$(tr -d '\r' < "$work/wired/points.csv" | awk -F, '$13 != ""' | wc -l)" -eq 2 ] ||
   { cat "$work/wired/points.csv"; fail "points without a timed collective were predicted from one"; }
+# A bad --wire CSV: exit 1 and one error naming what is wrong.
+wire_error() {  # CSV MESSAGE WHAT
+  "$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$1" > /dev/null 2> "$work/stderr"
+  [ $? -eq 1 ] && grep -q "$2" "$work/stderr" || { cat "$work/stderr"; fail "--wire took $3"; }
+}
 grep -v '^allgatherv,2,2,default,0,158000,790000,790000,0.002528' "$work/wire.csv" > "$work/nofast.csv"
-"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/nofast.csv" > /dev/null 2> "$work/stderr"
-[ $? -eq 1 ] && grep -q "the allgatherv of 158000 bytes at 2x2 has times at 10mbit but none at 10gbit" "$work/stderr" ||
-  { cat "$work/stderr"; fail "--wire took a timed call without its fastest link's"; }
+wire_error "$work/nofast.csv" "the allgatherv of 158000 bytes at 2x2 has times at 10mbit but none at 10gbit" \
+  "a timed call without its fastest link's"
 sed 's/,10mbit$/,10mb/' "$work/wire.csv" > "$work/badrate.csv"
-"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/badrate.csv" > /dev/null 2> "$work/stderr"
-[ $? -eq 1 ] && grep -q "$work/badrate.csv:2: unknown rate '10mb'" "$work/stderr" ||
-  { cat "$work/stderr"; fail "--wire took a row at an unknown rate"; }
+wire_error "$work/badrate.csv" "$work/badrate.csv:2: unknown rate '10mb'" "a row at an unknown rate"
 sed 's/,0.12,0.12,,10mbit$/,0,0,,10mbit/' "$work/wire.csv" > "$work/notime.csv"
-"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/notime.csv" > /dev/null 2> "$work/stderr"
-[ $? -eq 1 ] && grep -q "$work/notime.csv:6: a collective took no time" "$work/stderr" ||
-  { cat "$work/stderr"; fail "--wire took a call of no time"; }
-"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/steps.csv" > /dev/null 2> "$work/stderr"
-[ $? -eq 1 ] && grep -q "$work/steps.csv: not a bench/cluster/collective_wire.sh CSV" "$work/stderr" ||
-  { cat "$work/stderr"; fail "--wire took a CSV that is not collective_wire.sh's"; }
+wire_error "$work/notime.csv" "$work/notime.csv:6: a collective took no time" "a call of no time"
+wire_error "$work/steps.csv" "$work/steps.csv: not a bench/cluster/collective_wire.sh CSV" \
+  "a CSV that is not collective_wire.sh's"
 sed 's/^allgatherv,2,2,default,1,22000,/allgatherv,2,2,default,1,22k,/' "$work/wire.csv" > "$work/badwire.csv"
-"$scaling" "$work/steps.csv" --out-dir "$work/wired" --wire "$work/badwire.csv" > /dev/null 2> "$work/stderr"
-[ $? -eq 1 ] && grep -q "$work/badwire.csv:7: a number is not one" "$work/stderr" ||
-  { cat "$work/stderr"; fail "--wire took a row whose bytes are not a number"; }
+wire_error "$work/badwire.csv" "$work/badwire.csv:7: a number is not one" "a row whose bytes are not a number"
 
 # Not e2e.sh's CSV: one error naming the file, exit 1, nothing written.
 echo "a,b" > "$work/bad.csv"
