@@ -115,10 +115,10 @@ int main(int argc, char** argv) {
   if (node_rank == 0) read_counters(&tx1, &rx1);
 
   /* The times, in a second round of calls, each after a barrier. Back to back, large calls over
-   * TCP lock into a slow mode: once one call has had a slow step, every later one takes twice as
-   * long, the two directions taking turns; a barrier before each call (or a pause of a training
-   * step's compute) avoids that, and training's steps do not show it (docs/PERFORMANCE.md, "The
-   * collectives alone"). */
+   * TCP can lock into a slow mode: once one call has had a slow step, every later one takes twice
+   * as long, the two directions taking turns. A barrier before each call (or a pause of a
+   * training step's compute) mostly avoids that. Both are given, since training's exchanges ran
+   * at either speed (docs/PERFORMANCE.md, "The collectives alone"). */
   double* seconds = calloc((size_t)reps, sizeof(double));
   double* slowest = calloc((size_t)reps, sizeof(double));
   if (!seconds || !slowest) MPI_Abort(MPI_COMM_WORLD, 1);
