@@ -67,12 +67,16 @@ with open(f"{work}/steps.csv", "w") as f:
     # dgc_auto with 2 ranks per host: its counters may include a node's sum; out of the model.
     for name in rates:
         f.write(f"convnet,2x2,2,2,4,{name},dgc_auto,default,1,,1.0,0,13000000,1000\n")
+# Each accuracy run with its rank count's steps per epoch: 118 at np 4; the 2x2 allreduce's run
+# is given 59 and its own curve, to show that each layout takes its own run's.
 with open(f"{work}/accuracy.csv", "w") as f:
-    f.write("model,exchange,layouts,epoch,top1\n")
+    f.write("model,exchange,layouts,steps_per_epoch,epoch,top1\n")
     for e, top1 in enumerate([80, 85, 88.5, 90], 1):
-        f.write(f"convnet,allreduce,4x1,{e},{top1}\n")
+        f.write(f"convnet,allreduce,4x1,118,{e},{top1}\n")
     for e, top1 in enumerate([70, 84, 87, 88.1], 1):
-        f.write(f"convnet,dgc,4x1,{e},{top1}\n")
+        f.write(f"convnet,dgc,4x1,118,{e},{top1}\n")
+    for e, top1 in enumerate([86, 88.2], 1):
+        f.write(f"convnet,allreduce,2x2,59,{e},{top1}\n")
 PY
 
 "$scaling" "$work/steps.csv" --out-dir "$work/out" --accuracy "$work/accuracy.csv" \
@@ -112,7 +116,8 @@ for dense, wire, gap in (("fp16", 1.5 * 6_500_000, 0.020), ("allreduce", 1.5 * 1
     assert abs(got - expected) < 0.001 * expected, (cross, expected)
 for r in csv.DictReader(open(f"{out}/points.csv")):
     assert r["runs"] == ("3" if r["exchange"] == "allreduce" and r["layout"] == "4x1" else "1"), r
-tta = {(r["exchange"], r["rate"]): r for r in csv.DictReader(open(f"{out}/time_to_accuracy.csv"))}
+tta = {(r["exchange"], r["rate"]): r for r in csv.DictReader(open(f"{out}/time_to_accuracy.csv"))
+       if r["layout"] == "4x1"}
 # Dense reaches 88 at epoch 3, DGC at epoch 4: epochs 1 (ratio setting) and 2.. (the last one's).
 r = tta[("allreduce", "10mbit")]
 assert r["epochs"] == "3", r
@@ -122,7 +127,27 @@ r = tta[("dgc", "10mbit")]
 first = 0.300 + 4 * 100e-6 + 4.6e6 * 8 / 5e6
 later = 0.260 + 4 * 100e-6 + 62_000 * 8 / 9.5e6
 assert r["epochs"] == "4" and abs(float(r["seconds"]) - 118 * (first + 3 * later)) < 0.2, r
+r = next(r for r in csv.DictReader(open(f"{out}/time_to_accuracy.csv"))
+         if (r["layout"], r["exchange"], r["rate"]) == ("2x2", "allreduce", "10mbit"))
+dense_2x2 = 0.280 + 4 * 100e-6 + 13e6 * 8 / (0.54 * 10e6)
+assert r["epochs"] == "2" and abs(float(r["seconds"]) - 2 * 59 * dense_2x2) < 0.2, (r, 2 * 59 * dense_2x2)
 PY
+# A bad accuracy CSV: exit 1 and one error naming what is wrong.
+accuracy_error() {  # CSV MESSAGE WHAT
+  "$scaling" "$work/steps.csv" --out-dir "$work/acc" --accuracy "$1" --targets convnet=88 \
+    > /dev/null 2> "$work/stderr"
+  [ $? -eq 1 ] && grep -q "$2" "$work/stderr" || { cat "$work/stderr"; fail "--accuracy took $3"; }
+}
+sed 's/^convnet,allreduce,2x2,59,/convnet,allreduce,4x1 2x2,59,/' "$work/accuracy.csv" > "$work/twice.csv"
+accuracy_error "$work/twice.csv" "convnet allreduce at 4x1 is in two accuracy runs ('4x1' and '4x1 2x2')" \
+  "a layout in two accuracy runs"
+sed '3s/,118,/,117,/' "$work/accuracy.csv" > "$work/steps_differ.csv"
+accuracy_error "$work/steps_differ.csv" "$work/steps_differ.csv:3: convnet allreduce (4x1) has 118 and 117 steps per epoch" \
+  "one run with two step counts"
+sed '2s/,118,/,0,/' "$work/accuracy.csv" > "$work/nosteps.csv"
+accuracy_error "$work/nosteps.csv" "$work/nosteps.csv:2: steps_per_epoch must be positive, got 0" "no steps"
+cut -d, -f1-3,5- "$work/accuracy.csv" > "$work/old_accuracy.csv"
+accuracy_error "$work/old_accuracy.csv" "not a per-epoch accuracy CSV (needs the columns" "a CSV without steps_per_epoch"
 
 # The bytes on a host link (and messages per rank; an allreduce's largest message between hosts)
 # by the algorithm Open MPI 4.1.4 picks: what bench/cluster/collective_wire.sh reads off the links.
